@@ -1,0 +1,160 @@
+"""Checks of user input, shared by the wrapper, the estimators and the CLI.
+
+Every function either returns an array fastnn's kernels can use (C-contiguous,
+in the network's dtype) or raises with a message that says what was wrong.
+None of them modifies its argument.
+"""
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_sizes(sizes) -> tuple[int, ...]:
+    """Layer sizes as a tuple of positive ints; at least an input and an output."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise TypeError(f"sizes must be a sequence of layer widths, got {sizes!r}")
+    checked = []
+    for position, width in enumerate(sizes):
+        if isinstance(width, (bool, np.bool_)) or not isinstance(width, numbers.Integral):
+            raise TypeError(
+                f"sizes[{position}] must be an integer, got {width!r} "
+                f"of type {type(width).__name__}"
+            )
+        width = operator.index(width)
+        if width < 1:
+            raise ValueError(f"sizes[{position}] must be at least 1, got {width}")
+        checked.append(width)
+    if len(checked) < 2:
+        raise ValueError(
+            f"sizes needs at least an input and an output layer, got {list(checked)}"
+        )
+    return tuple(checked)
+
+
+def check_dtype(dtype) -> np.dtype:
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from error
+    if dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def _as_float_array(values, name: str, dtype: np.dtype) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold real numbers, got an array of dtype {array.dtype}"
+        )
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def _check_finite(array: np.ndarray, name: str) -> None:
+    if not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        kind = "NaN" if np.isnan(array[tuple(bad)]) else "inf"
+        raise ValueError(
+            f"{name} contains {kind} (first at index {tuple(int(i) for i in bad)}); "
+            "remove or impute non-finite values first"
+        )
+
+
+def check_inputs(X, n_inputs: int, dtype: np.dtype, name: str = "X") -> tuple[np.ndarray, bool]:
+    """X as a C-contiguous (n, n_inputs) array of ``dtype``.
+
+    Returns ``(X2d, was_single)``: a single sample of shape (n_inputs,) is
+    accepted and reported so that the caller can return a 1-D result.
+    """
+    array = _as_float_array(X, name, dtype)
+    single = array.ndim == 1
+    if single:
+        array = array.reshape(1, -1)
+    if array.ndim != 2:
+        raise ValueError(
+            f"{name} must have shape (n_samples, {n_inputs}) or ({n_inputs},), "
+            f"got shape {np.shape(X)}"
+        )
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has 0 samples")
+    if array.shape[1] != n_inputs:
+        raise ValueError(
+            f"{name} has {array.shape[1]} features per sample but the network's "
+            f"input layer has {n_inputs} (expected shape (n_samples, {n_inputs}), "
+            f"got {np.shape(X)})"
+        )
+    _check_finite(array, name)
+    return array, single
+
+
+def check_labels(labels, n_samples: int, n_classes: int, name: str = "labels") -> np.ndarray:
+    """Integer class labels of shape (n_samples,), each in [0, n_classes)."""
+    array = np.asarray(labels)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must have shape ({n_samples},), got {array.shape}")
+    if array.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} has {array.shape[0]} entries but there are {n_samples} samples"
+        )
+    if array.dtype.kind == "f":
+        _check_finite(array, name)
+        if not np.all(array == np.round(array)):
+            raise ValueError(f"{name} must be whole numbers (class indices)")
+    elif array.dtype.kind not in "iub":
+        raise TypeError(f"{name} must be integer class indices, got dtype {array.dtype}")
+    array = array.astype(np.int64)
+    if n_samples and (array.min() < 0 or array.max() >= n_classes):
+        bad = array[(array < 0) | (array >= n_classes)][0]
+        raise ValueError(
+            f"{name} must lie in [0, {n_classes}) for a network with {n_classes} "
+            f"outputs; found {bad}"
+        )
+    return array
+
+
+def check_targets(Y, n_samples: int, n_outputs: int, dtype: np.dtype, name: str = "Y") -> np.ndarray:
+    """Targets as a C-contiguous (n_samples, n_outputs) array of ``dtype``.
+
+    Y may be targets of that shape, or class labels of shape (n_samples,),
+    which become one-hot rows. A 1-D float Y for a network with one output
+    is read as targets.
+    """
+    array = np.asarray(Y)
+    if array.ndim == 1:
+        if n_outputs == 1 and array.dtype.kind == "f":
+            array = array.reshape(-1, 1)
+        else:
+            labels = check_labels(array, n_samples, n_outputs, name)
+            one_hot = np.zeros((n_samples, n_outputs), dtype=dtype)
+            one_hot[np.arange(n_samples), labels] = 1
+            return one_hot
+    array = _as_float_array(array, name, dtype)
+    if array.ndim != 2 or array.shape != (n_samples, n_outputs):
+        raise ValueError(
+            f"{name} must have shape ({n_samples}, {n_outputs}) (targets) or "
+            f"({n_samples},) (class labels), got {np.shape(Y)}"
+        )
+    _check_finite(array, name)
+    return array
+
+
+def check_positive_int(value, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return int(value)
+
+
+def check_positive_float(value, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value

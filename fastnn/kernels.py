@@ -1,0 +1,480 @@
+"""Numba kernels: the design document's equations as loops.
+
+Index names follow ``docs/theory.md`` (and the design document):
+
+* ``i``: a layer, 1..l (layer 0 is the input),
+* ``j``: a neuron of layer i, ``k``: a neuron of layer i-1,
+* ``n``: a sample of the mini-batch.
+
+Arrays are row-per-sample: activations and deltas of layer i have shape
+``(m, L_i)``; the weights of layer i have shape ``(L_i, L_{i-1})`` so that
+``w[j, k]`` is the document's w_jk^(i); biases have shape ``(L_i,)``.
+
+Every kernel takes arrays and scalars only, writes into arrays its caller
+allocated and allocates nothing itself. Each sample of a batch is computed by
+the same code whatever the number of threads, so results are bitwise the same
+with 1 or 2 threads.
+
+The derivative of the sigmoid is never evaluated from z: the kernels use
+f'(z) = f(z) (1 - f(z)) = a (1 - a) on the stored activation, so z is not
+stored at all.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import prange, types
+from numba.extending import overload
+
+from ._config import PARALLEL_MIN_WORK, SAMPLE_BLOCK, jit
+
+__all__ = [
+    "sigmoid",
+    "sigmoid_prime",
+    "forward_layer",
+    "output_delta",
+    "backward_delta",
+    "layer_gradient",
+    "forward_pass",
+    "backward_pass",
+    "train_epoch",
+    "shuffle_order",
+    "layer_weights",
+    "layer_biases",
+    "workspace_size",
+]
+
+
+# ---------------------------------------------------------------------------
+# Scalars of the network's dtype
+# ---------------------------------------------------------------------------
+def cast_like(value, like):  # pragma: no cover - replaced by the overload
+    """``value`` converted to the float type of ``like`` (a scalar or array)."""
+    return np.asarray(like).dtype.type(value)
+
+
+@overload(cast_like)
+def _cast_like_overload(value, like):
+    # A Python float literal in a float32 expression promotes it to float64;
+    # every constant of a kernel goes through here to stay in the network's
+    # dtype.
+    target = like.dtype if isinstance(like, types.Array) else like
+
+    def impl(value, like):
+        return target(value)
+
+    return impl
+
+
+@jit
+def sigmoid(z):
+    """f(z) = 1 / (1 + exp(-z)), stable for any z in float32 and float64.
+
+    exp is only ever taken of -|z| <= 0, so it cannot overflow; for z < 0 the
+    equal form exp(z) / (1 + exp(z)) is used.
+    """
+    one = cast_like(1.0, z)
+    e = np.exp(-np.abs(z))
+    s = one / (one + e)
+    return s if z >= 0 else e * s
+
+
+@jit
+def sigmoid_prime(z):
+    """f'(z) = exp(-z) / (1 + exp(-z))^2 = f(z) (1 - f(z)).
+
+    The design document prints -exp(z)/(exp(z)+1)^2: the sign is wrong (f is
+    increasing) and so is the exponent's (see docs/theory.md, erratum 1).
+    """
+    one = cast_like(1.0, z)
+    s = sigmoid(z)
+    return s * (one - s)
+
+
+# ---------------------------------------------------------------------------
+# Layer kernels: one equation each
+# ---------------------------------------------------------------------------
+@jit
+def _forward_block(w, b, a_prev, a, n0):
+    """z_j = sum_k w_jk a_k + b_j and a_j = f(z_j) for samples n0..n0+3.
+
+    Four samples share one pass over each weight row: w_jk is loaded once
+    and used four times.
+    """
+    n_j, n_k = w.shape
+    zero = cast_like(0.0, w)
+    for j in range(n_j):
+        z0 = zero
+        z1 = zero
+        z2 = zero
+        z3 = zero
+        for k in range(n_k):
+            w_jk = w[j, k]
+            z0 += w_jk * a_prev[n0, k]
+            z1 += w_jk * a_prev[n0 + 1, k]
+            z2 += w_jk * a_prev[n0 + 2, k]
+            z3 += w_jk * a_prev[n0 + 3, k]
+        a[n0, j] = sigmoid(z0 + b[j])
+        a[n0 + 1, j] = sigmoid(z1 + b[j])
+        a[n0 + 2, j] = sigmoid(z2 + b[j])
+        a[n0 + 3, j] = sigmoid(z3 + b[j])
+
+
+@jit
+def _forward_sample(w, b, a_prev, a, n):
+    """z_j = sum_k w_jk a_k + b_j and a_j = f(z_j) for the single sample n."""
+    n_j, n_k = w.shape
+    zero = cast_like(0.0, w)
+    for j in range(n_j):
+        z = zero
+        for k in range(n_k):
+            z += w[j, k] * a_prev[n, k]
+        a[n, j] = sigmoid(z + b[j])
+
+
+@jit
+def _forward_tail(w, b, a_prev, a):
+    # Samples past the last full block: always the same ones for a given m,
+    # whatever the thread count.
+    m = a_prev.shape[0]
+    for n in range(m - m % SAMPLE_BLOCK, m):
+        _forward_sample(w, b, a_prev, a, n)
+
+
+@jit
+def _forward_layer_serial(w, b, a_prev, a):
+    m = a_prev.shape[0]
+    for block in range(m // SAMPLE_BLOCK):
+        _forward_block(w, b, a_prev, a, block * SAMPLE_BLOCK)
+    _forward_tail(w, b, a_prev, a)
+
+
+@jit(parallel=True)
+def _forward_layer_threaded(w, b, a_prev, a):
+    m = a_prev.shape[0]
+    for block in prange(m // SAMPLE_BLOCK):
+        _forward_block(w, b, a_prev, a, block * SAMPLE_BLOCK)
+    _forward_tail(w, b, a_prev, a)
+
+
+@jit
+def forward_layer(w, b, a_prev, a):
+    """Weighted sum and activation of layer i for a batch.
+
+    z[n, j] = sum_k w[j, k] a_prev[n, k] + b[j];  a[n, j] = f(z[n, j])
+
+    w: (L_i, L_{i-1}); b: (L_i,); a_prev: (m, L_{i-1}); a: (m, L_i), written.
+    Uses both cores when the layer has enough work to pay for the threads.
+    """
+    n_j, n_k = w.shape
+    if a_prev.shape[0] * n_j * n_k >= PARALLEL_MIN_WORK:
+        _forward_layer_threaded(w, b, a_prev, a)
+    else:
+        _forward_layer_serial(w, b, a_prev, a)
+
+
+@jit
+def output_delta(a, y, delta):
+    """dC/dz_j^(l) = (a_j - y_j) f'(z_j) for every sample; returns sum_n C_n.
+
+    a, y, delta: (m, L_l); delta is written. C_n = 1/2 sum_j (y_j - a_j)^2.
+    """
+    m, n_j = a.shape
+    one = cast_like(1.0, a)
+    half = cast_like(0.5, a)
+    cost = cast_like(0.0, a)
+    for n in range(m):
+        for j in range(n_j):
+            a_nj = a[n, j]
+            diff = a_nj - y[n, j]
+            cost += half * diff * diff
+            delta[n, j] = diff * a_nj * (one - a_nj)
+    return cost
+
+
+@jit
+def _backward_block(w, delta, a_prev, delta_prev, n0, count):
+    """The recursion for samples n0..n0+count-1 (count <= 4), see backward_delta."""
+    n_j, n_k = w.shape
+    one = cast_like(1.0, w)
+    for n in range(n0, n0 + count):
+        for k in range(n_k):
+            delta_prev[n, k] = 0
+    if count == SAMPLE_BLOCK:
+        for j in range(n_j):
+            d0 = delta[n0, j]
+            d1 = delta[n0 + 1, j]
+            d2 = delta[n0 + 2, j]
+            d3 = delta[n0 + 3, j]
+            for k in range(n_k):
+                w_jk = w[j, k]
+                delta_prev[n0, k] += d0 * w_jk
+                delta_prev[n0 + 1, k] += d1 * w_jk
+                delta_prev[n0 + 2, k] += d2 * w_jk
+                delta_prev[n0 + 3, k] += d3 * w_jk
+    else:
+        for n in range(n0, n0 + count):
+            for j in range(n_j):
+                d = delta[n, j]
+                for k in range(n_k):
+                    delta_prev[n, k] += d * w[j, k]
+    for n in range(n0, n0 + count):
+        for k in range(n_k):
+            a_nk = a_prev[n, k]
+            delta_prev[n, k] *= a_nk * (one - a_nk)
+
+
+@jit
+def _backward_serial(w, delta, a_prev, delta_prev):
+    m = delta.shape[0]
+    for block in range(m // SAMPLE_BLOCK):
+        _backward_block(w, delta, a_prev, delta_prev, block * SAMPLE_BLOCK, SAMPLE_BLOCK)
+    tail = m % SAMPLE_BLOCK
+    _backward_block(w, delta, a_prev, delta_prev, m - tail, tail)
+
+
+@jit(parallel=True)
+def _backward_threaded(w, delta, a_prev, delta_prev):
+    m = delta.shape[0]
+    for block in prange(m // SAMPLE_BLOCK):
+        _backward_block(w, delta, a_prev, delta_prev, block * SAMPLE_BLOCK, SAMPLE_BLOCK)
+    tail = m % SAMPLE_BLOCK
+    _backward_block(w, delta, a_prev, delta_prev, m - tail, tail)
+
+
+@jit
+def backward_delta(w, delta, a_prev, delta_prev):
+    """The backward recursion from layer i to layer i-1.
+
+    dC/dz_k^(i-1) = f'(z_k^(i-1)) sum_j dC/dz_j^(i) w_jk^(i)
+
+    with f'(z_k^(i-1)) = a_k^(i-1) (1 - a_k^(i-1)). The sum runs over the
+    neurons j of layer i, the layer *after* k (the document's version sums
+    over the wrong layer; docs/theory.md, erratum 2).
+
+    w: (L_i, L_{i-1}); delta: (m, L_i); a_prev: (m, L_{i-1});
+    delta_prev: (m, L_{i-1}), written.
+    """
+    n_j, n_k = w.shape
+    if delta.shape[0] * n_j * n_k >= PARALLEL_MIN_WORK:
+        _backward_threaded(w, delta, a_prev, delta_prev)
+    else:
+        _backward_serial(w, delta, a_prev, delta_prev)
+
+
+@jit
+def _gradient_row(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j):
+    """Row j of dC/dw and dC/db summed over the batch; see layer_gradient."""
+    m, n_k = a_prev.shape
+    zero = cast_like(0.0, w)
+    g = grad_w[j]
+    for k in range(n_k):
+        g[k] = zero
+    n = 0
+    # Four samples per pass: each element of the gradient row is loaded and
+    # stored once for four products.
+    while n + SAMPLE_BLOCK <= m:
+        d0 = delta[n, j]
+        d1 = delta[n + 1, j]
+        d2 = delta[n + 2, j]
+        d3 = delta[n + 3, j]
+        for k in range(n_k):
+            g[k] += (
+                d0 * a_prev[n, k]
+                + d1 * a_prev[n + 1, k]
+                + d2 * a_prev[n + 2, k]
+                + d3 * a_prev[n + 3, k]
+            )
+        n += SAMPLE_BLOCK
+    while n < m:
+        d = delta[n, j]
+        for k in range(n_k):
+            g[k] += d * a_prev[n, k]
+        n += 1
+    bias_sum = zero
+    for n in range(m):
+        bias_sum += delta[n, j]
+    for k in range(n_k):
+        g[k] *= scale
+    grad_b[j] = bias_sum * scale
+    if eta != 0:
+        # The weights of layer i are no longer needed by the backward pass
+        # (delta^(i-1) is computed before this), so the step is taken while
+        # the gradient row is still in L1.
+        for k in range(n_k):
+            w[j, k] -= eta * g[k]
+        b[j] -= eta * grad_b[j]
+
+
+@jit
+def _gradient_serial(delta, a_prev, w, b, grad_w, grad_b, scale, eta):
+    for j in range(w.shape[0]):
+        _gradient_row(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
+
+
+@jit(parallel=True)
+def _gradient_threaded(delta, a_prev, w, b, grad_w, grad_b, scale, eta):
+    for j in prange(w.shape[0]):
+        _gradient_row(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
+
+
+@jit
+def layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta):
+    """Gradient of layer i, scaled, and optionally the descent step.
+
+    dC/dw_jk^(i) = scale * sum_n dC/dz_j^(i)[n] a_k^(i-1)[n]
+    dC/db_j^(i)  = scale * sum_n dC/dz_j^(i)[n]
+
+    (the document writes dC/dw_j and a_j; the weight has two indices and the
+    activation is that of neuron k of layer i-1: docs/theory.md, erratum 3).
+    With ``scale = 1/m`` this is the mean over the batch. If ``eta != 0`` the
+    step w <- w - eta * dC/dw, b <- b - eta * dC/db follows.
+
+    delta: (m, L_i); a_prev: (m, L_{i-1}); w, grad_w: (L_i, L_{i-1});
+    b, grad_b: (L_i,). grad_w and grad_b are written; w and b when eta != 0.
+    Threads split the rows j, so no two threads write the same element.
+    """
+    scale = cast_like(scale, w)
+    eta = cast_like(eta, w)
+    n_j, n_k = w.shape
+    if a_prev.shape[0] * n_j * n_k >= PARALLEL_MIN_WORK:
+        _gradient_threaded(delta, a_prev, w, b, grad_w, grad_b, scale, eta)
+    else:
+        _gradient_serial(delta, a_prev, w, b, grad_w, grad_b, scale, eta)
+
+
+# ---------------------------------------------------------------------------
+# The network as a whole: parameters and work buffers laid out by `sizes`
+# ---------------------------------------------------------------------------
+@jit
+def layer_weights(params, sizes, i):
+    """View of w^(i), shape (L_i, L_{i-1}), inside the flat parameter vector.
+
+    The vector holds every weight of layer 1 (row-major j, k), then of layer
+    2, ..., then every bias of layer 1, 2, ...: the order of the document's
+    gradient vector.
+    """
+    start = 0
+    for h in range(1, i):
+        start += sizes[h] * sizes[h - 1]
+    return params[start:start + sizes[i] * sizes[i - 1]].reshape((sizes[i], sizes[i - 1]))
+
+
+@jit
+def layer_biases(params, sizes, i):
+    """View of b^(i), shape (L_i,), inside the flat parameter vector."""
+    start = 0
+    for h in range(1, len(sizes)):
+        start += sizes[h] * sizes[h - 1]
+    for h in range(1, i):
+        start += sizes[h]
+    return params[start:start + sizes[i]]
+
+
+@jit
+def _layer_rows(buffer, sizes, i, m, capacity):
+    """Rows (m, L_i) of layer i in a buffer with capacity rows per layer."""
+    start = 0
+    for h in range(i):
+        start += capacity * sizes[h]
+    return buffer[start:start + m * sizes[i]].reshape((m, sizes[i]))
+
+
+def workspace_size(sizes, capacity):
+    """Length of the activation buffer for ``capacity`` samples: sum_i m L_i.
+
+    The delta buffer has the same length (its layer-0 slot is unused).
+    """
+    return int(capacity) * int(np.sum(sizes))
+
+
+@jit
+def forward_pass(params, sizes, activations, m, capacity):
+    """Feed the m samples in activation slot 0 through every layer.
+
+    activations: flat buffer of ``workspace_size(sizes, capacity)``; slot i
+    holds a^(i) of shape (m, L_i). Slot 0 must hold the inputs.
+    """
+    for i in range(1, len(sizes)):
+        forward_layer(
+            layer_weights(params, sizes, i),
+            layer_biases(params, sizes, i),
+            _layer_rows(activations, sizes, i - 1, m, capacity),
+            _layer_rows(activations, sizes, i, m, capacity),
+        )
+
+
+@jit
+def backward_pass(params, grad, sizes, activations, deltas, targets, m, capacity, eta):
+    """Backpropagation for the m samples whose forward pass is in activations.
+
+    Writes the mean gradient over the m samples into ``grad`` (laid out like
+    ``params``); if ``eta != 0`` also takes the step params -= eta * grad.
+    targets: (capacity, L_l), the first m rows used. Returns sum_n C_n.
+    """
+    n_layers = len(sizes) - 1
+    a_out = _layer_rows(activations, sizes, n_layers, m, capacity)
+    delta = _layer_rows(deltas, sizes, n_layers, m, capacity)
+    cost = output_delta(a_out, targets[:m], delta)
+    scale = 1.0 / m
+    for i in range(n_layers, 0, -1):
+        w = layer_weights(params, sizes, i)
+        a_prev = _layer_rows(activations, sizes, i - 1, m, capacity)
+        delta = _layer_rows(deltas, sizes, i, m, capacity)
+        if i > 1:
+            # delta^(i-1) needs w^(i) before its step, so it comes first.
+            backward_delta(w, delta, a_prev, _layer_rows(deltas, sizes, i - 1, m, capacity))
+        layer_gradient(
+            delta,
+            a_prev,
+            w,
+            layer_biases(params, sizes, i),
+            layer_weights(grad, sizes, i),
+            layer_biases(grad, sizes, i),
+            scale,
+            eta,
+        )
+    return cost
+
+
+@jit
+def shuffle_order(order, seed):
+    """Fill ``order`` with a permutation of 0..len-1 drawn from ``seed``.
+
+    Uses numba's own generator, seeded here; the same seed gives the same
+    permutation in every process.
+    """
+    np.random.seed(seed)
+    for n in range(order.shape[0]):
+        order[n] = n
+    np.random.shuffle(order)
+
+
+@jit
+def train_epoch(params, grad, sizes, inputs, targets, order, batch_size, eta,
+                activations, deltas, batch_targets):
+    """One epoch of mini-batch gradient descent, entirely in compiled code.
+
+    For each batch of ``batch_size`` samples taken in ``order``:
+    w <- w - (eta / m) sum_n dC_n/dw (likewise b).
+
+    inputs: (N, L_0); targets: (N, L_l); order: (N,) int64 sample indices.
+    activations, deltas: flat buffers of ``workspace_size(sizes, batch_size)``;
+    batch_targets: (batch_size, L_l). Returns sum_n C_n, each C_n measured in
+    the forward pass that produced its gradient.
+    """
+    n_samples, n_inputs = inputs.shape
+    n_outputs = targets.shape[1]
+    cost = 0.0
+    for start in range(0, n_samples, batch_size):
+        m = min(batch_size, n_samples - start)
+        a0 = _layer_rows(activations, sizes, 0, m, batch_size)
+        for n in range(m):
+            source = order[start + n]
+            for k in range(n_inputs):
+                a0[n, k] = inputs[source, k]
+            for j in range(n_outputs):
+                batch_targets[n, j] = targets[source, j]
+        forward_pass(params, sizes, activations, m, batch_size)
+        cost += backward_pass(params, grad, sizes, activations, deltas, batch_targets,
+                              m, batch_size, eta)
+    return cost

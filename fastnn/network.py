@@ -1,0 +1,352 @@
+"""The Network wrapper: owns the parameters, validates, allocates, calls kernels."""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import kernels
+from ._validation import (
+    check_dtype,
+    check_inputs,
+    check_labels,
+    check_positive_float,
+    check_positive_int,
+    check_sizes,
+    check_targets,
+)
+
+__all__ = ["Network", "TrainingHistory", "load"]
+
+# feedforward/cost/evaluate walk large inputs in chunks of this many samples,
+# so their work buffers stay small whatever the data set's size.
+_CHUNK = 1024
+_FORMAT_VERSION = 1
+
+
+@dataclass
+class TrainingHistory:
+    """What ``Network.train`` measured, one entry per epoch.
+
+    cost: mean C over the epoch's samples, each C taken in the forward pass
+        that computed its gradient (before that mini-batch's step), as
+        scikit-learn's ``loss_curve_`` does; it costs no extra pass.
+    test_accuracy: ``evaluate(*test_data)`` after the epoch, if test data
+        was given, else empty.
+    seconds: wall time of the epoch's training (not of the evaluation).
+    """
+
+    cost: list = field(default_factory=list)
+    test_accuracy: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.cost)
+
+
+class Network:
+    """A multilayer perceptron of sigmoid neurons trained with quadratic cost.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Neurons per layer, input first: ``[L_0, L_1, ..., L_l]``.
+    seed : int or None
+        Seed of the initialisation (``numpy.random.default_rng(seed)``).
+    dtype : float32 or float64
+        The dtype of the parameters and of every computation.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+    params : ndarray of shape (n_params,)
+        Every parameter in the order of the design document's gradient
+        vector: the weights of layer 1 (row-major j, k), of layer 2, ...,
+        then the biases of layer 1, 2, ....
+    weights : list of ndarray
+        ``weights[i]`` has shape ``(sizes[i+1], sizes[i])`` and is a view
+        into ``params``: ``weights[i][j, k]`` is the document's w_jk of layer
+        i+1. Writing into it changes the network.
+    biases : list of ndarray
+        ``biases[i]`` has shape ``(sizes[i+1],)``, also a view into ``params``.
+
+    Initialisation: w_jk ~ N(0, 1) / sqrt(L_{i-1}) (so z starts with unit
+    variance for inputs of unit scale), b_j ~ N(0, 1).
+    """
+
+    def __init__(self, sizes, *, seed=None, dtype=np.float64):
+        self.sizes = check_sizes(sizes)
+        self.dtype = check_dtype(dtype)
+        self._sizes_array = np.asarray(self.sizes, dtype=np.int64)
+        n_weights = sum(a * b for a, b in zip(self.sizes[1:], self.sizes[:-1]))
+        self.params = np.empty(n_weights + sum(self.sizes[1:]), dtype=self.dtype)
+        self.weights, self.biases = _parameter_views(self.params, self.sizes)
+        rng = np.random.default_rng(seed)
+        for w in self.weights:
+            w[...] = rng.standard_normal(w.shape) / np.sqrt(w.shape[1])
+        for b in self.biases:
+            b[...] = rng.standard_normal(b.shape)
+
+    # -- basic facts -------------------------------------------------------
+    @property
+    def n_params(self) -> int:
+        return self.params.size
+
+    def __repr__(self) -> str:
+        return f"Network(sizes={list(self.sizes)}, dtype={self.dtype.name})"
+
+    def copy(self) -> "Network":
+        """An independent network with the same parameters."""
+        twin = Network.__new__(Network)
+        twin.sizes = self.sizes
+        twin.dtype = self.dtype
+        twin._sizes_array = self._sizes_array.copy()
+        twin.params = self.params.copy()
+        twin.weights, twin.biases = _parameter_views(twin.params, twin.sizes)
+        return twin
+
+    # -- the forward direction ---------------------------------------------
+    def feedforward(self, X):
+        """Output activations a^(l).
+
+        X : array of shape (n, sizes[0]) or (sizes[0],)
+        Returns shape (n, sizes[-1]), or (sizes[-1],) for a single sample.
+        """
+        inputs, single = check_inputs(X, self.sizes[0], self.dtype)
+        outputs = self._feedforward_checked(inputs)
+        return outputs[0] if single else outputs
+
+    def _feedforward_checked(self, inputs):
+        n_samples = inputs.shape[0]
+        capacity = min(n_samples, _CHUNK)
+        activations = np.empty(kernels.workspace_size(self.sizes, capacity), self.dtype)
+        outputs = np.empty((n_samples, self.sizes[-1]), self.dtype)
+        offset_out = capacity * sum(self.sizes[:-1])
+        for start in range(0, n_samples, capacity):
+            m = min(capacity, n_samples - start)
+            activations[: m * self.sizes[0]] = inputs[start:start + m].ravel()
+            kernels.forward_pass(self.params, self._sizes_array, activations, m, capacity)
+            outputs[start:start + m] = activations[
+                offset_out:offset_out + m * self.sizes[-1]
+            ].reshape(m, self.sizes[-1])
+        return outputs
+
+    def cost(self, X, Y):
+        """The document's C = 1/2 sum_j (y_j - a_j)^2, averaged over the samples.
+
+        Y : targets of shape (n, sizes[-1]) or integer labels of shape (n,).
+        """
+        inputs, targets = self._check_pair(X, Y, "X", "Y")
+        outputs = self._feedforward_checked(inputs)
+        diff = (outputs - targets).astype(np.float64)
+        return float(0.5 * np.mean(np.sum(diff * diff, axis=1)))
+
+    def predict(self, X):
+        """Index of the most active output neuron: shape (n,) or a scalar."""
+        outputs = self.feedforward(X)
+        return np.argmax(outputs, axis=-1)
+
+    def evaluate(self, X, labels) -> float:
+        """Fraction of samples whose argmax output equals the label."""
+        inputs, _ = check_inputs(X, self.sizes[0], self.dtype)
+        labels = check_labels(labels, inputs.shape[0], self.sizes[-1])
+        predicted = np.argmax(self._feedforward_checked(inputs), axis=1)
+        return float(np.mean(predicted == labels))
+
+    # -- gradients -------------------------------------------------------------
+    def gradient(self, x, y):
+        """The document's flat gradient vector of C (shape (n_params,)).
+
+        For one sample (x of shape (sizes[0],), y of shape (sizes[-1],) or an
+        integer label): dC/dparams in the order of ``params``. For a batch
+        (x of shape (m, sizes[0]), y of shape (m, sizes[-1]) or (m,) labels):
+        the mean over the batch of the per-sample gradients.
+        """
+        inputs, targets = self._check_pair(x, y, "x", "y")
+        return self._gradient_checked(inputs, targets)
+
+    def _check_pair(self, x, y, x_name, y_name):
+        """Inputs (m, L_0) and targets (m, L_l); a single sample becomes m = 1."""
+        inputs, single = check_inputs(x, self.sizes[0], self.dtype, x_name)
+        if single:
+            y = np.asarray(y)
+            if y.ndim == 0:
+                y = y.reshape(1)
+            elif y.ndim == 1 and y.shape[0] == self.sizes[-1] and (
+                self.sizes[-1] > 1 or y.dtype.kind == "f"
+            ):
+                y = y.reshape(1, -1)
+        targets = check_targets(y, inputs.shape[0], self.sizes[-1], self.dtype, y_name)
+        return inputs, targets
+
+    def _gradient_checked(self, inputs, targets):
+        m = inputs.shape[0]
+        activations = np.empty(kernels.workspace_size(self.sizes, m), self.dtype)
+        deltas = np.empty_like(activations)
+        grad = np.empty_like(self.params)
+        activations[: inputs.size] = inputs.ravel()
+        kernels.forward_pass(self.params, self._sizes_array, activations, m, m)
+        kernels.backward_pass(self.params, grad, self._sizes_array, activations, deltas,
+                              targets, m, m, 0.0)
+        return grad
+
+    def backprop(self, x, y):
+        """(nabla_w, nabla_b) for one sample: lists shaped like weights, biases."""
+        inputs, targets = self._check_pair(x, y, "x", "y")
+        if inputs.shape[0] != 1:
+            raise ValueError(
+                f"backprop takes one sample (x of shape ({self.sizes[0]},)), "
+                f"got {inputs.shape[0]}; use gradient() for a batch"
+            )
+        grad = self._gradient_checked(inputs, targets)
+        nabla_w, nabla_b = _parameter_views(grad, self.sizes)
+        return nabla_w, nabla_b
+
+    # -- training --------------------------------------------------------------
+    def train(self, X, Y, *, epochs, batch_size, eta, test_data=None, shuffle=True,
+              seed=None, callback=None):
+        """Mini-batch gradient descent: w <- w - (eta/m) sum_n dC_n/dw.
+
+        X : (n, sizes[0]); Y : (n, sizes[-1]) targets or (n,) integer labels.
+        test_data : optional ``(X_test, labels_test)``, evaluated after each
+            epoch.
+        shuffle, seed : the samples are visited in a new random order each
+            epoch, drawn from ``seed``; with ``shuffle=False`` in their order.
+        callback : optional ``callback(epoch, history)`` called after each
+            epoch (epoch counts from 1); training stops early if it returns
+            True.
+
+        Returns a :class:`TrainingHistory`. Nothing is printed. All input is
+        checked before the first step: a rejected call leaves the network
+        as it was.
+        """
+        epochs = check_positive_int(epochs, "epochs")
+        batch_size = check_positive_int(batch_size, "batch_size")
+        eta = check_positive_float(eta, "eta")
+        inputs, targets = self._check_pair(X, Y, "X", "Y")
+        if test_data is not None:
+            try:
+                test_X, test_labels = test_data
+            except (TypeError, ValueError) as error:
+                raise TypeError("test_data must be a pair (X_test, labels_test)") from error
+            test_inputs, _ = check_inputs(test_X, self.sizes[0], self.dtype, "test X")
+            test_labels = check_labels(test_labels, test_inputs.shape[0], self.sizes[-1],
+                                       "test labels")
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable")
+
+        n_samples = inputs.shape[0]
+        capacity = min(batch_size, n_samples)
+        activations = np.empty(kernels.workspace_size(self.sizes, capacity), self.dtype)
+        deltas = np.empty_like(activations)
+        grad = np.empty_like(self.params)
+        batch_targets = np.empty((capacity, self.sizes[-1]), self.dtype)
+        order = np.arange(n_samples, dtype=np.int64)
+        epoch_seeds = np.random.SeedSequence(seed).generate_state(epochs)
+
+        history = TrainingHistory()
+        for epoch in range(epochs):
+            started = time.perf_counter()
+            if shuffle:
+                kernels.shuffle_order(order, epoch_seeds[epoch])
+            total_cost = kernels.train_epoch(
+                self.params, grad, self._sizes_array, inputs, targets, order,
+                capacity, eta, activations, deltas, batch_targets,
+            )
+            history.seconds.append(time.perf_counter() - started)
+            history.cost.append(float(total_cost) / n_samples)
+            if test_data is not None:
+                predicted = np.argmax(self._feedforward_checked(test_inputs), axis=1)
+                history.test_accuracy.append(float(np.mean(predicted == test_labels)))
+            if callback is not None and callback(epoch + 1, history):
+                break
+        return history
+
+    # -- persistence -----------------------------------------------------------
+    def save(self, path) -> str:
+        """Write sizes, dtype, weights and biases to a ``.npz`` file.
+
+        ``.npz`` is appended to ``path`` if missing. The file is written
+        beside its destination first and then renamed over it, so an existing
+        file is replaced whole or not at all. Returns the path written.
+        """
+        path = os.fspath(path)
+        if not path.endswith(".npz"):
+            path += ".npz"
+        arrays = {
+            "format_version": np.array(_FORMAT_VERSION),
+            "sizes": np.asarray(self.sizes, dtype=np.int64),
+            "dtype": np.array(self.dtype.name),
+        }
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            arrays[f"weights_{i}"] = w
+            arrays[f"biases_{i}"] = b
+        directory = os.path.dirname(os.path.abspath(path))
+        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".npz.tmp")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.savez(stream, **arrays)
+            os.replace(temporary, path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
+        return path
+
+
+def load(path) -> Network:
+    """Read a network written by :meth:`Network.save`; outputs are bitwise equal.
+
+    Raises ValueError naming what is missing or inconsistent in the file.
+    """
+    path = os.fspath(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except Exception as error:
+        raise ValueError(f"{path} is not a fastnn model file: {error}") from error
+    with archive:
+        try:
+            if not hasattr(archive, "files"):
+                raise ValueError("it holds a single array, not a saved network")
+            for key in ("sizes", "dtype"):
+                if key not in archive.files:
+                    raise ValueError(f"it has no '{key}' entry")
+            sizes = check_sizes(archive["sizes"].tolist())
+            net = Network(sizes, dtype=str(archive["dtype"]), seed=0)
+            for i, (w, b) in enumerate(zip(net.weights, net.biases)):
+                for key, view in ((f"weights_{i}", w), (f"biases_{i}", b)):
+                    if key not in archive.files:
+                        raise ValueError(f"it has no '{key}' entry")
+                    stored = archive[key]
+                    if stored.shape != view.shape:
+                        raise ValueError(
+                            f"'{key}' has shape {stored.shape}, expected {view.shape} "
+                            f"for sizes {list(sizes)}"
+                        )
+                    if stored.dtype != net.dtype:
+                        raise ValueError(f"'{key}' has dtype {stored.dtype}, expected {net.dtype}")
+                    view[...] = stored
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{path} is not a valid fastnn model: {error}") from error
+    if not np.isfinite(net.params).all():
+        raise ValueError(f"{path} is not a valid fastnn model: it holds NaN or inf parameters")
+    return net
+
+
+def _parameter_views(params, sizes):
+    """Weight and bias views into a flat vector laid out as kernels.layer_weights."""
+    weights, biases = [], []
+    offset = 0
+    for fan_out, fan_in in zip(sizes[1:], sizes[:-1]):
+        weights.append(params[offset:offset + fan_out * fan_in].reshape(fan_out, fan_in))
+        offset += fan_out * fan_in
+    for fan_out in sizes[1:]:
+        biases.append(params[offset:offset + fan_out])
+        offset += fan_out
+    return weights, biases
