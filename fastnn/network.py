@@ -102,12 +102,20 @@ class Network:
     def copy(self) -> "Network":
         """An independent network with the same parameters."""
         twin = Network.__new__(Network)
-        twin.sizes = self.sizes
-        twin.dtype = self.dtype
-        twin._sizes_array = self._sizes_array.copy()
-        twin.params = self.params.copy()
-        twin.weights, twin.biases = _parameter_views(twin.params, twin.sizes)
+        twin.__setstate__(self.__getstate__())
         return twin
+
+    # Pickle the flat vector only: pickled views would come back as copies,
+    # cut off from params.
+    def __getstate__(self):
+        return {"sizes": self.sizes, "dtype": self.dtype.name, "params": self.params.copy()}
+
+    def __setstate__(self, state):
+        self.sizes = check_sizes(state["sizes"])
+        self.dtype = check_dtype(state["dtype"])
+        self._sizes_array = np.asarray(self.sizes, dtype=np.int64)
+        self.params = np.ascontiguousarray(state["params"], dtype=self.dtype)
+        self.weights, self.biases = _parameter_views(self.params, self.sizes)
 
     # -- the forward direction ---------------------------------------------
     def feedforward(self, X):
@@ -229,10 +237,12 @@ class Network:
         eta = check_positive_float(eta, "eta")
         inputs, targets = self._check_pair(X, Y, "X", "Y")
         if test_data is not None:
-            try:
-                test_X, test_labels = test_data
-            except (TypeError, ValueError) as error:
-                raise TypeError("test_data must be a pair (X_test, labels_test)") from error
+            if not isinstance(test_data, (tuple, list)) or len(test_data) != 2:
+                raise TypeError(
+                    "test_data must be a pair (X_test, labels_test), "
+                    f"got {type(test_data).__name__}"
+                )
+            test_X, test_labels = test_data
             test_inputs, _ = check_inputs(test_X, self.sizes[0], self.dtype, "test X")
             test_labels = check_labels(test_labels, test_inputs.shape[0], self.sizes[-1],
                                        "test labels")
@@ -310,10 +320,10 @@ def load(path) -> Network:
         raise
     except Exception as error:
         raise ValueError(f"{path} is not a fastnn model file: {error}") from error
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} is not a fastnn model file: it holds a single array")
     with archive:
         try:
-            if not hasattr(archive, "files"):
-                raise ValueError("it holds a single array, not a saved network")
             for key in ("sizes", "dtype"):
                 if key not in archive.files:
                     raise ValueError(f"it has no '{key}' entry")

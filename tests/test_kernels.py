@@ -1,0 +1,205 @@
+"""Each kernel against the NumPy form of its equation."""
+import warnings
+
+import numba
+import numpy as np
+import pytest
+
+from fastnn import _config, kernels
+
+JIT_DISABLED = numba.config.DISABLE_JIT
+DTYPES = [np.float64, np.float32]
+TOLERANCE = {np.float64: dict(rtol=1e-12, atol=1e-14), np.float32: dict(rtol=2e-5, atol=1e-6)}
+
+
+def random_layer(rng, m, n_j, n_k, dtype):
+    w = rng.standard_normal((n_j, n_k)).astype(dtype) / np.sqrt(n_k).astype(dtype)
+    b = rng.standard_normal(n_j).astype(dtype)
+    a_prev = rng.random((m, n_k)).astype(dtype)
+    return w, b, a_prev
+
+
+def np_sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_is_stable_at_the_extremes(dtype):
+    z = np.array([-1000, -100, -30, -1, 0, 1, 30, 100, 1000], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = np.array([kernels.sigmoid(v) for v in z])
+        primes = np.array([kernels.sigmoid_prime(v) for v in z])
+    assert np.all(np.isfinite(values)) and np.all(np.isfinite(primes))
+    assert values[0] == 0 and values[-1] == 1 and values[4] == 0.5
+    assert np.all(np.diff(values) >= 0)
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(values[2:-2], np_sigmoid(z[2:-2].astype(np.float64)),
+                                   rtol=1e-6 if dtype == np.float32 else 1e-15)
+    assert np.all(primes >= 0) and primes[4] == 0.25
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 7, 8, 13])
+def test_forward_layer_matches_numpy(dtype, m):
+    rng = np.random.default_rng(m)
+    w, b, a_prev = random_layer(rng, m, 7, 11, dtype)
+    a = np.full((m, 7), np.nan, dtype=dtype)
+    kernels.forward_layer(w, b, a_prev, a)
+    expected = np_sigmoid(a_prev.astype(np.float64) @ w.T.astype(np.float64) + b)
+    assert a.dtype == dtype
+    np.testing.assert_allclose(a, expected, **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_output_delta_matches_numpy(dtype):
+    rng = np.random.default_rng(1)
+    a = rng.random((6, 4)).astype(dtype)
+    y = rng.random((6, 4)).astype(dtype)
+    delta = np.empty_like(a)
+    cost = kernels.output_delta(a, y, delta)
+    a64, y64 = a.astype(np.float64), y.astype(np.float64)
+    np.testing.assert_allclose(delta, (a64 - y64) * a64 * (1 - a64), **TOLERANCE[dtype])
+    assert cost == pytest.approx(0.5 * np.sum((y64 - a64) ** 2), rel=1e-5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m", [1, 3, 4, 6, 9])
+def test_backward_delta_matches_numpy(dtype, m):
+    rng = np.random.default_rng(10 + m)
+    w, _, a_prev = random_layer(rng, m, 5, 8, dtype)
+    delta = rng.standard_normal((m, 5)).astype(dtype)
+    delta_prev = np.full((m, 8), np.nan, dtype=dtype)
+    kernels.backward_delta(w, delta, a_prev, delta_prev)
+    a64 = a_prev.astype(np.float64)
+    expected = (delta.astype(np.float64) @ w.astype(np.float64)) * a64 * (1 - a64)
+    np.testing.assert_allclose(delta_prev, expected, **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m", [1, 4, 5, 11])
+@pytest.mark.parametrize("eta", [0.0, 0.5])
+def test_layer_gradient_matches_numpy(dtype, m, eta):
+    rng = np.random.default_rng(20 + m)
+    w, b, a_prev = random_layer(rng, m, 6, 9, dtype)
+    delta = rng.standard_normal((m, 6)).astype(dtype)
+    w_before, b_before = w.copy(), b.copy()
+    grad_w = np.full_like(w, np.nan)
+    grad_b = np.full_like(b, np.nan)
+    kernels.layer_gradient(delta, a_prev, w, b, grad_w, grad_b, 1.0 / m, eta)
+    expected_w = delta.astype(np.float64).T @ a_prev.astype(np.float64) / m
+    expected_b = delta.astype(np.float64).sum(axis=0) / m
+    np.testing.assert_allclose(grad_w, expected_w, **TOLERANCE[dtype])
+    np.testing.assert_allclose(grad_b, expected_b, **TOLERANCE[dtype])
+    np.testing.assert_allclose(w, w_before - eta * expected_w, **TOLERANCE[dtype])
+    np.testing.assert_allclose(b, b_before - eta * expected_b, **TOLERANCE[dtype])
+    if eta == 0:
+        assert np.array_equal(w, w_before) and np.array_equal(b, b_before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_threaded_kernels_match_numpy_on_large_layers(dtype):
+    """Layers above PARALLEL_MIN_WORK take the prange path: same equations."""
+    rng = np.random.default_rng(5)
+    m, n_j, n_k = 66, 70, 50
+    assert m * n_j * n_k >= _config.PARALLEL_MIN_WORK
+    w, b, a_prev = random_layer(rng, m, n_j, n_k, dtype)
+    a = np.empty((m, n_j), dtype)
+    kernels.forward_layer(w, b, a_prev, a)
+    w64, a64 = w.astype(np.float64), a_prev.astype(np.float64)
+    np.testing.assert_allclose(a, np_sigmoid(a64 @ w64.T + b), **TOLERANCE[dtype])
+    delta = rng.standard_normal((m, n_j)).astype(dtype)
+    delta_prev = np.empty((m, n_k), dtype)
+    kernels.backward_delta(w, delta, a_prev, delta_prev)
+    np.testing.assert_allclose(delta_prev, (delta @ w64) * a64 * (1 - a64),
+                               rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-5)
+    grad_w, grad_b = np.empty_like(w), np.empty_like(b)
+    kernels.layer_gradient(delta, a_prev, w, b, grad_w, grad_b, 1.0, 0.0)
+    np.testing.assert_allclose(grad_w, delta.astype(np.float64).T @ a64,
+                               rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-4)
+
+
+def test_layout_of_kernels_and_wrapper_agree():
+    from fastnn.network import _parameter_views
+
+    sizes = np.array([5, 4, 3, 2], dtype=np.int64)
+    params = np.arange(5 * 4 + 4 * 3 + 3 * 2 + 4 + 3 + 2, dtype=np.float64)
+    weights, biases = _parameter_views(params, tuple(sizes))
+    for i in range(1, len(sizes)):
+        assert np.array_equal(kernels.layer_weights(params, sizes, i), weights[i - 1])
+        assert np.array_equal(kernels.layer_biases(params, sizes, i), biases[i - 1])
+    assert biases[-1][-1] == params[-1]
+
+
+def test_shuffle_order_is_a_seeded_permutation():
+    first = np.empty(100, dtype=np.int64)
+    second = np.empty(100, dtype=np.int64)
+    kernels.shuffle_order(first, 42)
+    kernels.shuffle_order(second, 42)
+    assert np.array_equal(first, second)
+    assert np.array_equal(np.sort(first), np.arange(100))
+    assert not np.array_equal(first, np.arange(100))
+    kernels.shuffle_order(second, 43)
+    assert not np.array_equal(first, second)
+
+
+FLOAT32_IR_CHECK = r"""
+import numpy as np
+from fastnn import kernels
+rng = np.random.default_rng(0)
+w = rng.random((3, 4), dtype=np.float32)
+b = rng.random(3, dtype=np.float32)
+a_prev = rng.random((8, 4), dtype=np.float32)
+a = np.empty((8, 3), np.float32)
+kernels.forward_layer(w, b, a_prev, a)
+delta = np.empty_like(a)
+kernels.output_delta(a, a, delta)
+delta_prev = np.empty_like(a_prev)
+kernels.backward_delta(w, delta, a_prev, delta_prev)
+kernels.layer_gradient(delta, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.5, 0.1)
+import re
+arithmetic = re.compile(r"\bf(?:add|sub|mul|div)(?: [a-z]+)* (<\d+ x )?(float|double)\b")
+for dispatcher in (kernels._forward_block, kernels._forward_sample, kernels.output_delta,
+                   kernels._backward_block, kernels._gradient_row):
+    for signature, ir in dispatcher.inspect_llvm().items():
+        assert "float32" in str(signature), signature
+        kinds = {match.group(2) for match in arithmetic.finditer(ir)}
+        assert "float" in kinds, (dispatcher.__name__, "no float32 arithmetic: check is vacuous")
+        assert "double" not in kinds, (dispatcher.__name__, "double arithmetic in float32 code")
+print("float32-only")
+"""
+
+
+@pytest.mark.skipif(JIT_DISABLED, reason="inspects compiled code")
+def test_float32_kernels_compute_in_float32():
+    """No double-precision arithmetic in the float32 specialisations: a stray
+    Python float literal would show up as fadd/fmul double in the IR.
+
+    Runs in a fresh interpreter with the disk cache off, because numba cannot
+    show the IR of kernels loaded from its cache.
+    """
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, FASTNN_CACHE="0")
+    result = subprocess.run([sys.executable, "-c", FLOAT32_IR_CHECK], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "float32-only" in result.stdout
+
+
+def test_no_kernel_sets_its_own_jit_flags():
+    """Every JIT flag comes from fastnn/_config.py (stumpy's rule)."""
+    import pathlib
+    import re
+
+    package = pathlib.Path(kernels.__file__).parent
+    offenders = []
+    for path in package.rglob("*.py"):
+        if path.name == "_config.py":
+            continue
+        text = path.read_text()
+        if re.search(r"\bnumba\.(njit|jit)\b|from numba import[^\n]*\b(njit|jit)\b|@njit", text):
+            offenders.append(path.name)
+    assert offenders == []

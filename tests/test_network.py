@@ -1,0 +1,329 @@
+"""The Network wrapper: shapes, training against the reference, bad input, files."""
+import os
+import pickle
+
+import numba
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import kernels
+
+import naive
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.random((23, 5))
+    labels = rng.integers(0, 3, size=23)
+    return X, labels
+
+
+def test_parameters_are_views_in_the_documents_order():
+    net = fastnn.Network([3, 4, 2], seed=0)
+    assert net.sizes == (3, 4, 2)
+    assert [w.shape for w in net.weights] == [(4, 3), (2, 4)]
+    assert [b.shape for b in net.biases] == [(4,), (2,)]
+    assert net.n_params == 3 * 4 + 4 * 2 + 4 + 2
+    for array in net.weights + net.biases:
+        assert np.shares_memory(array, net.params)
+    net.weights[1][1, 3] = 123.0
+    assert net.params[12 + 7] == 123.0
+    net.biases[0][0] = -7.0
+    assert net.params[20] == -7.0
+
+
+def test_initialisation_is_seeded_and_scaled():
+    a = fastnn.Network([100, 50, 10], seed=3)
+    b = fastnn.Network([100, 50, 10], seed=3)
+    c = fastnn.Network([100, 50, 10], seed=4)
+    assert np.array_equal(a.params, b.params)
+    assert not np.array_equal(a.params, c.params)
+    # w ~ N(0, 1/fan_in): the sample standard deviation is near 1/sqrt(100)
+    assert np.std(a.weights[0]) == pytest.approx(0.1, rel=0.1)
+    assert np.std(a.weights[1]) == pytest.approx(1 / np.sqrt(50), rel=0.2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_feedforward_shapes_and_values(dtype):
+    rng = np.random.default_rng(1)
+    net = fastnn.Network([6, 5, 4, 3], seed=1, dtype=dtype)
+    X = rng.random((2500, 6))  # more than one internal chunk of 1024
+    out = net.feedforward(X)
+    assert out.shape == (2500, 3) and out.dtype == dtype
+    expected = np.array([naive.feedforward(net.weights, net.biases, x) for x in X[:50]])
+    np.testing.assert_allclose(out[:50], expected, rtol=1e-5 if dtype == np.float32 else 1e-13)
+    single = net.feedforward(X[7])
+    assert single.shape == (3,)
+    np.testing.assert_array_equal(single, out[7])
+    np.testing.assert_array_equal(net.feedforward(X[-3:]), out[-3:])
+    # Fortran order and int inputs are converted, not rejected
+    np.testing.assert_array_equal(net.feedforward(np.asfortranarray(X[:9])), out[:9])
+    assert net.feedforward(np.ones((2, 6), dtype=np.int32)).shape == (2, 3)
+
+
+def test_cost_matches_reference(data):
+    X, labels = data
+    net = fastnn.Network([5, 4, 3], seed=2)
+    Y = np.eye(3)[labels]
+    expected = naive.cost(net.weights, net.biases, X, Y)
+    assert net.cost(X, Y) == pytest.approx(expected, rel=1e-13)
+    assert net.cost(X, labels) == pytest.approx(expected, rel=1e-13)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 5, 23, 100])
+def test_training_matches_reference(data, batch_size):
+    X, labels = data
+    net = fastnn.Network([5, 6, 3], seed=3)
+    Y = np.eye(3)[labels]
+    orders = [np.arange(len(X))] * 3
+    expected_w, expected_b = naive.train(net.weights, net.biases, X, Y, 3, batch_size, 2.5, orders)
+    history = net.train(X, labels, epochs=3, batch_size=batch_size, eta=2.5, shuffle=False)
+    for got, want in zip(net.weights + net.biases, expected_w + expected_b):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    assert history.epochs == 3 and len(history.seconds) == 3
+    assert history.test_accuracy == []
+
+
+def test_shuffled_training_matches_reference_in_the_same_order(data):
+    """The order comes from kernels.shuffle_order with the per-epoch seeds
+    train() derives from its seed; the reference visits the same order."""
+    X, labels = data
+    net = fastnn.Network([5, 6, 3], seed=3)
+    epoch_seeds = np.random.SeedSequence(11).generate_state(2)
+    orders = []
+    for seed in epoch_seeds:
+        order = np.empty(len(X), dtype=np.int64)
+        kernels.shuffle_order(order, seed)
+        orders.append(order)
+    assert not np.array_equal(orders[0], orders[1])
+    expected_w, expected_b = naive.train(net.weights, net.biases, X, np.eye(3)[labels],
+                                         2, 4, 1.5, orders)
+    net.train(X, labels, epochs=2, batch_size=4, eta=1.5, seed=11)
+    for got, want in zip(net.weights + net.biases, expected_w + expected_b):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_training_is_reproducible_and_seed_dependent(data):
+    X, labels = data
+    runs = []
+    for seed in (5, 5, 6):
+        net = fastnn.Network([5, 6, 3], seed=0)
+        net.train(X, labels, epochs=2, batch_size=4, eta=1.0, seed=seed)
+        runs.append(net.params.copy())
+    assert np.array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
+
+
+def test_history_records_cost_and_test_accuracy(data):
+    X, labels = data
+    net = fastnn.Network([5, 8, 3], seed=0)
+    calls = []
+    history = net.train(X, labels, epochs=4, batch_size=3, eta=3.0, test_data=(X, labels),
+                        callback=lambda epoch, h: calls.append(epoch))
+    assert calls == [1, 2, 3, 4]
+    assert len(history.cost) == 4 and len(history.test_accuracy) == 4
+    assert history.test_accuracy[-1] == net.evaluate(X, labels)
+    assert all(0 <= value <= 1 for value in history.test_accuracy)
+    assert history.cost[-1] < history.cost[0]
+
+
+def test_callback_returning_true_stops_training(data):
+    X, labels = data
+    net = fastnn.Network([5, 3], seed=0)
+    history = net.train(X, labels, epochs=10, batch_size=5, eta=1.0,
+                        callback=lambda epoch, h: epoch == 2)
+    assert history.epochs == 2
+
+
+def test_evaluate_counts_argmax_matches():
+    net = fastnn.Network([2, 3], seed=0)
+    net.weights[0][...] = 0
+    net.biases[0][...] = [0.0, 5.0, -5.0]   # always predicts class 1
+    X = np.zeros((4, 2))
+    assert net.evaluate(X, [1, 1, 0, 2]) == 0.5
+    assert np.array_equal(net.predict(X), [1, 1, 1, 1])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_training_is_bitwise_identical_with_one_and_two_threads(threads):
+    """The threaded kernels split samples or rows j, never a sum: the result
+    cannot depend on how many threads there are."""
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba sees a single core")
+    rng = np.random.default_rng(9)
+    X = rng.random((300, 120), dtype=np.float32)
+    labels = rng.integers(0, 10, size=300)
+    results = {}
+    previous = numba.get_num_threads()
+    try:
+        for count in (threads, 3 - threads):
+            numba.set_num_threads(count)
+            net = fastnn.Network([120, 96, 64, 10], seed=1, dtype=np.float32)
+            net.train(X, labels, epochs=2, batch_size=64, eta=0.5, seed=2)
+            results[count] = net.params.copy()
+    finally:
+        numba.set_num_threads(previous)
+    assert 64 * 96 * 120 >= fastnn._config.PARALLEL_MIN_WORK  # threads really used
+    assert np.array_equal(results[1], results[2])
+
+
+# -- bad input: a clear error, and the network as it was -----------------------
+BAD_TRAIN_CALLS = {
+    "X wrong width": (dict(X=np.zeros((4, 4))), ValueError, "features"),
+    "X 3-D": (dict(X=np.zeros((4, 5, 1))), ValueError, "shape"),
+    "X empty": (dict(X=np.zeros((0, 5)), Y=np.zeros(0, dtype=int)), ValueError, "empty"),
+    "X NaN": (dict(X=np.where(np.eye(4, 5) > 0, np.nan, 0.5)), ValueError, "NaN"),
+    "X inf": (dict(X=np.full((4, 5), np.inf)), ValueError, "inf"),
+    "X strings": (dict(X=np.array([["a"] * 5] * 4)), TypeError, "real numbers"),
+    "Y wrong length": (dict(Y=np.array([0, 1, 2])), ValueError, "4 samples"),
+    "Y wrong width": (dict(Y=np.zeros((4, 2))), ValueError, "shape"),
+    "Y NaN": (dict(Y=np.full((4, 3), np.nan)), ValueError, "NaN"),
+    "label too large": (dict(Y=np.array([0, 1, 3, 0])), ValueError, "[0, 3)"),
+    "label negative": (dict(Y=np.array([0, -1, 2, 0])), ValueError, "[0, 3)"),
+    "label not whole": (dict(Y=np.array([0, 1.5, 2, 0])), ValueError, "whole"),
+    "batch_size 0": (dict(batch_size=0), ValueError, "batch_size"),
+    "batch_size float": (dict(batch_size=2.0), TypeError, "batch_size"),
+    "eta 0": (dict(eta=0.0), ValueError, "eta"),
+    "eta negative": (dict(eta=-1.0), ValueError, "eta"),
+    "eta NaN": (dict(eta=float("nan")), ValueError, "eta"),
+    "epochs 0": (dict(epochs=0), ValueError, "epochs"),
+    "test labels out of range": (dict(test_data=(np.zeros((2, 5)), [0, 9])), ValueError, "[0, 3)"),
+    "test X wrong width": (dict(test_data=(np.zeros((2, 4)), [0, 1])), ValueError, "features"),
+    "test_data not a pair": (dict(test_data=np.zeros((2, 5))), TypeError, "pair"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TRAIN_CALLS), ids=str)
+def test_bad_training_input_raises_and_leaves_network_unchanged(case):
+    overrides, error, message = BAD_TRAIN_CALLS[case]
+    arguments = dict(X=np.full((4, 5), 0.5), Y=np.array([0, 1, 2, 0]), epochs=1,
+                     batch_size=2, eta=1.0)
+    arguments.update(overrides)
+    net = fastnn.Network([5, 4, 3], seed=0)
+    before = net.params.copy()
+    with pytest.raises(error, match=message.replace("[", r"\[").replace(")", r"\)")):
+        net.train(arguments.pop("X"), arguments.pop("Y"), **arguments)
+    assert np.array_equal(net.params, before)
+
+
+@pytest.mark.parametrize(
+    "sizes, error",
+    [([3], ValueError), ([3, 0, 2], ValueError), ([3, -1], ValueError),
+     ([3, 2.5], TypeError), ([3, 2.0], TypeError), ([3, True], TypeError),
+     ("32", TypeError), (5, TypeError)],
+    ids=str,
+)
+def test_bad_sizes_are_rejected(sizes, error):
+    with pytest.raises(error, match="sizes"):
+        fastnn.Network(sizes)
+
+
+def test_numpy_integer_sizes_are_accepted():
+    assert fastnn.Network(np.array([4, 3, 2]), seed=0).sizes == (4, 3, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.float16, "complex128", "nonsense"])
+def test_bad_dtype_is_rejected(dtype):
+    with pytest.raises(TypeError, match="float32 or float64"):
+        fastnn.Network([2, 2], dtype=dtype)
+
+
+def test_other_methods_reject_bad_input_without_side_effects():
+    net = fastnn.Network([3, 2], seed=0)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="features"):
+        net.feedforward(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="NaN"):
+        net.gradient(np.array([0.0, np.nan, 1.0]), np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="one sample"):
+        net.backprop(np.zeros((2, 3)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"\[0, 2\)"):
+        net.evaluate(np.zeros((2, 3)), [0, 2])
+    with pytest.raises(ValueError, match="shape"):
+        net.cost(np.zeros((2, 3)), np.zeros((2, 5)))
+    assert np.array_equal(net.params, before)
+
+
+# -- files -------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_save_load_roundtrip_is_bitwise(tmp_path, dtype):
+    rng = np.random.default_rng(4)
+    net = fastnn.Network([7, 5, 4, 2], seed=4, dtype=dtype)
+    net.train(rng.random((30, 7)), rng.integers(0, 2, 30), epochs=1, batch_size=4, eta=1.0)
+    written = net.save(tmp_path / "model")
+    assert written == str(tmp_path / "model.npz")
+    loaded = fastnn.load(written)
+    assert loaded.sizes == net.sizes and loaded.dtype == net.dtype
+    assert np.array_equal(loaded.params, net.params)
+    X = rng.random((9, 7))
+    assert np.array_equal(loaded.feedforward(X), net.feedforward(X))
+
+
+def test_save_replaces_an_existing_file_whole(tmp_path):
+    path = tmp_path / "model.npz"
+    first = fastnn.Network([3, 2], seed=1)
+    first.save(path)
+    second = fastnn.Network([4, 3, 2], seed=2)
+    second.save(path)
+    assert fastnn.load(path).sizes == (4, 3, 2)
+    assert sorted(os.listdir(tmp_path)) == ["model.npz"]  # no temporary left behind
+
+
+def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    fastnn.Network([3, 2], seed=1).save(path)
+    original = path.read_bytes()
+
+    def broken_savez(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        fastnn.Network([4, 2], seed=2).save(path)
+    assert path.read_bytes() == original
+    assert sorted(os.listdir(tmp_path)) == ["model.npz"]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "missing biases", "wrong shape", "not npz"])
+def test_load_rejects_damaged_files(tmp_path, damage):
+    path = tmp_path / "model.npz"
+    net = fastnn.Network([3, 4, 2], seed=0)
+    arrays = {"sizes": np.array([3, 4, 2]), "dtype": np.array("float64"),
+              "weights_0": net.weights[0], "biases_0": net.biases[0],
+              "weights_1": net.weights[1], "biases_1": net.biases[1]}
+    if damage == "garbage":
+        path.write_bytes(b"this is not a model")
+    elif damage == "not npz":
+        np.save(tmp_path / "model.npy", np.zeros(3))
+        path = tmp_path / "model.npy"
+    else:
+        if damage == "missing biases":
+            del arrays["biases_1"]
+        else:
+            arrays["weights_1"] = np.zeros((4, 2))
+        np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="not a (valid )?fastnn model"):
+        fastnn.load(path)
+
+
+def test_load_of_a_missing_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        fastnn.load(tmp_path / "nothing.npz")
+
+
+def test_copy_is_independent():
+    net = fastnn.Network([3, 2], seed=0)
+    twin = net.copy()
+    twin.weights[0][0, 0] += 1
+    assert net.weights[0][0, 0] != twin.weights[0][0, 0]
+    assert np.shares_memory(twin.weights[0], twin.params)
+
+
+def test_network_pickles():
+    net = fastnn.Network([3, 4, 2], seed=0, dtype=np.float32)
+    clone = pickle.loads(pickle.dumps(net))
+    assert np.array_equal(clone.params, net.params)
+    clone.weights[0][0, 0] = 42.0
+    assert clone.params[0] == 42.0  # views still point into the clone's params
