@@ -16,8 +16,10 @@ Environment switches, read once at import:
 from __future__ import annotations
 
 import os
+import warnings
 
 import numba
+from numba.core.errors import NumbaPerformanceWarning
 
 # Reassociation and contraction let LLVM vectorise the k-sums and fuse
 # multiply-adds; "nnan" and "ninf" are deliberately absent so that NaN and inf
@@ -47,6 +49,19 @@ PARALLEL_MIN_WORK = 200_000
 # The samples n of a batch are processed in blocks of this many, so that each
 # weight w_jk loaded from memory is used for several samples.
 SAMPLE_BLOCK = 4
+
+
+# Rule: a compiled function that calls a parallel (prange) kernel is itself
+# compiled with parallel=True. numba can crash when it loads from its disk
+# cache a non-parallel function that calls a parallel one (numba issue #8578;
+# seen here as a segfault of a cached benchmark loop calling forward_layer).
+# numba then warns that such a caller has no prange of its own; that warning
+# is expected for fastnn's kernels and silenced for them alone.
+warnings.filterwarnings(
+    "ignore",
+    message=r"(?s).*no transformation for parallel execution was possible.*fastnn.kernels\.py",
+    category=NumbaPerformanceWarning,
+)
 
 
 def jit(function=None, *, parallel: bool = False):

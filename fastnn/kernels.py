@@ -97,26 +97,62 @@ def sigmoid_prime(z):
 def _forward_block(w, b, a_prev, a, n0):
     """z_j = sum_k w_jk a_k + b_j and a_j = f(z_j) for samples n0..n0+3.
 
-    Four samples share one pass over each weight row: w_jk is loaded once
-    and used four times.
+    Two rows j and four samples share one pass over k: each w_jk loaded is
+    used four times and each a_k four times... twice, which keeps the loop
+    bound by multiply-adds rather than by loads.
     """
     n_j, n_k = w.shape
     zero = cast_like(0.0, w)
-    for j in range(n_j):
+    n1, n2, n3 = n0 + 1, n0 + 2, n0 + 3
+    j = 0
+    while j + 2 <= n_j:
+        z00 = zero
+        z01 = zero
+        z02 = zero
+        z03 = zero
+        z10 = zero
+        z11 = zero
+        z12 = zero
+        z13 = zero
+        for k in range(n_k):
+            w0 = w[j, k]
+            w1 = w[j + 1, k]
+            x0 = a_prev[n0, k]
+            x1 = a_prev[n1, k]
+            x2 = a_prev[n2, k]
+            x3 = a_prev[n3, k]
+            z00 += w0 * x0
+            z01 += w0 * x1
+            z02 += w0 * x2
+            z03 += w0 * x3
+            z10 += w1 * x0
+            z11 += w1 * x1
+            z12 += w1 * x2
+            z13 += w1 * x3
+        a[n0, j] = sigmoid(z00 + b[j])
+        a[n1, j] = sigmoid(z01 + b[j])
+        a[n2, j] = sigmoid(z02 + b[j])
+        a[n3, j] = sigmoid(z03 + b[j])
+        a[n0, j + 1] = sigmoid(z10 + b[j + 1])
+        a[n1, j + 1] = sigmoid(z11 + b[j + 1])
+        a[n2, j + 1] = sigmoid(z12 + b[j + 1])
+        a[n3, j + 1] = sigmoid(z13 + b[j + 1])
+        j += 2
+    if j < n_j:
         z0 = zero
         z1 = zero
         z2 = zero
         z3 = zero
         for k in range(n_k):
-            w_jk = w[j, k]
-            z0 += w_jk * a_prev[n0, k]
-            z1 += w_jk * a_prev[n0 + 1, k]
-            z2 += w_jk * a_prev[n0 + 2, k]
-            z3 += w_jk * a_prev[n0 + 3, k]
+            w0 = w[j, k]
+            z0 += w0 * a_prev[n0, k]
+            z1 += w0 * a_prev[n1, k]
+            z2 += w0 * a_prev[n2, k]
+            z3 += w0 * a_prev[n3, k]
         a[n0, j] = sigmoid(z0 + b[j])
-        a[n0 + 1, j] = sigmoid(z1 + b[j])
-        a[n0 + 2, j] = sigmoid(z2 + b[j])
-        a[n0 + 3, j] = sigmoid(z3 + b[j])
+        a[n1, j] = sigmoid(z1 + b[j])
+        a[n2, j] = sigmoid(z2 + b[j])
+        a[n3, j] = sigmoid(z3 + b[j])
 
 
 @jit
@@ -131,45 +167,27 @@ def _forward_sample(w, b, a_prev, a, n):
         a[n, j] = sigmoid(z + b[j])
 
 
-@jit
-def _forward_tail(w, b, a_prev, a):
-    # Samples past the last full block: always the same ones for a given m,
-    # whatever the thread count.
-    m = a_prev.shape[0]
-    for n in range(m - m % SAMPLE_BLOCK, m):
-        _forward_sample(w, b, a_prev, a, n)
-
-
-@jit
-def _forward_layer_serial(w, b, a_prev, a):
-    m = a_prev.shape[0]
-    for block in range(m // SAMPLE_BLOCK):
-        _forward_block(w, b, a_prev, a, block * SAMPLE_BLOCK)
-    _forward_tail(w, b, a_prev, a)
-
-
 @jit(parallel=True)
-def _forward_layer_threaded(w, b, a_prev, a):
-    m = a_prev.shape[0]
-    for block in prange(m // SAMPLE_BLOCK):
-        _forward_block(w, b, a_prev, a, block * SAMPLE_BLOCK)
-    _forward_tail(w, b, a_prev, a)
-
-
-@jit
 def forward_layer(w, b, a_prev, a):
     """Weighted sum and activation of layer i for a batch.
 
     z[n, j] = sum_k w[j, k] a_prev[n, k] + b[j];  a[n, j] = f(z[n, j])
 
     w: (L_i, L_{i-1}); b: (L_i,); a_prev: (m, L_{i-1}); a: (m, L_i), written.
-    Uses both cores when the layer has enough work to pay for the threads.
+    Blocks of four samples go to the threads when the layer has enough work
+    to pay for them; the samples past the last full block are done alone,
+    so each sample takes the same path whatever the thread count.
     """
-    n_j, n_k = w.shape
-    if a_prev.shape[0] * n_j * n_k >= PARALLEL_MIN_WORK:
-        _forward_layer_threaded(w, b, a_prev, a)
+    m = a_prev.shape[0]
+    n_blocks = m // SAMPLE_BLOCK
+    if m * w.shape[0] * w.shape[1] >= PARALLEL_MIN_WORK:
+        for block in prange(n_blocks):
+            _forward_block(w, b, a_prev, a, block * SAMPLE_BLOCK)
     else:
-        _forward_layer_serial(w, b, a_prev, a)
+        for block in range(n_blocks):
+            _forward_block(w, b, a_prev, a, block * SAMPLE_BLOCK)
+    for n in range(n_blocks * SAMPLE_BLOCK, m):
+        _forward_sample(w, b, a_prev, a, n)
 
 
 @jit
@@ -223,25 +241,7 @@ def _backward_block(w, delta, a_prev, delta_prev, n0, count):
             delta_prev[n, k] *= a_nk * (one - a_nk)
 
 
-@jit
-def _backward_serial(w, delta, a_prev, delta_prev):
-    m = delta.shape[0]
-    for block in range(m // SAMPLE_BLOCK):
-        _backward_block(w, delta, a_prev, delta_prev, block * SAMPLE_BLOCK, SAMPLE_BLOCK)
-    tail = m % SAMPLE_BLOCK
-    _backward_block(w, delta, a_prev, delta_prev, m - tail, tail)
-
-
 @jit(parallel=True)
-def _backward_threaded(w, delta, a_prev, delta_prev):
-    m = delta.shape[0]
-    for block in prange(m // SAMPLE_BLOCK):
-        _backward_block(w, delta, a_prev, delta_prev, block * SAMPLE_BLOCK, SAMPLE_BLOCK)
-    tail = m % SAMPLE_BLOCK
-    _backward_block(w, delta, a_prev, delta_prev, m - tail, tail)
-
-
-@jit
 def backward_delta(w, delta, a_prev, delta_prev):
     """The backward recursion from layer i to layer i-1.
 
@@ -254,70 +254,107 @@ def backward_delta(w, delta, a_prev, delta_prev):
     w: (L_i, L_{i-1}); delta: (m, L_i); a_prev: (m, L_{i-1});
     delta_prev: (m, L_{i-1}), written.
     """
-    n_j, n_k = w.shape
-    if delta.shape[0] * n_j * n_k >= PARALLEL_MIN_WORK:
-        _backward_threaded(w, delta, a_prev, delta_prev)
+    m = delta.shape[0]
+    n_blocks = m // SAMPLE_BLOCK
+    if m * w.shape[0] * w.shape[1] >= PARALLEL_MIN_WORK:
+        for block in prange(n_blocks):
+            _backward_block(w, delta, a_prev, delta_prev, block * SAMPLE_BLOCK, SAMPLE_BLOCK)
     else:
-        _backward_serial(w, delta, a_prev, delta_prev)
+        for block in range(n_blocks):
+            _backward_block(w, delta, a_prev, delta_prev, block * SAMPLE_BLOCK, SAMPLE_BLOCK)
+    tail = m % SAMPLE_BLOCK
+    _backward_block(w, delta, a_prev, delta_prev, m - tail, tail)
+
+
+@jit
+def _finish_gradient_row(delta, w, b, grad_w, grad_b, scale, eta, j):
+    """Bias gradient, the 1/m scale and (eta != 0) the step for row j."""
+    zero = cast_like(0.0, w)
+    g = grad_w[j]
+    bias_sum = zero
+    for n in range(delta.shape[0]):
+        bias_sum += delta[n, j]
+    grad_b[j] = bias_sum * scale
+    if eta != 0:
+        # The weights of layer i are no longer needed by the backward pass
+        # (delta^(i-1) was computed before this), so the step is taken while
+        # the gradient row is still in L1.
+        for k in range(g.shape[0]):
+            g[k] *= scale
+            w[j, k] -= eta * g[k]
+        b[j] -= eta * grad_b[j]
+    else:
+        for k in range(g.shape[0]):
+            g[k] *= scale
 
 
 @jit
 def _gradient_row(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j):
     """Row j of dC/dw and dC/db summed over the batch; see layer_gradient."""
     m, n_k = a_prev.shape
-    zero = cast_like(0.0, w)
     g = grad_w[j]
     for k in range(n_k):
-        g[k] = zero
+        g[k] = 0
     n = 0
-    # Four samples per pass: each element of the gradient row is loaded and
-    # stored once for four products.
+    # Four samples per pass: each gradient element is loaded and stored once
+    # for four products.
     while n + SAMPLE_BLOCK <= m:
         d0 = delta[n, j]
         d1 = delta[n + 1, j]
         d2 = delta[n + 2, j]
         d3 = delta[n + 3, j]
         for k in range(n_k):
-            g[k] += (
-                d0 * a_prev[n, k]
-                + d1 * a_prev[n + 1, k]
-                + d2 * a_prev[n + 2, k]
-                + d3 * a_prev[n + 3, k]
-            )
+            g[k] += (d0 * a_prev[n, k] + d1 * a_prev[n + 1, k]
+                     + d2 * a_prev[n + 2, k] + d3 * a_prev[n + 3, k])
         n += SAMPLE_BLOCK
     while n < m:
         d = delta[n, j]
         for k in range(n_k):
             g[k] += d * a_prev[n, k]
         n += 1
-    bias_sum = zero
-    for n in range(m):
-        bias_sum += delta[n, j]
-    for k in range(n_k):
-        g[k] *= scale
-    grad_b[j] = bias_sum * scale
-    if eta != 0:
-        # The weights of layer i are no longer needed by the backward pass
-        # (delta^(i-1) is computed before this), so the step is taken while
-        # the gradient row is still in L1.
-        for k in range(n_k):
-            w[j, k] -= eta * g[k]
-        b[j] -= eta * grad_b[j]
+    _finish_gradient_row(delta, w, b, grad_w, grad_b, scale, eta, j)
 
 
 @jit
-def _gradient_serial(delta, a_prev, w, b, grad_w, grad_b, scale, eta):
-    for j in range(w.shape[0]):
-        _gradient_row(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
+def _gradient_row_pair(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j):
+    """Rows j and j+1 together: each a_k^(i-1) loaded serves both rows."""
+    m, n_k = a_prev.shape
+    g0 = grad_w[j]
+    g1 = grad_w[j + 1]
+    for k in range(n_k):
+        g0[k] = 0
+        g1[k] = 0
+    n = 0
+    while n + SAMPLE_BLOCK <= m:
+        d00 = delta[n, j]
+        d01 = delta[n + 1, j]
+        d02 = delta[n + 2, j]
+        d03 = delta[n + 3, j]
+        d10 = delta[n, j + 1]
+        d11 = delta[n + 1, j + 1]
+        d12 = delta[n + 2, j + 1]
+        d13 = delta[n + 3, j + 1]
+        for k in range(n_k):
+            x0 = a_prev[n, k]
+            x1 = a_prev[n + 1, k]
+            x2 = a_prev[n + 2, k]
+            x3 = a_prev[n + 3, k]
+            g0[k] += d00 * x0 + d01 * x1 + d02 * x2 + d03 * x3
+            g1[k] += d10 * x0 + d11 * x1 + d12 * x2 + d13 * x3
+        n += SAMPLE_BLOCK
+    while n < m:
+        d0 = delta[n, j]
+        d1 = delta[n, j + 1]
+        for k in range(n_k):
+            x = a_prev[n, k]
+            g0[k] += d0 * x
+            g1[k] += d1 * x
+        n += 1
+    _finish_gradient_row(delta, w, b, grad_w, grad_b, scale, eta, j)
+    _finish_gradient_row(delta, w, b, grad_w, grad_b, scale, eta, j + 1)
 
 
 @jit(parallel=True)
-def _gradient_threaded(delta, a_prev, w, b, grad_w, grad_b, scale, eta):
-    for j in prange(w.shape[0]):
-        _gradient_row(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
-
-
-@jit
 def layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta):
     """Gradient of layer i, scaled, and optionally the descent step.
 
@@ -331,15 +368,21 @@ def layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta):
 
     delta: (m, L_i); a_prev: (m, L_{i-1}); w, grad_w: (L_i, L_{i-1});
     b, grad_b: (L_i,). grad_w and grad_b are written; w and b when eta != 0.
-    Threads split the rows j, so no two threads write the same element.
+    Threads split the rows j (in pairs), so no two threads write the same
+    element and no sum is split between threads.
     """
     scale = cast_like(scale, w)
     eta = cast_like(eta, w)
     n_j, n_k = w.shape
+    n_pairs = n_j // 2
     if a_prev.shape[0] * n_j * n_k >= PARALLEL_MIN_WORK:
-        _gradient_threaded(delta, a_prev, w, b, grad_w, grad_b, scale, eta)
+        for pair in prange(n_pairs):
+            _gradient_row_pair(delta, a_prev, w, b, grad_w, grad_b, scale, eta, 2 * pair)
     else:
-        _gradient_serial(delta, a_prev, w, b, grad_w, grad_b, scale, eta)
+        for pair in range(n_pairs):
+            _gradient_row_pair(delta, a_prev, w, b, grad_w, grad_b, scale, eta, 2 * pair)
+    if n_j % 2:
+        _gradient_row(delta, a_prev, w, b, grad_w, grad_b, scale, eta, n_j - 1)
 
 
 # ---------------------------------------------------------------------------
@@ -387,7 +430,7 @@ def workspace_size(sizes, capacity):
     return int(capacity) * int(np.sum(sizes))
 
 
-@jit
+@jit(parallel=True)
 def forward_pass(params, sizes, activations, m, capacity):
     """Feed the m samples in activation slot 0 through every layer.
 
@@ -403,7 +446,7 @@ def forward_pass(params, sizes, activations, m, capacity):
         )
 
 
-@jit
+@jit(parallel=True)
 def backward_pass(params, grad, sizes, activations, deltas, targets, m, capacity, eta):
     """Backpropagation for the m samples whose forward pass is in activations.
 
@@ -449,7 +492,7 @@ def shuffle_order(order, seed):
     np.random.shuffle(order)
 
 
-@jit
+@jit(parallel=True)
 def train_epoch(params, grad, sizes, inputs, targets, order, batch_size, eta,
                 activations, deltas, batch_targets):
     """One epoch of mini-batch gradient descent, entirely in compiled code.
@@ -477,4 +520,119 @@ def train_epoch(params, grad, sizes, inputs, targets, order, batch_size, eta,
         forward_pass(params, sizes, activations, m, batch_size)
         cost += backward_pass(params, grad, sizes, activations, deltas, batch_targets,
                               m, batch_size, eta)
+    return cost
+
+
+@jit
+def _output_delta_sample(a, y, delta):
+    """output_delta for one sample: a, y, delta of shape (L_l,); returns C."""
+    one = cast_like(1.0, a)
+    half = cast_like(0.5, a)
+    cost = cast_like(0.0, a)
+    for j in range(a.shape[0]):
+        diff = a[j] - y[j]
+        cost += half * diff * diff
+        delta[j] = diff * a[j] * (one - a[j])
+    return cost
+
+
+@jit
+def _backward_sample(w, delta, a_prev, delta_prev):
+    """dC/dz_k^(i-1) = a_k (1 - a_k) sum_j dC/dz_j^(i) w_jk for one sample."""
+    n_j, n_k = w.shape
+    one = cast_like(1.0, w)
+    for k in range(n_k):
+        delta_prev[k] = 0
+    for j in range(n_j):
+        d = delta[j]
+        for k in range(n_k):
+            delta_prev[k] += d * w[j, k]
+    for k in range(n_k):
+        delta_prev[k] *= a_prev[k] * (one - a_prev[k])
+
+
+@jit
+def _step_and_forward(w, b, delta, a_prev, a_prev_next, a_next, eta):
+    """The step of one sample fused with the weighted sum of the next.
+
+    w_jk <- w_jk - eta dC/dz_j a_k (the per-sample gradient, never stored),
+    then z_j = sum_k w_jk a'_k + b_j and a'_j = f(z_j) for the next sample
+    a', in the same pass: each weight is read and written once per sample.
+    """
+    n_j, n_k = w.shape
+    zero = cast_like(0.0, w)
+    for j in range(n_j):
+        c = eta * delta[j]
+        z = zero
+        for k in range(n_k):
+            w_jk = w[j, k] - c * a_prev[k]
+            w[j, k] = w_jk
+            z += w_jk * a_prev_next[k]
+        b[j] -= c
+        a_next[j] = sigmoid(z + b[j])
+
+
+@jit
+def _step(w, b, delta, a_prev, eta):
+    """w_jk <- w_jk - eta dC/dz_j a_k and b_j <- b_j - eta dC/dz_j (one sample)."""
+    n_j, n_k = w.shape
+    for j in range(n_j):
+        c = eta * delta[j]
+        for k in range(n_k):
+            w[j, k] -= c * a_prev[k]
+        b[j] -= c
+
+
+@jit
+def train_epoch_per_sample(params, sizes, inputs, targets, order, eta, activations, deltas):
+    """One epoch of per-sample SGD (batch size 1), the document's algorithm.
+
+    For each sample n in ``order``: w <- w - eta dC_n/dw, b <- b - eta dC_n/db.
+    Same result as ``train_epoch`` with batch_size 1, computed differently:
+    the step for sample t and the forward pass of sample t+1 share one pass
+    over each weight matrix (``_step_and_forward``), and the gradient is never
+    stored. activations: ``workspace_size(sizes, 2)`` (rows for the current
+    and the next sample, used in turn); deltas: ``workspace_size(sizes, 1)``.
+    Returns sum_n C_n.
+    """
+    n_samples, n_inputs = inputs.shape
+    n_layers = len(sizes) - 1
+    eta = cast_like(eta, params)
+    cost = 0.0
+    if n_samples == 0:
+        return cost
+    current = 0
+    first = _layer_rows(activations, sizes, 0, 2, 2)
+    for k in range(n_inputs):
+        first[current, k] = inputs[order[0], k]
+    for i in range(1, n_layers + 1):
+        _forward_sample(layer_weights(params, sizes, i), layer_biases(params, sizes, i),
+                        _layer_rows(activations, sizes, i - 1, 2, 2),
+                        _layer_rows(activations, sizes, i, 2, 2), current)
+    for t in range(n_samples):
+        following = 1 - current
+        delta = _layer_rows(deltas, sizes, n_layers, 1, 1)[0]
+        cost += _output_delta_sample(
+            _layer_rows(activations, sizes, n_layers, 2, 2)[current],
+            targets[order[t]], delta)
+        for i in range(n_layers, 1, -1):
+            _backward_sample(layer_weights(params, sizes, i),
+                             _layer_rows(deltas, sizes, i, 1, 1)[0],
+                             _layer_rows(activations, sizes, i - 1, 2, 2)[current],
+                             _layer_rows(deltas, sizes, i - 1, 1, 1)[0])
+        has_next = t + 1 < n_samples
+        if has_next:
+            for k in range(n_inputs):
+                first[following, k] = inputs[order[t + 1], k]
+        for i in range(1, n_layers + 1):
+            w = layer_weights(params, sizes, i)
+            b = layer_biases(params, sizes, i)
+            delta = _layer_rows(deltas, sizes, i, 1, 1)[0]
+            a_prev = _layer_rows(activations, sizes, i - 1, 2, 2)
+            if has_next:
+                _step_and_forward(w, b, delta, a_prev[current], a_prev[following],
+                                  _layer_rows(activations, sizes, i, 2, 2)[following], eta)
+            else:
+                _step(w, b, delta, a_prev[current], eta)
+        current = following
     return cost

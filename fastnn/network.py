@@ -251,8 +251,11 @@ class Network:
 
         n_samples = inputs.shape[0]
         capacity = min(batch_size, n_samples)
-        activations = np.empty(kernels.workspace_size(self.sizes, capacity), self.dtype)
-        deltas = np.empty_like(activations)
+        per_sample = capacity == 1
+        # per-sample SGD keeps the current and the next sample's activations
+        activations = np.empty(kernels.workspace_size(self.sizes, 2 if per_sample else capacity),
+                               self.dtype)
+        deltas = np.empty(kernels.workspace_size(self.sizes, capacity), self.dtype)
         grad = np.empty_like(self.params)
         batch_targets = np.empty((capacity, self.sizes[-1]), self.dtype)
         order = np.arange(n_samples, dtype=np.int64)
@@ -263,10 +266,16 @@ class Network:
             started = time.perf_counter()
             if shuffle:
                 kernels.shuffle_order(order, epoch_seeds[epoch])
-            total_cost = kernels.train_epoch(
-                self.params, grad, self._sizes_array, inputs, targets, order,
-                capacity, eta, activations, deltas, batch_targets,
-            )
+            if per_sample:
+                total_cost = kernels.train_epoch_per_sample(
+                    self.params, self._sizes_array, inputs, targets, order, eta,
+                    activations, deltas,
+                )
+            else:
+                total_cost = kernels.train_epoch(
+                    self.params, grad, self._sizes_array, inputs, targets, order,
+                    capacity, eta, activations, deltas, batch_targets,
+                )
             history.seconds.append(time.perf_counter() - started)
             history.cost.append(float(total_cost) / n_samples)
             if test_data is not None:

@@ -327,3 +327,36 @@ def test_network_pickles():
     assert np.array_equal(clone.params, net.params)
     clone.weights[0][0, 0] = 42.0
     assert clone.params[0] == 42.0  # views still point into the clone's params
+
+
+RELOAD_SCRIPT = """
+import numpy as np
+import fastnn
+rng = np.random.default_rng(0)
+X = rng.random((70, 300), dtype=np.float32)
+net = fastnn.Network([300, 200, 64, 10], seed=0, dtype=np.float32)
+assert 64 * 300 * 200 >= fastnn._config.PARALLEL_MIN_WORK
+net.train(X, rng.integers(0, 10, 70), epochs=1, batch_size=64, eta=1.0, seed=0)
+net.train(X[:9], rng.integers(0, 10, 9), epochs=1, batch_size=1, eta=1.0, seed=0)
+print(repr(net.feedforward(X[:3]).sum()))
+"""
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="exercises numba's disk cache")
+def test_cached_threaded_kernels_reload_in_a_new_process(tmp_path):
+    """The second process loads every kernel, threaded ones and their callers
+    included, from the cache the first one wrote, and must compute the same.
+    (numba has crashed on such reloads, numba#8578; _config.py has the rule
+    that avoids the pattern seen crashing here.)"""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), FASTNN_CACHE="1")
+    outputs = []
+    for _ in range(2):
+        result = subprocess.run([sys.executable, "-c", RELOAD_SCRIPT], env=env,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        outputs.append(result.stdout)
+    assert any(tmp_path.rglob("*.nbc"))
+    assert outputs[0] == outputs[1]

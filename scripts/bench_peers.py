@@ -1,0 +1,327 @@
+"""fastnn against the peers a user would pick instead, side by side in one run.
+
+    python scripts/bench_peers.py                 # every workload, every peer
+    python scripts/bench_peers.py --workloads W1 W2 --epochs 5
+
+Each system trains the same network (sigmoid layers, quadratic cost, plain
+mini-batch SGD, eta 3.0, no shuffling) on the same synthetic data (inputs in
+[0, 1), one-hot targets of 10 classes) for one epoch at a time: a warm-up
+epoch, then the median of --epochs timed epochs. The per-sample "nielsen" peer
+and scikit-learn train on the first --slow-samples samples only (their rate
+is what is compared). Ratios are fastnn's samples/s over the peer's, measured
+in this one process, one system after another.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+import fastnn
+
+WORKLOADS = {
+    # name: (sizes, batch size, dtype, samples)
+    "W1": ([784, 30, 10], 1, np.float64, 10_000),
+    "W2": ([784, 30, 10], 10, np.float32, 10_000),
+    "W3": ([784, 100, 10], 32, np.float32, 20_000),
+    "W4": ([784, 256, 256, 10], 128, np.float32, 20_000),
+}
+ETA = 3.0
+
+
+def flops_per_sample(sizes):
+    """2 flops per multiply-add: forward, weight gradient, and the backward
+    delta of every layer but the first (the input needs no delta)."""
+    products = [sizes[i] * sizes[i - 1] for i in range(1, len(sizes))]
+    return 2 * (2 * sum(products) + sum(products[1:]))
+
+
+def make_data(sizes, dtype, n_samples, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n_samples, sizes[0]), dtype=np.float64).astype(dtype)
+    labels = rng.integers(0, sizes[-1], size=n_samples)
+    Y = np.zeros((n_samples, sizes[-1]), dtype=dtype)
+    Y[np.arange(n_samples), labels] = 1
+    return X, Y, labels
+
+
+def initial_parameters(sizes, dtype, seed=0):
+    net = fastnn.Network(sizes, seed=seed, dtype=dtype)
+    return [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+
+
+# --------------------------------------------------------------------------- peers
+class FastnnPeer:
+    name = "fastnn"
+
+    def __init__(self, sizes, batch, dtype, X, Y):
+        self.net = fastnn.Network(sizes, seed=0, dtype=dtype)
+        self.batch, self.X, self.Y = batch, X, Y
+
+    def epoch(self):
+        self.net.train(self.X, self.Y, epochs=1, batch_size=self.batch, eta=ETA, shuffle=False)
+        return len(self.X)
+
+
+class NumpyPeer:
+    """The vectorised matrix form: X @ W.T per batch, BLAS underneath."""
+
+    name = "numpy"
+
+    def __init__(self, sizes, batch, dtype, X, Y):
+        self.weights, self.biases = initial_parameters(sizes, dtype)
+        self.batch, self.X, self.Y = batch, X, Y
+        self.eta = dtype(ETA)
+
+    def epoch(self):
+        weights, biases, eta = self.weights, self.biases, self.eta
+        for start in range(0, len(self.X), self.batch):
+            a = self.X[start:start + self.batch]
+            y = self.Y[start:start + self.batch]
+            activations = [a]
+            for w, b in zip(weights, biases):
+                a = 1 / (1 + np.exp(-(a @ w.T + b)))
+                activations.append(a)
+            delta = (a - y) * a * (1 - a)
+            scale = eta / len(y)
+            for i in range(len(weights) - 1, -1, -1):
+                a_prev = activations[i]
+                grad_w = delta.T @ a_prev
+                grad_b = delta.sum(axis=0)
+                if i > 0:
+                    delta = (delta @ weights[i]) * a_prev * (1 - a_prev)
+                weights[i] -= scale * grad_w
+                biases[i] -= scale * grad_b
+        return len(self.X)
+
+
+class NielsenPeer:
+    """The textbook loop: column vectors, backprop one sample at a time."""
+
+    name = "nielsen"
+
+    def __init__(self, sizes, batch, dtype, X, Y, limit):
+        weights, biases = initial_parameters(sizes, dtype)
+        self.weights = weights
+        self.biases = [b.reshape(-1, 1) for b in biases]
+        self.batch = batch
+        self.X = [x.reshape(-1, 1) for x in X[:limit]]
+        self.Y = [y.reshape(-1, 1) for y in Y[:limit]]
+        self.eta = dtype(ETA)
+
+    def backprop(self, x, y):
+        activation, activations, zs = x, [x], []
+        for w, b in zip(self.weights, self.biases):
+            z = w @ activation + b
+            zs.append(z)
+            activation = 1 / (1 + np.exp(-z))
+            activations.append(activation)
+        nabla_w = [None] * len(self.weights)
+        nabla_b = [None] * len(self.biases)
+        delta = (activations[-1] - y) * activation * (1 - activation)
+        nabla_b[-1] = delta
+        nabla_w[-1] = delta @ activations[-2].T
+        for layer in range(2, len(self.weights) + 1):
+            a = activations[-layer]
+            delta = (self.weights[-layer + 1].T @ delta) * a * (1 - a)
+            nabla_b[-layer] = delta
+            nabla_w[-layer] = delta @ activations[-layer - 1].T
+        return nabla_w, nabla_b
+
+    def epoch(self):
+        for start in range(0, len(self.X), self.batch):
+            batch = range(start, min(start + self.batch, len(self.X)))
+            nabla_w = [np.zeros_like(w) for w in self.weights]
+            nabla_b = [np.zeros_like(b) for b in self.biases]
+            for n in batch:
+                delta_w, delta_b = self.backprop(self.X[n], self.Y[n])
+                nabla_w = [s + d for s, d in zip(nabla_w, delta_w)]
+                nabla_b = [s + d for s, d in zip(nabla_b, delta_b)]
+            scale = self.eta / len(batch)
+            self.weights = [w - scale * g for w, g in zip(self.weights, nabla_w)]
+            self.biases = [b - scale * g for b, g in zip(self.biases, nabla_b)]
+        return len(self.X)
+
+
+class TorchPeer:
+    """nn.Linear + nn.Sigmoid, optim.SGD, two threads, on the CPU."""
+
+    name = "torch"
+
+    def __init__(self, sizes, batch, dtype, X, Y):
+        import torch
+
+        torch.set_num_threads(2)
+        self.torch = torch
+        torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
+        layers = []
+        weights, biases = initial_parameters(sizes, dtype)
+        for w, b in zip(weights, biases):
+            linear = torch.nn.Linear(w.shape[1], w.shape[0]).to(torch_dtype)
+            with torch.no_grad():
+                linear.weight.copy_(torch.from_numpy(w))
+                linear.bias.copy_(torch.from_numpy(b))
+            layers += [linear, torch.nn.Sigmoid()]
+        self.model = torch.nn.Sequential(*layers)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=ETA)
+        self.X, self.Y = torch.from_numpy(X), torch.from_numpy(Y)
+        self.batch = batch
+
+    def epoch(self):
+        model, optimizer = self.model, self.optimizer
+        for start in range(0, len(self.X), self.batch):
+            x = self.X[start:start + self.batch]
+            y = self.Y[start:start + self.batch]
+            optimizer.zero_grad()
+            # the quadratic cost C = 1/2 sum_j (y_j - a_j)^2, mean over the batch
+            loss = 0.5 * ((model(x) - y) ** 2).sum(dim=1).mean()
+            loss.backward()
+            optimizer.step()
+        return len(self.X)
+
+
+class SklearnPeer:
+    name = "sklearn"
+
+    def __init__(self, sizes, batch, dtype, X, Y, limit):
+        from sklearn.neural_network import MLPRegressor
+
+        # learning rate 0.1: with sklearn's linear output layer eta 3.0
+        # diverges to NaN; the time of an epoch does not depend on it.
+        self.model = MLPRegressor(
+            hidden_layer_sizes=tuple(sizes[1:-1]), activation="logistic", solver="sgd",
+            momentum=0, alpha=0, shuffle=False, max_iter=1, batch_size=batch,
+            learning_rate_init=0.1, warm_start=True, random_state=0,
+        )
+        self.X, self.Y = X[:limit], Y[:limit]
+
+    def epoch(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.model.fit(self.X, self.Y)
+        return len(self.X)
+
+
+def make_peers(names, sizes, batch, dtype, X, Y, slow_samples):
+    for name in names:
+        try:
+            if name == "fastnn":
+                yield FastnnPeer(sizes, batch, dtype, X, Y)
+            elif name == "numpy":
+                yield NumpyPeer(sizes, batch, dtype, X, Y)
+            elif name == "nielsen":
+                yield NielsenPeer(sizes, batch, dtype, X, Y, slow_samples)
+            elif name == "torch":
+                yield TorchPeer(sizes, batch, dtype, X, Y)
+            elif name == "sklearn":
+                yield SklearnPeer(sizes, batch, dtype, X, Y, slow_samples)
+        except ImportError as error:
+            print(f"  {name:8s} skipped: {error}")
+
+
+def samples_per_second(peer, epochs):
+    peer.epoch()  # warm-up: JIT compilation, caches, allocator
+    rates = []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        n = peer.epoch()
+        rates.append(n / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def matmul_peak(dtype, n=2048, repeats=5):
+    rng = np.random.default_rng(0)
+    a = rng.random((n, n)).astype(dtype)
+    b = rng.random((n, n)).astype(dtype)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - started)
+    return 2 * n ** 3 / statistics.median(times) / 1e9
+
+
+def describe_machine():
+    lines = [f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+             f"python {platform.python_version()}, numpy {np.__version__}, fastnn {fastnn.__version__}"]
+    try:
+        import numba
+
+        lines.append(f"numba {numba.__version__}, {numba.get_num_threads()} threads")
+    except ImportError:  # pragma: no cover - numba is a dependency
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        for pool in threadpool_info():
+            lines.append(f"BLAS: {pool.get('internal_api')} {pool.get('version')} "
+                         f"{pool.get('architecture')} threads={pool.get('num_threads')}")
+    except ImportError:
+        pass
+    for variable in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if variable in os.environ:
+            lines.append(f"{variable}={os.environ[variable]}")
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
+    parser.add_argument("--peers", nargs="+", default=["fastnn", "numpy", "nielsen", "torch", "sklearn"])
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs (median taken)")
+    parser.add_argument("--slow-samples", type=int, default=2000,
+                        help="samples per epoch for the nielsen and sklearn peers")
+    args = parser.parse_args(argv)
+
+    for line in describe_machine():
+        print(line)
+    peaks = {np.float32: matmul_peak(np.float32), np.float64: matmul_peak(np.float64)}
+    print(f"numpy matmul 2048x2048 peak: float32 {peaks[np.float32]:.1f} GFLOP/s, "
+          f"float64 {peaks[np.float64]:.1f} GFLOP/s")
+
+    summary = []
+    for name in args.workloads:
+        sizes, batch, dtype, n_samples = WORKLOADS[name]
+        X, Y, _ = make_data(sizes, dtype, n_samples)
+        print(f"\n{name}: sizes {'-'.join(map(str, sizes))}, batch {batch}, "
+              f"{np.dtype(dtype).name}, {n_samples} samples")
+        rates = {}
+        for peer in make_peers(args.peers, sizes, batch, dtype, X, Y, args.slow_samples):
+            rates[peer.name] = samples_per_second(peer, args.epochs)
+            del peer
+        if "fastnn" not in rates:
+            for peer_name, rate in rates.items():
+                print(f"  {peer_name:8s} {rate:12,.0f} samples/s")
+            continue
+        ours = rates["fastnn"]
+        gflops = ours * flops_per_sample(sizes) / 1e9
+        print(f"  {'fastnn':8s} {ours:12,.0f} samples/s  {gflops:7.1f} GFLOP/s "
+              f"= {100 * gflops / peaks[dtype]:.0f}% of the {np.dtype(dtype).name} matmul peak")
+        for peer_name, rate in rates.items():
+            if peer_name != "fastnn":
+                print(f"  {peer_name:8s} {rate:12,.0f} samples/s  fastnn/{peer_name} = {ours / rate:6.2f}x")
+        others = {k: v for k, v in rates.items() if k != "fastnn"}
+        if others:
+            fastest = max(others, key=others.get)
+            summary.append((name, ours, fastest, ours / others[fastest], gflops, peaks[dtype],
+                            {k: ours / v for k, v in others.items()}))
+
+    if summary:
+        print("\nsummary (ratio = fastnn samples/s / peer samples/s)")
+        peers = sorted({p for row in summary for p in row[6]})
+        print(f"  {'workload':8s} {'fastnn/s':>10s} " + " ".join(f"{p:>8s}" for p in peers)
+              + f" {'vs fastest':>11s} {'% peak':>7s}")
+        for name, ours, fastest, ratio, gflops, peak, ratios in summary:
+            cells = " ".join(f"{ratios[p]:7.2f}x" if p in ratios else f"{'-':>8s}" for p in peers)
+            print(f"  {name:8s} {ours:10,.0f} {cells} {ratio:6.2f}x {fastest:>4s} "
+                  f"{100 * gflops / peak:6.0f}%")
+
+
+if __name__ == "__main__":
+    main()
