@@ -44,7 +44,7 @@ PARALLEL = _env_flag("FASTNN_PARALLEL", True)
 # A layer is handed to the threaded kernel only when it has at least this many
 # multiply-adds per mini-batch (m * L_i * L_{i-1}); below it, starting the
 # threads costs more than it saves. Measured with scripts/bench_threshold.py.
-PARALLEL_MIN_WORK = 200_000
+PARALLEL_MIN_WORK = 1_000_000
 
 # The samples n of a batch are processed in blocks of this many, so that each
 # weight w_jk loaded from memory is used for several samples.
