@@ -14,6 +14,7 @@ package exposes the two classes lazily).
 """
 from __future__ import annotations
 
+import copy
 import numbers
 import warnings
 
@@ -186,7 +187,9 @@ class _BaseFastMLP(BaseEstimator):
         X = np.require(X, dtype=dtype, requirements=["C", "W"])
 
         if continuing:
-            rng = self._random_state
+            # A copy, so that a call failing after it drew seeds (divergence)
+            # leaves the stored generator where it was.
+            rng = copy.deepcopy(self._random_state)
             network = self._network.copy()
             loss_curve = list(self.loss_curve_)
             n_iter = self.n_iter_
@@ -550,7 +553,8 @@ class MLPClassifier(ClassifierMixin, _BaseFastMLP):
 
         Binary: ``classes_[1]`` where the output exceeds 0.5.
         """
-        return self.classes_[_winners(self._outputs(X))]
+        winners = _winners(self._outputs(X))
+        return self.classes_[winners]
 
 
 def _winners(outputs):
