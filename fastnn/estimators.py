@@ -146,6 +146,7 @@ class _BaseFastMLP(BaseEstimator):
                 f"validation_fraction must be a number in (0, 1) when early_stopping "
                 f"is on, got {fraction!r}"
             )
+        checked["validation_fraction"] = fraction
         return checked
 
     # -- fitting ---------------------------------------------------------------------
@@ -177,8 +178,6 @@ class _BaseFastMLP(BaseEstimator):
             self._check_same_architecture(params)
         dtype = self._network.dtype if continuing else params["dtype"]
         X, y = self._validate_data_xy(X, y, reset=not continuing, dtype=dtype)
-        if X.shape[0] == 0:  # pragma: no cover - validate_data rejects it first
-            raise ValueError("X is empty: it has 0 samples")
         self._check_y(y, first_call=not continuing, classes=classes,
                       incremental=incremental)
         targets = self._encode_targets(y, dtype)
@@ -194,7 +193,8 @@ class _BaseFastMLP(BaseEstimator):
             loss_curve = list(self.loss_curve_)
             n_iter = self.n_iter_
             samples_seen = self.t_
-            best_loss = self.best_loss_
+            # None after an early-stopping fit, which tracks scores instead
+            best_loss = np.inf if self.best_loss_ is None else self.best_loss_
             validation_scores = (
                 None if self.validation_scores_ is None else list(self.validation_scores_)
             )
@@ -212,7 +212,7 @@ class _BaseFastMLP(BaseEstimator):
             stratify = y if isinstance(self, ClassifierMixin) else None
             X, X_val, targets, _, y, y_val = train_test_split(
                 X, targets, y,
-                test_size=self.validation_fraction,
+                test_size=params["validation_fraction"],
                 random_state=int(rng.randint(_SEED_BOUND)),
                 stratify=stratify,
             )
@@ -220,7 +220,9 @@ class _BaseFastMLP(BaseEstimator):
             targets = np.ascontiguousarray(targets)
             validation_scores = [] if validation_scores is None else validation_scores
             best_validation_score = -np.inf
-            best_params = network.params.copy()
+            # stays None if no epoch ever scores (a NaN score, e.g. R^2 of a
+            # single held-out sample): the last epoch's parameters are kept
+            best_params = None
         elif not incremental:
             best_loss = np.inf
         no_improvement = 0
@@ -266,7 +268,7 @@ class _BaseFastMLP(BaseEstimator):
                 "training diverged: the weights or the cost became NaN or inf; "
                 f"lower learning_rate_init (now {params['eta']}) or scale the inputs"
             )
-        if early_stopping:
+        if early_stopping and best_params is not None:
             network.params[...] = best_params
         if not incremental and not stopped:
             warnings.warn(
@@ -276,7 +278,9 @@ class _BaseFastMLP(BaseEstimator):
                 ConvergenceWarning,
             )
 
-        # Commit: nothing above touched self except validate_data's bookkeeping.
+        # Commit. Before this, self was only touched by validate_data's
+        # bookkeeping and the _pending_* values of _check_y, which _fit undoes
+        # on failure.
         self._network = network
         self._random_state = rng
         self.coefs_, self.intercepts_ = _sklearn_layout(network)

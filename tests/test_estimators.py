@@ -267,6 +267,10 @@ def test_early_stopping_scores_a_held_out_part(digits):
                                           random_state=int(rng.randint(2**31 - 1)),
                                           stratify=y_train)
     assert clf.score(X_val, y_val) == clf.best_validation_score_
+    # partial_fit continues without a validation split
+    clf.partial_fit(X_train, y_train)
+    assert clf.n_iter_ == len(clf.validation_scores_) + 1
+    assert clf.best_loss_ == clf.loss_curve_[-1]
 
 
 # ---------------------------------------------------------------------------
