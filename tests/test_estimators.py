@@ -59,7 +59,8 @@ def sigmoid_forward(estimator, X):
     """Output activations computed from coefs_/intercepts_ with plain NumPy."""
     a = np.asarray(X, dtype=np.float64)
     for W, b in zip(estimator.coefs_, estimator.intercepts_):
-        a = 1.0 / (1.0 + np.exp(-(a @ W + b)))
+        with np.errstate(over="ignore"):  # exp(-z) = inf for z << 0 gives a = 0
+            a = 1.0 / (1.0 + np.exp(-(a @ W + b)))
     return a
 
 
@@ -148,6 +149,10 @@ def test_coefs_are_sklearn_shaped_transposed_views_of_the_network(blobs):
     before = clf.predict_proba(X)
     clf.coefs_[-1][...] = 0.0
     clf.intercepts_[-1][...] = 0.0
+    np.testing.assert_allclose(clf.predict_proba(X), np.full_like(before, 1 / 3))
+    # outputs that all underflow to 0 give a uniform row, not 0/0
+    clf.intercepts_[-1][...] = -1e4
+    np.testing.assert_array_equal(sigmoid_forward(clf, X), 0.0)
     np.testing.assert_allclose(clf.predict_proba(X), np.full_like(before, 1 / 3))
 
 
