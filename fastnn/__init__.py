@@ -7,3 +7,13 @@ from .network import Network, TrainingHistory, load
 
 __all__ = ["Network", "TrainingHistory", "load", "__version__"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # The scikit-learn estimators are loaded on first use, so that
+    # `import fastnn` never imports scikit-learn (an optional extra).
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from . import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,503 @@
+"""fastnn.MLPClassifier / fastnn.MLPRegressor as scikit-learn estimators.
+
+scikit-learn's own ``parametrize_with_checks`` suite runs on both estimators
+with no check marked as an expected failure (``expected_failed_checks`` is
+not used). Two checks of the suite skip themselves in this environment:
+the array-API checks (SCIPY_ARRAY_API is not set) and the pandas checks
+(pandas is not installed).
+"""
+import pickle
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from sklearn.base import clone  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
+from sklearn.model_selection import (  # noqa: E402
+    GridSearchCV,
+    cross_val_score,
+    train_test_split,
+)
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+import fastnn  # noqa: E402
+from fastnn.estimators import MLPClassifier, MLPRegressor  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Small networks keep every fit of the suites below in milliseconds.
+SMALL = dict(hidden_layer_sizes=(5,), max_iter=100, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """Digits scaled to [0, 1], split as in scripts/compare_sklearn.py."""
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X / 16.0, y, test_size=450, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """Three well separated Gaussian clusters in 4-D, 150 samples."""
+    rng = np.random.default_rng(0)
+    centres = np.array([[2.0, 0, 0, 0], [0, 2.0, 0, 0], [0, 0, 2.0, 0]])
+    y = np.repeat(np.arange(3), 50)
+    X = centres[y] + 0.4 * rng.standard_normal((150, 4))
+    return X, y
+
+
+def sigmoid_forward(estimator, X):
+    """Output activations computed from coefs_/intercepts_ with plain NumPy."""
+    a = np.asarray(X, dtype=np.float64)
+    for W, b in zip(estimator.coefs_, estimator.intercepts_):
+        with np.errstate(over="ignore"):  # exp(-z) = inf for z << 0 gives a = 0
+            a = 1.0 / (1.0 + np.exp(-(a @ W + b)))
+    return a
+
+
+def fitted_state(estimator):
+    """Everything a failed call must leave untouched, copied."""
+    return {
+        "params": estimator._network.params.copy(),
+        "coefs": [c.copy() for c in estimator.coefs_],
+        "loss_curve": list(estimator.loss_curve_),
+        "n_iter": estimator.n_iter_,
+        "n_features_in": estimator.n_features_in_,
+        "classes": getattr(estimator, "classes_", None),
+        "keys": sorted(vars(estimator)),
+    }
+
+
+def assert_same_state(before, estimator):
+    after = fitted_state(estimator)
+    np.testing.assert_array_equal(after["params"], before["params"])
+    for c_after, c_before in zip(after["coefs"], before["coefs"]):
+        np.testing.assert_array_equal(c_after, c_before)
+    assert after["loss_curve"] == before["loss_curve"]
+    assert after["n_iter"] == before["n_iter"]
+    assert after["n_features_in"] == before["n_features_in"]
+    assert after["keys"] == before["keys"]
+    if before["classes"] is not None:
+        np.testing.assert_array_equal(after["classes"], before["classes"])
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn's own compatibility suite
+# ---------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@parametrize_with_checks([MLPClassifier(**SMALL), MLPRegressor(**SMALL)])
+def test_sklearn_check_suite(estimator, check):
+    check(estimator)
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn stays optional
+# ---------------------------------------------------------------------------
+def test_import_fastnn_does_not_import_sklearn():
+    subprocess.run(
+        [sys.executable, "-c", "import fastnn, sys; assert 'sklearn' not in sys.modules"],
+        cwd=REPO_ROOT,
+        check=True,
+    )
+
+
+def test_estimators_are_reachable_from_the_package():
+    assert fastnn.MLPClassifier is MLPClassifier
+    assert fastnn.MLPRegressor is MLPRegressor
+    with pytest.raises(AttributeError, match="no attribute 'NotAThing'"):
+        fastnn.NotAThing  # noqa: B018
+
+
+# ---------------------------------------------------------------------------
+# Defaults and the meaning of the fitted attributes
+# ---------------------------------------------------------------------------
+def test_init_stores_parameters_untouched():
+    odd = dict(hidden_layer_sizes=[7, "x"], batch_size=-1, learning_rate_init="fast",
+               dtype="int8", tol=None)
+    estimator = MLPClassifier(**odd)
+    for name, value in odd.items():
+        assert getattr(estimator, name) is value
+    defaults = MLPRegressor().get_params()
+    assert defaults["hidden_layer_sizes"] == (100,)
+    assert defaults["batch_size"] == 10
+    assert defaults["learning_rate_init"] == 3.0
+    assert defaults["max_iter"] == 200
+
+
+def test_coefs_are_sklearn_shaped_transposed_views_of_the_network(blobs):
+    X, y = blobs
+    clf = MLPClassifier(hidden_layer_sizes=(6, 5), max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert [c.shape for c in clf.coefs_] == [(4, 6), (6, 5), (5, 3)]
+    assert [b.shape for b in clf.intercepts_] == [(6,), (5,), (3,)]
+    for coef, weights in zip(clf.coefs_, clf._network.weights):
+        np.testing.assert_array_equal(coef, weights.T)
+    np.testing.assert_allclose(sigmoid_forward(clf, X), clf._network.feedforward(X),
+                               rtol=1e-12, atol=1e-14)
+    # Writing into coefs_ changes the model, as with scikit-learn's MLP.
+    before = clf.predict_proba(X)
+    clf.coefs_[-1][...] = 0.0
+    clf.intercepts_[-1][...] = 0.0
+    np.testing.assert_allclose(clf.predict_proba(X), np.full_like(before, 1 / 3))
+    # outputs that all underflow to 0 give a uniform row, not 0/0
+    clf.intercepts_[-1][...] = -1e4
+    np.testing.assert_array_equal(sigmoid_forward(clf, X), 0.0)
+    np.testing.assert_allclose(clf.predict_proba(X), np.full_like(before, 1 / 3))
+
+
+def test_predict_proba_normalises_the_sigmoid_outputs(blobs):
+    X, y = blobs
+    clf = MLPClassifier(**SMALL).fit(X, y)
+    outputs = sigmoid_forward(clf, X)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba, outputs / outputs.sum(axis=1, keepdims=True),
+                               rtol=1e-10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[np.argmax(outputs, axis=1)])
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba))
+    assert clf.score(X, y) > 0.95
+    assert clf.out_activation_ == "logistic" and clf.n_layers_ == 3 and clf.n_outputs_ == 3
+
+
+def test_binary_problem_has_one_output_and_two_probability_columns(blobs):
+    X, y = blobs
+    keep = y < 2
+    names = np.array(["no", "yes"])[y[keep]]
+    clf = MLPClassifier(**SMALL).fit(X[keep], names)
+    assert clf.coefs_[-1].shape == (5, 1)
+    output = sigmoid_forward(clf, X[keep])[:, 0]
+    proba = clf.predict_proba(X[keep])
+    np.testing.assert_allclose(proba, np.column_stack([1 - output, output]), rtol=1e-10)
+    np.testing.assert_array_equal(clf.predict(X[keep]), np.where(output > 0.5, "yes", "no"))
+    assert clf.score(X[keep], names) == 1.0
+
+
+def test_string_labels_on_digits(digits):
+    X_train, X_test, y_train, y_test = digits
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven",
+                      "eight", "nine"], dtype=object)
+    clf = MLPClassifier(hidden_layer_sizes=(30,), max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X_train, names[y_train])
+    np.testing.assert_array_equal(clf.classes_, np.sort(names))
+    predicted = clf.predict(X_test)
+    assert set(predicted) <= set(names)
+    assert np.mean(predicted == names[y_test]) > 0.9
+
+
+# ---------------------------------------------------------------------------
+# Regression: targets scaled into the sigmoid's range and back
+# ---------------------------------------------------------------------------
+def test_regressor_scales_targets_into_the_sigmoid_range_and_back():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1, 1, size=(200, 2))
+    y = 200.0 + 100.0 * np.sin(2 * X[:, 0]) + 30.0 * X[:, 1]
+    reg = MLPRegressor(hidden_layer_sizes=(10,), max_iter=300, random_state=0,
+                       learning_rate_init=1.0, tol=0.0, n_iter_no_change=300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    np.testing.assert_allclose(reg.target_min_, [y.min()])
+    np.testing.assert_allclose(reg.target_span_, [y.max() - y.min()])
+    outputs = sigmoid_forward(reg, X)[:, 0]
+    expected = y.min() + (outputs - 0.1) / 0.8 * (y.max() - y.min())
+    predicted = reg.predict(X)
+    assert predicted.shape == (200,) and predicted.dtype == np.float64
+    np.testing.assert_allclose(predicted, expected, rtol=1e-10)
+    assert reg.score(X, y) > 0.95
+
+
+def test_regressor_multioutput_and_constant_targets():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-1, 1, size=(60, 3))
+    Y = np.column_stack([X[:, 0] * 5.0, np.full(60, 7.0)])
+    reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=200, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, Y)
+    predicted = reg.predict(X)
+    assert predicted.shape == (60, 2)
+    # the constant column maps to 0.5, so its predictions stay near 7
+    np.testing.assert_allclose(predicted[:, 1], 7.0, atol=0.05)
+    assert np.corrcoef(predicted[:, 0], Y[:, 0])[0, 1] > 0.9
+
+
+# ---------------------------------------------------------------------------
+# Stopping rules, mirroring scikit-learn's
+# ---------------------------------------------------------------------------
+def test_tol_and_n_iter_no_change_stop_training(blobs):
+    X, y = blobs
+    # No epoch can lower the cost by more than 10, so every epoch after the
+    # first (which improves on best_loss_ = inf) counts as "no improvement",
+    # and, as in scikit-learn, training stops when the count exceeds
+    # n_iter_no_change: after 1 + (n_iter_no_change + 1) epochs.
+    clf = MLPClassifier(hidden_layer_sizes=(5,), tol=10.0, n_iter_no_change=3,
+                        max_iter=50, random_state=0).fit(X, y)
+    assert clf.n_iter_ == 5 == len(clf.loss_curve_)
+    assert clf.best_loss_ == min(clf.loss_curve_)
+
+
+def test_max_iter_reached_warns(blobs):
+    X, y = blobs
+    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 3
+
+
+def test_early_stopping_scores_a_held_out_part(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPClassifier(hidden_layer_sizes=(20,), early_stopping=True, n_iter_no_change=2,
+                        max_iter=200, random_state=0).fit(X_train, y_train)
+    assert clf.n_iter_ < 200
+    assert len(clf.validation_scores_) == clf.n_iter_ == len(clf.loss_curve_)
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None
+    # the held-out 10% is recovered by the same split of the same seed chain
+    rng = np.random.RandomState(0)
+    rng.randint(2**31 - 1)  # the initialisation seed
+    _, X_val, _, y_val = train_test_split(X_train, y_train, test_size=0.1,
+                                          random_state=int(rng.randint(2**31 - 1)),
+                                          stratify=y_train)
+    assert clf.score(X_val, y_val) == clf.best_validation_score_
+    # partial_fit continues without a validation split
+    clf.partial_fit(X_train, y_train)
+    assert clf.n_iter_ == len(clf.validation_scores_) + 1
+    assert clf.best_loss_ == clf.loss_curve_[-1]
+
+
+# ---------------------------------------------------------------------------
+# partial_fit and warm_start
+# ---------------------------------------------------------------------------
+def test_partial_fit_with_classes_on_every_call(blobs):
+    X, y = blobs
+    labels = np.array(["a", "b", "c"])[y]
+    clf = MLPClassifier(hidden_layer_sizes=(5,), random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        clf.partial_fit(X, labels)
+    assert not hasattr(clf, "coefs_")
+    # the first batch holds only "a" and "b": classes sizes the output layer
+    first = labels != "c"
+    clf.partial_fit(X[first], labels[first], classes=["c", "b", "a"])
+    np.testing.assert_array_equal(clf.classes_, ["a", "b", "c"])
+    assert clf.coefs_[-1].shape[1] == 3
+    for _ in range(30):
+        clf.partial_fit(X, labels, classes=["a", "b", "c"])
+    assert clf.n_iter_ == 31 == len(clf.loss_curve_)
+    assert clf.t_ == first.sum() + 30 * len(X)
+    assert clf.loss_curve_[-1] < clf.loss_curve_[1] / 2
+    assert clf.score(X, labels) > 0.95
+
+    before = fitted_state(clf)
+    with pytest.raises(ValueError, match="differs from the classes"):
+        clf.partial_fit(X, labels, classes=["a", "b", "c", "d"])
+    with pytest.raises(ValueError, match=r"labels the model was not set up for: \['z'\]"):
+        clf.partial_fit(X[:2], ["a", "z"])
+    assert_same_state(before, clf)
+
+
+def test_partial_fit_regressor_keeps_the_first_scaling():
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-1, 1, size=(80, 2))
+    y = 10.0 * X[:, 0]
+    reg = MLPRegressor(hidden_layer_sizes=(5,), random_state=0)
+    reg.partial_fit(X, y)
+    low, span = reg.target_min_.copy(), reg.target_span_.copy()
+    reg.partial_fit(X[:10], y[:10] * 0.1)
+    np.testing.assert_array_equal(reg.target_min_, low)
+    np.testing.assert_array_equal(reg.target_span_, span)
+    assert reg.n_iter_ == 2
+
+
+def test_warm_start_continues_from_the_fitted_parameters(blobs):
+    X, y = blobs
+    params = dict(hidden_layer_sizes=(5,), max_iter=5, random_state=0,
+                  learning_rate_init=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warm = MLPClassifier(warm_start=True, **params).fit(X, y)
+        first_curve = list(warm.loss_curve_)
+        warm.fit(X, y)
+        cold = MLPClassifier(warm_start=False, **params).fit(X, y)
+        cold.fit(X, y)
+    assert warm.n_iter_ == 10 and warm.loss_curve_[:5] == first_curve
+    # continuing: the 6th epoch starts below where the 1st epoch started
+    assert warm.loss_curve_[5] < first_curve[0]
+    assert warm.loss_curve_[5] < first_curve[-1] * 1.05
+    # without warm_start each fit starts anew from the same seed
+    assert cold.n_iter_ == 5 and cold.loss_curve_ == first_curve
+
+    before = fitted_state(warm)
+    warm.set_params(hidden_layer_sizes=(6,))
+    with pytest.raises(ValueError, match="hidden_layer_sizes is now"):
+        warm.fit(X, y)
+    assert_same_state(before, warm)
+
+
+# ---------------------------------------------------------------------------
+# Bad input: a clear error, and a fitted model left as it was
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda m, X, y: m.fit(np.where(X == X[3, 1], np.nan, X), y), ValueError, "NaN"),
+        (lambda m, X, y: m.fit(X, y[:-1]), ValueError, "inconsistent numbers of samples"),
+        (lambda m, X, y: m.fit(X[:, :3], np.zeros(len(X))), ValueError, "1 class"),
+        (lambda m, X, y: m.fit(X, y + 0.5), ValueError, "Unknown label type"),
+        (lambda m, X, y: m.fit(np.full(X.shape, "a"), y), ValueError, "could not convert"),
+        (lambda m, X, y: m.set_params(learning_rate_init=-1.0).fit(X, y), ValueError,
+         "learning_rate_init must be a finite number > 0"),
+        (lambda m, X, y: m.set_params(hidden_layer_sizes=(0,)).fit(X, y), ValueError,
+         r"hidden_layer_sizes\[0\] must be at least 1"),
+        (lambda m, X, y: m.set_params(dtype="int32").fit(X, y), TypeError,
+         "dtype must be float32 or float64"),
+        (lambda m, X, y: m.partial_fit(X[:, :3], y), ValueError, "has 3 features"),
+        (lambda m, X, y: m.partial_fit(X, y[:-1]), ValueError, "inconsistent"),
+        (lambda m, X, y: m.predict(X[:, :3]), ValueError, "has 3 features"),
+        (lambda m, X, y: m.predict_proba(X[0]), ValueError, "Expected 2D array"),
+    ],
+)
+def test_bad_input_raises_and_leaves_the_model_unchanged(blobs, call, error, message):
+    X, y = blobs
+    clf = MLPClassifier(**SMALL).fit(X, y)
+    before = fitted_state(clf)
+    predictions = clf.predict_proba(X)
+    with pytest.raises(error, match=message):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            call(clf, X, y)
+    assert_same_state(before, clf)
+    np.testing.assert_array_equal(clf.set_params(**SMALL, dtype=np.float64,
+                                                 learning_rate_init=3.0).predict_proba(X),
+                                  predictions)
+
+
+def test_training_that_produces_nan_is_rejected(blobs):
+    X, y = blobs
+    clf = MLPClassifier(**SMALL).fit(X, y)
+    # inf weights on inputs of both signs make z = inf - inf = NaN, which no
+    # step can undo: the call must fail instead of storing a NaN model.
+    clf.coefs_[0][...] = np.inf
+    before = fitted_state(clf)
+    with pytest.raises(ValueError, match="training diverged"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            clf.partial_fit(X, y)
+    assert_same_state(before, clf)
+
+
+def test_unfitted_estimators_say_so(blobs):
+    X, _ = blobs
+    for estimator in (MLPClassifier(), MLPRegressor()):
+        with pytest.raises(NotFittedError):
+            estimator.predict(X)
+
+
+# ---------------------------------------------------------------------------
+# Composition: Pipeline, GridSearchCV, cross_val_score, clone, pickle
+# ---------------------------------------------------------------------------
+def test_pipeline_grid_search_and_cross_validation(digits):
+    X_train, X_test, y_train, y_test = digits
+    pipeline = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(20,),
+                                                             max_iter=20, random_state=0,
+                                                             learning_rate_init=0.5))
+    search = GridSearchCV(pipeline, {"mlpclassifier__learning_rate_init": [1e-4, 0.5]},
+                          cv=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X_train, y_train)
+        scores = cross_val_score(pipeline, X_train, y_train, cv=3)
+    # a step of 1e-4 barely moves the weights in 20 epochs
+    assert search.best_params_ == {"mlpclassifier__learning_rate_init": 0.5}
+    assert search.score(X_test, y_test) > 0.9
+    assert scores.shape == (3,) and scores.min() > 0.85
+
+
+def test_regressor_in_a_pipeline_with_cross_validation():
+    rng = np.random.default_rng(4)
+    X = rng.normal(5.0, 3.0, size=(150, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.standard_normal(150)
+    pipeline = make_pipeline(StandardScaler(),
+                             MLPRegressor(hidden_layer_sizes=(10,), max_iter=200,
+                                          random_state=0, learning_rate_init=1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scores = cross_val_score(pipeline, X, y, cv=3)
+    assert scores.min() > 0.9
+
+
+def test_clone_copies_parameters_not_the_fit(blobs):
+    X, y = blobs
+    clf = MLPClassifier(hidden_layer_sizes=(4,), batch_size=7, learning_rate_init=2.0,
+                        max_iter=40, tol=1e-3, random_state=3, dtype=np.float32).fit(X, y)
+    twin = clone(clf)
+    assert twin.get_params() == clf.get_params()
+    assert not hasattr(twin, "coefs_")
+    np.testing.assert_array_equal(twin.fit(X, y).predict_proba(X), clf.predict_proba(X))
+    assert clf.coefs_[0].dtype == np.float32
+    assert clf.predict_proba(X).dtype == np.float64
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MLPClassifier(**SMALL).fit(*_blob_data()),
+    lambda: MLPRegressor(**SMALL).fit(_blob_data()[0], _blob_data()[0][:, :2]),
+])
+def test_pickle_roundtrip_keeps_predictions_and_training(make):
+    X, y = _blob_data()
+    model = make()
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+    for coef, restored_coef in zip(model.coefs_, restored.coefs_):
+        np.testing.assert_array_equal(coef, restored_coef)
+    # coefs_ are again views into the restored network's parameters
+    assert all(np.shares_memory(c, restored._network.params) for c in restored.coefs_)
+    # and both continue identically
+    targets = y if isinstance(model, MLPClassifier) else X[:, :2]
+    model.partial_fit(X, targets)
+    restored.partial_fit(X, targets)
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+
+
+def _blob_data():
+    rng = np.random.default_rng(5)
+    y = np.repeat(np.arange(3), 20)
+    X = np.eye(3, 4)[y] * 2.0 + 0.3 * rng.standard_normal((60, 4))
+    return X, y
+
+
+# ---------------------------------------------------------------------------
+# Against scikit-learn's MLPClassifier on the digits
+# ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_digits_accuracy_within_two_points_of_sklearn(digits):
+    """Both with one hidden layer of 30 and each library's default training.
+
+    fastnn: sigmoid outputs, quadratic cost, SGD batch 10, eta 3.0, stopping
+    by tol=1e-4 / n_iter_no_change=10. scikit-learn: ReLU, softmax, log-loss,
+    Adam, batch 200, alpha=1e-4, max_iter=200. Timing is not tested here (see
+    scripts/compare_sklearn.py).
+    """
+    from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
+
+    X_train, X_test, y_train, y_test = digits
+    ours = MLPClassifier(hidden_layer_sizes=(30,), random_state=0).fit(X_train, y_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = SklearnMLPClassifier(hidden_layer_sizes=(30,), max_iter=200,
+                                      random_state=0).fit(X_train, y_train)
+    our_accuracy = ours.score(X_test, y_test)
+    their_accuracy = theirs.score(X_test, y_test)
+    assert our_accuracy >= their_accuracy - 0.02, (our_accuracy, their_accuracy)
+    assert our_accuracy > 0.95
