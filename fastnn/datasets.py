@@ -22,7 +22,7 @@ import numpy as np
 
 from ._validation import check_dtype
 
-__all__ = ["load_digits", "load_mnist", "load_npz", "read_idx", "split"]
+__all__ = ["load_digits", "load_mnist", "load_npz", "read_npz", "read_idx", "split"]
 
 # Labels are stored as int64 whatever the file held, so that they index arrays
 # and compare equal across loaders.
@@ -254,8 +254,22 @@ def load_npz(path, *, test_size=0.2, seed=0, dtype=np.float64):
     Returns X_train, y_train, X_test, y_test. Raises FileNotFoundError or
     ValueError saying what is missing or malformed.
     """
+    X, y, X_test, y_test = read_npz(path, dtype=dtype)
+    if X_test is not None:
+        return X, y, X_test, y_test
+    return split(X, y, test_size=test_size, seed=seed)
+
+
+def read_npz(path, *, dtype=np.float64):
+    """``X``, ``y``, ``X_test``, ``y_test`` of a ``.npz`` file, checked, unsplit.
+
+    ``X_test`` and ``y_test`` are None when the file holds neither; the rules
+    are those of :func:`load_npz`.
+    """
     path = os.fspath(path)
     dtype = check_dtype(dtype)
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: not a .npz archive (save data with numpy.savez(path, X=..., y=...))")
     try:
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -286,4 +300,4 @@ def load_npz(path, *, test_size=0.2, seed=0, dtype=np.float64):
                 return X, y, X_test, y_test
         except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
             raise ValueError(f"{path}: corrupt .npz file: {error}") from error
-    return split(X, y, test_size=test_size, seed=seed)
+    return X, y, None, None
