@@ -282,8 +282,12 @@ def _train(args) -> int:
 
     accuracy = history.test_accuracy[-1]
     correct = int(round(accuracy * X_test.shape[0]))
-    print(f"test accuracy: {accuracy:.2%} ({correct}/{X_test.shape[0]}) after "
-          f"{history.epochs} epochs, {sum(history.seconds):.2f} s of training")
+    epochs = f"{history.epochs} epoch" + ("s" if history.epochs != 1 else "")
+    print(f"test accuracy: {accuracy:.2%} ({correct}/{X_test.shape[0]}) after {epochs}, "
+          f"{sum(history.seconds):.2f} s of training")
+    if not np.all(np.isfinite(history.cost)):
+        print(f"fastnn: warning: the training cost became {history.cost[-1]}: training "
+              f"diverged; try a smaller --eta than {args.eta:g}", file=sys.stderr)
     if args.out:
         print(f"model written to {net.save(args.out)}")
     else:
@@ -411,9 +415,24 @@ def _plot(pyplot, history, path, title):
         2, 1, sharex=True, figsize=(7.5, 6.0), constrained_layout=True
     )
     cost_axes.plot(epochs, history.cost, marker="o", markersize=3, color="tab:blue")
-    log_scale = min(history.cost) > 0 and np.all(np.isfinite(history.cost))
+    costs = np.asarray(history.cost)
+    positive = bool(np.all(np.isfinite(costs)) and costs.min() > 0)
+    decades = float(np.log10(costs.max() / costs.min())) if positive else 0.0
+    # A log axis only helps once the cost has fallen by a decade or more.
+    log_scale = decades >= 1
     cost_axes.set_yscale("log" if log_scale else "linear")
     cost_axes.set_ylabel("training cost, mean quadratic C" + ("\n(log scale)" if log_scale else ""))
+    if log_scale:
+        # Plain decimals ("0.04") read faster than "4 x 10^-2"; over few
+        # decades some in-between ticks are labelled too.
+        labelled = {2, 3, 5} if decades < 2 else set()
+
+        def minor_label(value, _):
+            mantissa = round(value / 10 ** np.floor(np.log10(value)))
+            return f"{value:g}" if mantissa in labelled else ""
+
+        cost_axes.yaxis.set_major_formatter(pyplot.FuncFormatter(lambda value, _: f"{value:g}"))
+        cost_axes.yaxis.set_minor_formatter(pyplot.FuncFormatter(minor_label))
     cost_axes.grid(True, which="both", alpha=0.3)
     accuracy_axes.plot(epochs, accuracy, marker="o", markersize=3, color="tab:green")
     accuracy_axes.set_ylabel("test accuracy (%)")
