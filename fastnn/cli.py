@@ -1,0 +1,476 @@
+"""The ``fastnn`` command: train, evaluate, predict and inspect networks.
+
+    fastnn train [--data digits|FILE.npz|MNIST_DIR] [--sizes 64,30,10] ...
+    fastnn evaluate MODEL [--data ...]
+    fastnn predict MODEL INPUT.npy [--output OUT.npy]
+    fastnn info MODEL
+
+Every expected failure (missing or corrupt file, data that does not fit the
+model, a bad option) prints one line ``fastnn: error: ...`` on stderr and
+exits with status 2. See ``docs/cli.md``.
+
+tqdm (progress bar), matplotlib (``--plot``) and scikit-learn (the digits)
+come with ``pip install "fastnn[cli]"`` and are imported only when used.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import zipfile
+import zlib
+
+import numpy as np
+
+from . import __version__, datasets
+from .network import Network, load
+
+__all__ = ["main"]
+
+EXIT_ERROR = 2
+DEFAULT_HIDDEN = 30
+CLI_EXTRA = 'pip install "fastnn[cli]"'
+
+
+class CommandError(Exception):
+    """An error the user can fix; shown as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints the whole usage block before the message; one line
+    # naming the subcommand and the problem is what the user needs.
+    def error(self, message):
+        command = self.prog.split(" ", 1)[-1] if " " in self.prog else "usage"
+        raise CommandError(f"{command}: {message} (see {self.prog} --help)")
+
+
+# ---------------------------------------------------------------------------
+# Option types
+# ---------------------------------------------------------------------------
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _int(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _layer_sizes(text):
+    parts = text.replace("-", ",").split(",")
+    try:
+        sizes = [int(part) for part in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected layer widths separated by commas such as 64,30,10, got {text!r}"
+        ) from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"needs at least an input and an output layer, each of at least 1 neuron, got {text!r}"
+        )
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="fastnn",
+        description="Train and use sigmoid multilayer perceptrons with fastnn's Numba kernels.",
+    )
+    parser.add_argument("--version", action="version", version=f"fastnn {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    data_help = (
+        "'digits' (scikit-learn's bundled 8x8 digits, fixed 1347/450 split), a .npz file "
+        "with arrays X and y (and optionally X_test, y_test; otherwise a fixed seeded 80/20 "
+        "split), or a directory holding the four MNIST IDX files (gzipped or not)"
+    )
+
+    train = commands.add_parser(
+        "train", help="train a network and report its test accuracy",
+        description="Train a network with mini-batch SGD; a progress bar shows each epoch.",
+    )
+    train.add_argument("--data", default="digits", help=data_help + " (default: digits)")
+    train.add_argument(
+        "--sizes", type=_layer_sizes, default=None,
+        help="every layer's width, input first, e.g. 64,30,10; the first must equal the "
+             f"data's feature count and the last cover its labels (default: features,"
+             f"{DEFAULT_HIDDEN},classes)",
+    )
+    train.add_argument("--epochs", type=_positive_int, default=30, help="default: 30")
+    train.add_argument("--batch-size", type=_positive_int, default=10, help="default: 10")
+    train.add_argument("--eta", type=_positive_float, default=3.0,
+                       help="learning rate (default: 3.0)")
+    train.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                       help="default: float64")
+    train.add_argument("--seed", type=_int, default=0,
+                       help="seed of the initial weights and of the shuffling (default: 0)")
+    train.add_argument("--out", metavar="MODEL.npz", help="write the trained network here")
+    train.add_argument("--plot", metavar="CURVE.png",
+                       help="write a PNG of training cost and test accuracy per epoch")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="accuracy and cost of a saved network on a data set's test part",
+        description="Accuracy and mean quadratic cost of MODEL on the test part of --data "
+                    "(a .npz without X_test/y_test is used whole).",
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="a file written by train --out")
+    evaluate.add_argument("--data", default="digits", help=data_help + " (default: digits)")
+    evaluate.set_defaults(handler=_evaluate)
+
+    predict = commands.add_parser(
+        "predict", help="predicted class of each row of an input array",
+        description="Predicted class (index of the most active output) of each row of "
+                    "INPUT, an array of shape (n, inputs) or (inputs,) saved with numpy.save "
+                    "(a .npz with an array X also works). Scale it as the training data was.",
+    )
+    predict.add_argument("model", metavar="MODEL")
+    predict.add_argument("input", metavar="INPUT.npy")
+    predict.add_argument("--output", metavar="OUT.npy",
+                         help="save the predictions (int64, shape (n,)) here instead of "
+                              "printing one per line")
+    predict.set_defaults(handler=_predict)
+
+    info = commands.add_parser("info", help="layer sizes, dtype and parameter count of a model")
+    info.add_argument("model", metavar="MODEL")
+    info.set_defaults(handler=_info)
+    return parser
+
+
+# ---------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------
+def _load_model(path) -> Network:
+    if not os.path.exists(path):
+        raise CommandError(f"model file {path} does not exist")
+    if os.path.isdir(path):
+        raise CommandError(f"model {path} is a directory, not a file written by train --out")
+    if not zipfile.is_zipfile(path):
+        raise CommandError(
+            f"model file {path} is not a .npz archive (corrupt, or not written by fastnn train --out)"
+        )
+    try:
+        return load(path)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        # fastnn.load reads the arrays lazily, so damage inside the archive
+        # surfaces here rather than as its ValueError.
+        raise CommandError(f"model file {path} is corrupt: {_one_line(error)}") from None
+
+
+def _load_data(spec, dtype, *, whole_npz=False):
+    """(X_train, y_train, X_test, y_test, description) for a --data value."""
+    if spec == "digits":
+        return (*datasets.load_digits(dtype=dtype), "digits")
+    if os.path.isdir(spec):
+        return (*datasets.load_mnist(spec, dtype=dtype), f"MNIST in {spec}")
+    if os.path.isfile(spec):
+        if whole_npz:
+            X_train, y_train, X_test, y_test = _load_npz_for_evaluation(spec, dtype)
+        else:
+            X_train, y_train, X_test, y_test = datasets.load_npz(spec, dtype=dtype)
+        return X_train, y_train, X_test, y_test, spec
+    raise CommandError(
+        f"--data {spec}: no such file or directory (give 'digits', a .npz file or a "
+        "directory of MNIST IDX files)"
+    )
+
+
+def _load_npz_for_evaluation(path, dtype):
+    # A file with its own test arrays is evaluated on them; one with only X
+    # and y is taken whole as the evaluation set.
+    X, y, X_test, y_test = datasets.read_npz(path, dtype=dtype)
+    if X_test is None:
+        return X, y, X, y
+    return X, y, X_test, y_test
+
+
+def _check_fits(net: Network, X, labels, what):
+    if X.shape[1] != net.sizes[0]:
+        raise CommandError(
+            f"{what} has {X.shape[1]} features per sample but the model's input layer has "
+            f"{net.sizes[0]} (model sizes {_dashed(net.sizes)})"
+        )
+    if labels is not None and labels.size and labels.max() >= net.sizes[-1]:
+        raise CommandError(
+            f"{what} has labels up to {labels.max()} but the model has only "
+            f"{net.sizes[-1]} outputs (classes 0..{net.sizes[-1] - 1})"
+        )
+
+
+def _dashed(sizes):
+    return "-".join(str(s) for s in sizes)
+
+
+# ---------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------
+def _train(args) -> int:
+    # Everything that can be checked is checked before the (long) training.
+    if args.plot:
+        _check_writable(args.plot, "--plot")
+        pyplot = _import_pyplot()
+    if args.out:
+        _check_writable(args.out, "--out")
+    progress_bar = None if args.quiet else _import_tqdm()
+
+    X_train, y_train, X_test, y_test, description = _load_data(args.data, args.dtype)
+    n_features = X_train.shape[1]
+    if X_test.shape[1] != n_features:
+        raise CommandError(
+            f"{description}: training data has {n_features} features but test data {X_test.shape[1]}"
+        )
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    sizes = args.sizes or [n_features, DEFAULT_HIDDEN, n_classes]
+    if sizes[0] != n_features:
+        raise CommandError(
+            f"--sizes {_dashed(sizes)} has {sizes[0]} inputs but {description} has "
+            f"{n_features} features per sample (use --sizes {n_features},...)"
+        )
+    if sizes[-1] < n_classes:
+        raise CommandError(
+            f"--sizes {_dashed(sizes)} has {sizes[-1]} outputs but {description} has labels "
+            f"up to {n_classes - 1}, which need at least {n_classes}"
+        )
+
+    net = Network(sizes, seed=args.seed, dtype=args.dtype)
+    n_train = X_train.shape[0]
+    bar = None
+    if progress_bar is not None:
+        bar = progress_bar(total=args.epochs, desc=f"{_dashed(sizes)} on {description}",
+                           unit="epoch", file=sys.stderr, dynamic_ncols=True)
+        bar.set_postfix_str("loading kernels (the first run compiles them)")
+    _warm_up(net, X_train, y_train, args)
+
+    def show_epoch(epoch, history):
+        if bar is not None:
+            bar.set_postfix_str(
+                f"cost={history.cost[-1]:.4f}, test acc={history.test_accuracy[-1]:.2%}, "
+                f"{n_train / max(history.seconds[-1], 1e-9):,.0f} samples/s",
+                refresh=False,
+            )
+            bar.update(1)
+        return False
+
+    try:
+        history = net.train(
+            X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, eta=args.eta,
+            test_data=(X_test, y_test), seed=args.seed, callback=show_epoch,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+
+    accuracy = history.test_accuracy[-1]
+    correct = int(round(accuracy * X_test.shape[0]))
+    epochs = f"{history.epochs} epoch" + ("s" if history.epochs != 1 else "")
+    print(f"test accuracy: {accuracy:.2%} ({correct}/{X_test.shape[0]}) after {epochs}, "
+          f"{sum(history.seconds):.2f} s of training")
+    if not np.all(np.isfinite(history.cost)):
+        print(f"fastnn: warning: the training cost became {history.cost[-1]}: training "
+              f"diverged; try a smaller --eta than {args.eta:g}", file=sys.stderr)
+    if args.out:
+        print(f"model written to {net.save(args.out)}")
+    else:
+        print("model not saved (add --out MODEL.npz to keep it)")
+    if args.plot:
+        title = (f"fastnn {_dashed(sizes)} on {description}: batch {args.batch_size}, "
+                 f"eta {args.eta:g}, {args.dtype}")
+        _plot(pyplot, history, args.plot, title)
+        print(f"plot written to {args.plot}")
+    return 0
+
+
+def _warm_up(net, X, y, args):
+    # One step on a throwaway copy makes numba compile (or load from its
+    # cache) before the clock of the first epoch starts, so that the first
+    # samples/s shown is a real one.
+    net.copy().train(X[:2], y[:2], epochs=1, batch_size=min(args.batch_size, 2),
+                     eta=args.eta, test_data=(X[:1], y[:1]), seed=0)
+
+
+def _evaluate(args) -> int:
+    net = _load_model(args.model)
+    _, _, X_test, y_test, description = _load_data(args.data, net.dtype.name, whole_npz=True)
+    _check_fits(net, X_test, y_test, description)
+    accuracy = net.evaluate(X_test, y_test)
+    cost = net.cost(X_test, y_test)
+    correct = int(round(accuracy * X_test.shape[0]))
+    print(f"test accuracy: {accuracy:.2%} ({correct}/{X_test.shape[0]}) on {description}")
+    print(f"mean quadratic cost: {cost:.6f}")
+    return 0
+
+
+def _predict(args) -> int:
+    net = _load_model(args.model)
+    inputs = _read_input_array(args.input)
+    if inputs.ndim == 1:
+        inputs = inputs.reshape(1, -1)
+    elif inputs.ndim > 2:
+        inputs = inputs.reshape(inputs.shape[0], -1)
+    _check_fits(net, inputs, None, args.input)
+    predictions = np.asarray(net.predict(inputs), dtype=np.int64)
+    if args.output:
+        _check_writable(args.output, "--output")
+        path = args.output if args.output.endswith(".npy") else args.output + ".npy"
+        np.save(path, predictions)
+        print(f"{predictions.size} predictions written to {path}")
+    else:
+        sys.stdout.write("".join(f"{p}\n" for p in predictions))
+    return 0
+
+
+def _read_input_array(path):
+    if not os.path.isfile(path):
+        raise CommandError(f"input file {path} does not exist")
+    with open(path, "rb") as stream:
+        magic = stream.read(6)
+    if magic != b"\x93NUMPY" and not zipfile.is_zipfile(path):
+        raise CommandError(f"{path} is not a NumPy .npy file (save the inputs with numpy.save)")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except Exception as error:
+        raise CommandError(f"{path} is not a readable NumPy file: {_one_line(error)}") from None
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        with loaded:
+            if "X" not in loaded.files:
+                raise CommandError(f"{path} is a .npz without an array X (it holds "
+                                   f"{', '.join(loaded.files) or 'nothing'})")
+            try:
+                loaded = loaded["X"]
+            except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as error:
+                raise CommandError(f"{path} is corrupt: {_one_line(error)}") from None
+    if loaded.dtype.kind not in "biuf":
+        raise CommandError(f"{path} must hold numbers, got dtype {loaded.dtype}")
+    return loaded
+
+
+def _info(args) -> int:
+    net = _load_model(args.model)
+    n_weights = sum(w.size for w in net.weights)
+    n_biases = sum(b.size for b in net.biases)
+    print(f"sizes: {_dashed(net.sizes)}")
+    print(f"dtype: {net.dtype.name}")
+    print(f"parameters: {net.n_params} ({n_weights} weights, {n_biases} biases)")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# Optional dependencies and output files
+# ---------------------------------------------------------------------------
+def _import_tqdm():
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        raise CommandError(
+            f"the progress bar needs tqdm: {CLI_EXTRA} (or pass --quiet)"
+        ) from None
+    return tqdm
+
+
+def _import_pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise CommandError(f"--plot needs matplotlib: {CLI_EXTRA}") from None
+    matplotlib.use("Agg")  # files only: no display needed
+    import matplotlib.pyplot as pyplot
+
+    return pyplot
+
+
+def _check_writable(path, option):
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise CommandError(f"{option} {path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise CommandError(f"{option} {path}: directory {directory} is not writable")
+    if os.path.isdir(path):
+        raise CommandError(f"{option} {path} is a directory")
+
+
+def _plot(pyplot, history, path, title):
+    epochs = np.arange(1, history.epochs + 1)
+    accuracy = 100.0 * np.asarray(history.test_accuracy)
+    figure, (cost_axes, accuracy_axes) = pyplot.subplots(
+        2, 1, sharex=True, figsize=(7.5, 6.0), constrained_layout=True
+    )
+    cost_axes.plot(epochs, history.cost, marker="o", markersize=3, color="tab:blue")
+    costs = np.asarray(history.cost)
+    positive = bool(np.all(np.isfinite(costs)) and costs.min() > 0)
+    decades = float(np.log10(costs.max() / costs.min())) if positive else 0.0
+    # A log axis only helps once the cost has fallen by a decade or more.
+    log_scale = decades >= 1
+    cost_axes.set_yscale("log" if log_scale else "linear")
+    cost_axes.set_ylabel("training cost, mean quadratic C" + ("\n(log scale)" if log_scale else ""))
+    if log_scale:
+        # Plain decimals ("0.04") read faster than "4 x 10^-2"; over few
+        # decades some in-between ticks are labelled too.
+        labelled = {2, 3, 5} if decades < 2 else set()
+
+        def minor_label(value, _):
+            mantissa = round(value / 10 ** np.floor(np.log10(value)))
+            return f"{value:g}" if mantissa in labelled else ""
+
+        cost_axes.yaxis.set_major_formatter(pyplot.FuncFormatter(lambda value, _: f"{value:g}"))
+        cost_axes.yaxis.set_minor_formatter(pyplot.FuncFormatter(minor_label))
+    cost_axes.grid(True, which="both", alpha=0.3)
+    accuracy_axes.plot(epochs, accuracy, marker="o", markersize=3, color="tab:green")
+    accuracy_axes.set_ylabel("test accuracy (%)")
+    accuracy_axes.set_xlabel("epoch")
+    accuracy_axes.grid(True, alpha=0.3)
+    best = int(np.argmax(accuracy))
+    accuracy_axes.annotate(
+        f"final {accuracy[-1]:.2f}%  (best {accuracy[best]:.2f}% at epoch {best + 1})",
+        xy=(0.99, 0.04), xycoords="axes fraction", ha="right", va="bottom",
+        bbox=dict(boxstyle="round", facecolor="white", edgecolor="0.8"),
+    )
+    accuracy_axes.xaxis.get_major_locator().set_params(integer=True)
+    figure.suptitle(title, fontsize=10)
+    figure.savefig(path, dpi=120)
+    pyplot.close(figure)
+
+
+# ---------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------
+def _one_line(error) -> str:
+    if isinstance(error, FileNotFoundError) and error.filename:
+        return f"{error.filename}: no such file"
+    text = str(error) or type(error).__name__
+    return " ".join(text.split())
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit status (0, or 2 on an error)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.handler(args)
+    except (CommandError, ValueError, TypeError, OSError, ImportError) as error:
+        if isinstance(error, BrokenPipeError):
+            return 0  # e.g. `fastnn predict ... | head`: the reader has all it wanted
+        print(f"fastnn: error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("fastnn: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,303 @@
+"""Data sets for training and evaluating fastnn networks; nothing is downloaded.
+
+Every loader returns ``(X_train, y_train, X_test, y_test)``:
+
+* ``X_*``: float array of shape (n_samples, n_features),
+* ``y_*``: int64 class labels of shape (n_samples,).
+
+``load_digits`` uses the copy of the 8x8 digits that ships inside
+scikit-learn (``pip install "fastnn[data]"``); ``load_mnist`` reads the four
+MNIST files in the IDX format from a directory the user already has;
+``load_npz`` reads arrays the user saved with ``numpy.savez``.
+"""
+from __future__ import annotations
+
+import gzip
+import numbers
+import os
+import zipfile
+import zlib
+
+import numpy as np
+
+from ._validation import check_dtype
+
+__all__ = ["load_digits", "load_mnist", "load_npz", "read_npz", "read_idx", "split"]
+
+# Labels are stored as int64 whatever the file held, so that they index arrays
+# and compare equal across loaders.
+_LABEL_DTYPE = np.int64
+
+
+def load_digits(test_size=450, seed=0, *, dtype=np.float64):
+    """scikit-learn's bundled 8x8 digits (1,797 samples), split train/test.
+
+    Pixels (0..16) are divided by 16, so inputs lie in [0, 1].
+    The split is ``sklearn.model_selection.train_test_split(X, y,
+    test_size=test_size, random_state=seed)``: with the defaults 1,347
+    training and 450 test samples, the same every time.
+
+    Returns X_train (1347, 64), y_train (1347,), X_test (450, 64), y_test (450,).
+    """
+    try:
+        from sklearn.datasets import load_digits as sklearn_load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError as error:
+        raise ImportError(
+            "the digits data set ships with scikit-learn, which is not installed; "
+            'install it with: pip install "fastnn[data]" (or "fastnn[cli]")'
+        ) from error
+    dtype = check_dtype(dtype)
+    digits = sklearn_load_digits()
+    X = (digits.data / 16.0).astype(dtype)
+    y = digits.target.astype(_LABEL_DTYPE)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, random_state=seed
+    )
+    return X_train, y_train, X_test, y_test
+
+
+# ---------------------------------------------------------------------------
+# MNIST in the IDX format
+# ---------------------------------------------------------------------------
+_IDX_TYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+_MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def read_idx(path) -> np.ndarray:
+    """Read one IDX file (optionally gzip-compressed) into an array.
+
+    The format: two zero bytes, a type code (0x08 = unsigned byte, ...), the
+    number of dimensions d, then d big-endian uint32 sizes, then the data in
+    C order. A file whose name ends in ``.gz`` is decompressed.
+
+    Raises ValueError naming the file and what is wrong (magic number, size
+    of the data against the header).
+    """
+    path = os.fspath(path)
+    try:
+        if path.endswith(".gz"):
+            with gzip.open(path, "rb") as stream:
+                raw = stream.read()
+        else:
+            with open(path, "rb") as stream:
+                raw = stream.read()
+    except (OSError, EOFError, zlib.error) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: cannot be read as an IDX file: {error}") from error
+    if len(raw) < 4:
+        raise ValueError(f"{path}: too short for an IDX file ({len(raw)} bytes)")
+    if raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise ValueError(
+            f"{path}: not an IDX file (magic number 0x{raw[:4].hex()}; expected "
+            "0x0000TTDD with a known type TT such as 08 and DD dimensions)"
+        )
+    item_type = _IDX_TYPES[raw[2]]
+    n_dims = raw[3]
+    header_size = 4 + 4 * n_dims
+    if n_dims == 0 or len(raw) < header_size:
+        raise ValueError(f"{path}: IDX header is truncated or declares 0 dimensions")
+    shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", count=n_dims, offset=4))
+    expected = int(np.prod(shape, dtype=np.int64)) * item_type.itemsize
+    actual = len(raw) - header_size
+    if actual != expected:
+        raise ValueError(
+            f"{path}: header declares shape {shape} ({expected} bytes of data) "
+            f"but the file holds {actual} bytes of data"
+        )
+    return np.frombuffer(raw, item_type, offset=header_size).reshape(shape)
+
+
+def _find_idx(directory: str, stem: str) -> str:
+    # Some mirrors name the files "train-images.idx3-ubyte"; accept both.
+    dotted = stem.replace("-idx", ".idx")
+    candidates = [name + suffix for name in (stem, dotted) for suffix in ("", ".gz")]
+    for name in candidates:
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(
+        f"{directory} has no MNIST file {stem} (looked for {', '.join(candidates)})"
+    )
+
+
+def load_mnist(directory, *, dtype=np.float64):
+    """The four MNIST IDX files in ``directory``, gzipped or not.
+
+    Files: ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+    ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte`` (each optionally
+    with ``.gz``). Images of r x c pixels (0..255) become rows of r*c inputs
+    divided by 255, so inputs lie in [0, 1].
+
+    Returns X_train (n_train, r*c), y_train (n_train,), X_test (n_test, r*c),
+    y_test (n_test,); for MNIST itself 60,000 and 10,000 samples of 784.
+    Raises FileNotFoundError for a missing file and ValueError for a file
+    that is not the expected IDX content.
+    """
+    directory = os.fspath(directory)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"MNIST directory {directory} does not exist")
+    dtype = check_dtype(dtype)
+    arrays = {}
+    for key, stem in _MNIST_FILES.items():
+        path = _find_idx(directory, stem)
+        array = read_idx(path)
+        wanted_dims = 3 if key.endswith("images") else 1
+        if array.dtype != np.uint8 or array.ndim != wanted_dims:
+            raise ValueError(
+                f"{path}: expected unsigned bytes in {wanted_dims} dimension(s) "
+                f"(magic 0x0000080{wanted_dims}), got {array.dtype} of shape {array.shape}"
+            )
+        arrays[key] = (path, array)
+    result = []
+    for part in ("train", "test"):
+        image_path, images = arrays[f"{part}_images"]
+        label_path, labels = arrays[f"{part}_labels"]
+        if images.shape[0] != labels.shape[0]:
+            raise ValueError(
+                f"{image_path} holds {images.shape[0]} images but {label_path} "
+                f"holds {labels.shape[0]} labels"
+            )
+        if images.shape[0] == 0:
+            raise ValueError(f"{image_path} holds no images")
+        if arrays["train_images"][1].shape[1:] != images.shape[1:]:
+            raise ValueError(
+                f"training images are {arrays['train_images'][1].shape[1:]} pixels "
+                f"but test images are {images.shape[1:]}"
+            )
+        X = images.reshape(images.shape[0], -1).astype(dtype)
+        X /= dtype.type(255)
+        result += [X, labels.astype(_LABEL_DTYPE)]
+    return tuple(result)
+
+
+# ---------------------------------------------------------------------------
+# Arrays saved by the user
+# ---------------------------------------------------------------------------
+def split(X, y, test_size=0.2, seed=0):
+    """A seeded random train/test split (no scikit-learn needed).
+
+    X : (n, ...), y : (n,). ``test_size`` is a fraction in (0, 1) or a
+    number of samples. Returns X_train, y_train, X_test, y_test.
+    """
+    n_samples = len(X)
+    if isinstance(test_size, numbers.Integral) and not isinstance(test_size, bool):
+        n_test = int(test_size)
+    elif isinstance(test_size, numbers.Real) and 0 < test_size < 1:
+        n_test = int(np.ceil(test_size * n_samples))
+    else:
+        raise ValueError(f"test_size must be a fraction in (0, 1) or a count, got {test_size!r}")
+    if not 0 < n_test < n_samples:
+        raise ValueError(
+            f"cannot split {n_samples} samples into a training and a test set of {n_test}"
+        )
+    order = np.random.default_rng(seed).permutation(n_samples)
+    test, train = order[:n_test], order[n_test:]
+    return X[train], y[train], X[test], y[test]
+
+
+def _npz_pair(archive, x_key, y_key, path, dtype):
+    X = np.asarray(archive[x_key])
+    y = np.asarray(archive[y_key])
+    if X.ndim < 2:
+        raise ValueError(
+            f"{path}: '{x_key}' must have shape (n_samples, n_features), got {X.shape}"
+        )
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: '{x_key}' must hold numbers, got dtype {X.dtype}")
+    # Images saved as (n, rows, cols) are flattened to rows of pixels.
+    X = X.reshape(X.shape[0], -1).astype(dtype)
+    if not np.isfinite(X).all():
+        raise ValueError(f"{path}: '{x_key}' contains NaN or inf")
+    if y.ndim != 1:
+        raise ValueError(
+            f"{path}: '{y_key}' must be class labels of shape ({X.shape[0]},), got {y.shape}"
+        )
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"{path}: '{x_key}' has {X.shape[0]} samples but '{y_key}' has {y.shape[0]} labels"
+        )
+    if y.dtype.kind == "f" and np.isfinite(y).all() and np.all(y == np.round(y)):
+        y = y.astype(_LABEL_DTYPE)
+    if y.dtype.kind not in "iub":
+        raise ValueError(
+            f"{path}: '{y_key}' must be integer class labels 0, 1, ..., got dtype {y.dtype}"
+        )
+    if y.size and y.min() < 0:
+        raise ValueError(f"{path}: '{y_key}' holds a negative label ({y.min()})")
+    return X, y.astype(_LABEL_DTYPE)
+
+
+def load_npz(path, *, test_size=0.2, seed=0, dtype=np.float64):
+    """Arrays ``X`` (n, n_features) and ``y`` (n,) from a ``.npz`` file.
+
+    If the file also holds ``X_test`` and ``y_test`` these are the test set;
+    otherwise ``X``/``y`` are split with :func:`split` (``test_size``,
+    ``seed``). Inputs are used as stored (scale them to about [0, 1]
+    yourself); ``X`` of shape (n, rows, cols) is flattened to (n, rows*cols).
+    Labels must be non-negative integers.
+
+    Returns X_train, y_train, X_test, y_test. Raises FileNotFoundError or
+    ValueError saying what is missing or malformed.
+    """
+    X, y, X_test, y_test = read_npz(path, dtype=dtype)
+    if X_test is not None:
+        return X, y, X_test, y_test
+    return split(X, y, test_size=test_size, seed=seed)
+
+
+def read_npz(path, *, dtype=np.float64):
+    """``X``, ``y``, ``X_test``, ``y_test`` of a ``.npz`` file, checked, unsplit.
+
+    ``X_test`` and ``y_test`` are None when the file holds neither; the rules
+    are those of :func:`load_npz`.
+    """
+    path = os.fspath(path)
+    dtype = check_dtype(dtype)
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: not a .npz archive (save data with numpy.savez(path, X=..., y=...))")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: not a readable .npz file: {error}") from error
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: holds a single array; expected a .npz with arrays X and y")
+    with archive:
+        missing = [key for key in ("X", "y") if key not in archive.files]
+        if missing:
+            raise ValueError(
+                f"{path}: has no array {' or '.join(missing)} (it holds "
+                f"{', '.join(archive.files) or 'nothing'}); save it with "
+                "numpy.savez(path, X=inputs, y=labels)"
+            )
+        has_test = ("X_test" in archive.files, "y_test" in archive.files)
+        if any(has_test) and not all(has_test):
+            raise ValueError(f"{path}: holds only one of X_test and y_test; give both or neither")
+        try:
+            X, y = _npz_pair(archive, "X", "y", path, dtype)
+            if all(has_test):
+                X_test, y_test = _npz_pair(archive, "X_test", "y_test", path, dtype)
+                if X_test.shape[1] != X.shape[1]:
+                    raise ValueError(
+                        f"{path}: X has {X.shape[1]} features but X_test has {X_test.shape[1]}"
+                    )
+                return X, y, X_test, y_test
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            raise ValueError(f"{path}: corrupt .npz file: {error}") from error
+    return X, y, None, None

@@ -1,0 +1,188 @@
+"""The real `fastnn` command, run as `python -m fastnn` in a subprocess."""
+import importlib
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_datasets import write_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fastnn(*args, cwd=ROOT):
+    """Run the command line; returns the CompletedProcess (text output)."""
+    env = dict(os.environ, COLUMNS="120")
+    env.pop("PYTHONPATH", None)  # the checkout in cwd is the code under test
+    return subprocess.run(
+        [sys.executable, "-m", "fastnn", *map(str, args)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def assert_one_line_error(result, *phrases):
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastnn: error: "), result.stderr
+    for phrase in phrases:
+        assert phrase in lines[0], lines[0]
+    assert result.stdout == ""
+
+
+def test_console_script_resolves_to_cli_main():
+    with open(ROOT / "pyproject.toml", "rb") as stream:
+        project = tomllib.load(stream)["project"]
+    assert project["scripts"]["fastnn"] == "fastnn.cli:main"
+    module_name, function_name = project["scripts"]["fastnn"].split(":")
+    module = importlib.import_module(module_name)
+    assert Path(module.__file__).resolve().is_relative_to(ROOT)
+    assert callable(getattr(module, function_name))
+    assert {"scikit-learn", "tqdm", "matplotlib"} <= {
+        re.split(r"[<>=]", requirement)[0] for requirement in project["optional-dependencies"]["cli"]
+    }
+
+
+def test_optional_dependencies_are_not_imported_by_fastnn_or_the_cli_module():
+    code = (
+        "import sys, fastnn, fastnn.cli, fastnn.datasets, fastnn.compat.nielsen\n"
+        "print(sorted(m for m in ('sklearn', 'tqdm', 'matplotlib') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("cli")
+    model, plot = directory / "model.npz", directory / "curve.png"
+    result = fastnn("train", "--epochs", 3, "--out", model, "--plot", plot)
+    return result, model, plot
+
+
+def test_train_reports_progress_accuracy_and_files(trained):
+    result, model, plot = trained
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    # The progress bar on stderr: epoch count, cost, test accuracy, speed.
+    assert "3/3" in result.stderr
+    assert re.search(r"cost=\d\.\d{4}, test acc=\d+\.\d\d%, [\d,]+ samples/s", result.stderr)
+    lines = result.stdout.splitlines()
+    accuracy = float(re.match(r"test accuracy: (\d+\.\d\d)% \(\d+/450\) after 3 epochs", lines[0])[1])
+    assert accuracy > 80.0
+    assert lines[1] == f"model written to {model}"
+    assert lines[2] == f"plot written to {plot}"
+    png = plot.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
+
+
+def test_info_evaluate_predict_on_the_saved_model(trained, tmp_path):
+    train_result, model, _ = trained
+
+    info = fastnn("info", model)
+    assert info.returncode == 0, info.stderr
+    assert info.stdout.splitlines() == [
+        "sizes: 64-30-10", "dtype: float64", "parameters: 2260 (2220 weights, 40 biases)"
+    ]
+
+    evaluate = fastnn("evaluate", model, "--data", "digits")
+    assert evaluate.returncode == 0, evaluate.stderr
+    # The same test split as training used, so the same accuracy.
+    train_accuracy = train_result.stdout.splitlines()[0].split(" after")[0]
+    assert evaluate.stdout.splitlines()[0] == f"{train_accuracy} on digits"
+    assert re.fullmatch(r"mean quadratic cost: \d\.\d{6}", evaluate.stdout.splitlines()[1])
+
+    from sklearn.datasets import load_digits
+
+    import fastnn as library
+
+    inputs = load_digits().data[:25] / 16.0
+    np.save(tmp_path / "inputs.npy", inputs)
+    expected = library.load(model).predict(inputs)
+    printed = fastnn("predict", model, tmp_path / "inputs.npy")
+    assert printed.returncode == 0, printed.stderr
+    assert [int(line) for line in printed.stdout.split()] == expected.tolist()
+    saved = fastnn("predict", model, tmp_path / "inputs.npy", "--output", tmp_path / "labels.npy")
+    assert saved.returncode == 0 and "25 predictions written to" in saved.stdout
+    np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), expected)
+
+
+def test_train_and_evaluate_on_mnist_idx_files_and_npz(tmp_path):
+    mnist = tmp_path / "mnist"
+    mnist.mkdir()
+    write_mnist(mnist, n_train=40, n_test=12, gz=True)
+    model = tmp_path / "small.npz"
+    result = fastnn("train", "--data", mnist, "--sizes", "20,6,10", "--epochs", 2,
+                    "--batch-size", 4, "--eta", 0.5, "--dtype", "float32", "--seed", 3,
+                    "--quiet", "--out", model)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # --quiet: no progress bar
+    assert re.match(r"test accuracy: \d+\.\d\d% \(\d+/12\) after 2 epochs", result.stdout)
+    assert fastnn("info", model).stdout.splitlines()[:2] == ["sizes: 20-6-10", "dtype: float32"]
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "holdout.npz", X=rng.random((9, 20)), y=rng.integers(0, 10, 9))
+    evaluate = fastnn("evaluate", model, "--data", tmp_path / "holdout.npz")
+    assert evaluate.returncode == 0, evaluate.stderr
+    assert re.match(r"test accuracy: \d+\.\d\d% \(\d/9\) on ", evaluate.stdout)
+
+
+def error_cases(directory, model):
+    """(arguments, phrases the one-line error must contain) for each bad call."""
+    corrupt = directory / "corrupt.npz"
+    corrupt.write_bytes(b"this is not a zip archive" * 4)
+    damaged = directory / "damaged.npz"
+    raw = bytearray(model.read_bytes())
+    raw[len(raw) // 3:len(raw) // 3 + 64] = bytes(64)
+    damaged.write_bytes(bytes(raw))
+    np.savez(directory / "no_xy.npz", inputs=np.zeros((3, 64)))
+    np.savez(directory / "narrow.npz", X=np.zeros((5, 10)), y=np.zeros(5, int))
+    np.savez(directory / "labels_too_big.npz", X=np.zeros((5, 64)), y=np.full(5, 12))
+    np.save(directory / "narrow.npy", np.zeros((3, 10)))
+    return [
+        (["info", directory / "missing.npz"], ["does not exist"]),
+        (["evaluate", directory / "missing.npz"], ["does not exist"]),
+        (["info", corrupt], ["not a .npz archive"]),
+        (["info", damaged], ["corrupt"]),
+        (["info", directory / "no_xy.npz"], ["not a valid fastnn model"]),
+        (["evaluate", model, "--data", directory / "no_xy.npz"], ["no array X or y"]),
+        (["train", "--data", directory / "no_xy.npz"], ["no array X or y"]),
+        (["evaluate", model, "--data", directory / "narrow.npz"], ["10 features", "64"]),
+        (["evaluate", model, "--data", directory / "labels_too_big.npz"], ["labels up to 12"]),
+        (["evaluate", model, "--data", corrupt], ["not a .npz archive"]),
+        (["predict", model, directory / "narrow.npy"], ["10 features", "input layer has 64"]),
+        (["predict", model, corrupt], ["not a NumPy .npy file"]),
+        (["predict", model, directory / "missing.npy"], ["does not exist"]),
+        # Small files rather than the digits keep scikit-learn's import out of these runs.
+        (["train", "--data", directory / "narrow.npz", "--sizes", "64,30,10"],
+         ["64 inputs", "10 features"]),
+        (["train", "--data", directory / "labels_too_big.npz", "--sizes", "64,30,10"],
+         ["10 outputs", "labels up to 12"]),
+        (["train", "--sizes", "64;30"], ["--sizes"]),
+        (["train", "--epochs", "0"], ["--epochs", "at least 1"]),
+        (["train", "--batch-size", "ten"], ["--batch-size", "whole number"]),
+        (["train", "--eta", "-3"], ["--eta"]),
+        (["train", "--dtype", "float16"], ["--dtype"]),
+        (["train", "--data", directory / "nowhere"], ["no such file or directory"]),
+        (["train", "--out", directory / "nowhere" / "m.npz"], ["--out", "does not exist"]),
+        (["train", "--colour"], ["unrecognized arguments"]),
+        (["fly"], ["invalid choice"]),
+        ([], ["COMMAND"]),
+    ]
+
+
+def test_every_error_is_one_line_on_stderr_with_status_2(trained, tmp_path):
+    _, model, _ = trained
+    cases = error_cases(tmp_path, model)
+    # Each run mostly waits on imports; a few at a time keeps this test short.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda case: fastnn(*case[0]), cases))
+    for (arguments, phrases), result in zip(cases, results):
+        assert_one_line_error(result, *phrases)
