@@ -171,9 +171,7 @@ def _load_model(path) -> Network:
         )
     try:
         return load(path)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-        # fastnn.load reads the arrays lazily, so damage inside the archive
-        # surfaces here rather than as its ValueError.
+    except ValueError as error:
         raise CommandError(f"model file {path} is corrupt: {_one_line(error)}") from None
 
 

@@ -323,30 +323,18 @@ class _BaseFastMLP(BaseEstimator):
         X = self._validate_X(X)
         return self._network.feedforward(X).astype(np.float64, copy=False)
 
-    # -- persistence: keep coefs_ / intercepts_ views into the parameters ------------
+    # -- persistence: coefs_ / intercepts_ are views into the network's
+    # parameters; pickled separately they would come back as detached copies.
     def __getstate__(self):
-        state = super().__getstate__()
-        if "_network" in state:
-            state = dict(state)
-            network = state.pop("_network")
-            state.pop("coefs_", None)
-            state.pop("intercepts_", None)
-            state["_network_state"] = {
-                "sizes": list(network.sizes),
-                "dtype": network.dtype.name,
-                "params": network.params.copy(),
-            }
+        state = dict(super().__getstate__())
+        state.pop("coefs_", None)
+        state.pop("intercepts_", None)
         return state
 
     def __setstate__(self, state):
-        state = dict(state)
-        network_state = state.pop("_network_state", None)
         super().__setstate__(state)
-        if network_state is not None:
-            network = Network(network_state["sizes"], seed=0, dtype=network_state["dtype"])
-            network.params[...] = network_state["params"]
-            self._network = network
-            self.coefs_, self.intercepts_ = _sklearn_layout(network)
+        if "_network" in state:
+            self.coefs_, self.intercepts_ = _sklearn_layout(self._network)
 
     def _more_tags(self):  # scikit-learn < 1.6
         return {"multioutput": self._multi_output_y}

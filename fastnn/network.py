@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -351,7 +353,8 @@ def load(path) -> Network:
                     if stored.dtype != net.dtype:
                         raise ValueError(f"'{key}' has dtype {stored.dtype}, expected {net.dtype}")
                     view[...] = stored
-        except (ValueError, TypeError) as error:
+        except (ValueError, TypeError, zipfile.BadZipFile, zlib.error, EOFError) as error:
+            # the arrays are read lazily: damage inside the archive shows here
             raise ValueError(f"{path} is not a valid fastnn model: {error}") from error
     if not np.isfinite(net.params).all():
         raise ValueError(f"{path} is not a valid fastnn model: it holds NaN or inf parameters")

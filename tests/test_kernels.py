@@ -101,7 +101,7 @@ def test_layer_gradient_matches_numpy(dtype, m, eta):
 def test_threaded_kernels_match_numpy_on_large_layers(dtype):
     """Layers above PARALLEL_MIN_WORK take the prange path: same equations."""
     rng = np.random.default_rng(5)
-    m, n_j, n_k = 66, 70, 50
+    m, n_j, n_k = 130, 101, 80
     assert m * n_j * n_k >= _config.PARALLEL_MIN_WORK
     w, b, a_prev = random_layer(rng, m, n_j, n_k, dtype)
     a = np.empty((m, n_j), dtype)

@@ -153,19 +153,19 @@ def test_training_is_bitwise_identical_with_one_and_two_threads(threads):
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("numba sees a single core")
     rng = np.random.default_rng(9)
-    X = rng.random((300, 120), dtype=np.float32)
+    X = rng.random((300, 200), dtype=np.float32)
     labels = rng.integers(0, 10, size=300)
     results = {}
     previous = numba.get_num_threads()
     try:
         for count in (threads, 3 - threads):
             numba.set_num_threads(count)
-            net = fastnn.Network([120, 96, 64, 10], seed=1, dtype=np.float32)
+            net = fastnn.Network([200, 128, 64, 10], seed=1, dtype=np.float32)
             net.train(X, labels, epochs=2, batch_size=64, eta=0.5, seed=2)
             results[count] = net.params.copy()
     finally:
         numba.set_num_threads(previous)
-    assert 64 * 96 * 120 >= fastnn._config.PARALLEL_MIN_WORK  # threads really used
+    assert 64 * 128 * 200 >= fastnn._config.PARALLEL_MIN_WORK  # threads really used
     assert np.array_equal(results[1], results[2])
 
 
@@ -286,7 +286,8 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["model.npz"]
 
 
-@pytest.mark.parametrize("damage", ["garbage", "missing biases", "wrong shape", "not npz"])
+@pytest.mark.parametrize("damage", ["garbage", "missing biases", "wrong shape", "not npz",
+                                    "flipped byte"])
 def test_load_rejects_damaged_files(tmp_path, damage):
     path = tmp_path / "model.npz"
     net = fastnn.Network([3, 4, 2], seed=0)
@@ -295,6 +296,13 @@ def test_load_rejects_damaged_files(tmp_path, damage):
               "weights_1": net.weights[1], "biases_1": net.biases[1]}
     if damage == "garbage":
         path.write_bytes(b"this is not a model")
+    elif damage == "flipped byte":
+        # the zip directory stays valid; one array's data fails its CRC
+        net.save(path)
+        data = bytearray(path.read_bytes())
+        position = data.index(b"\x93NUMPY", data.index(b"weights_1")) + 136
+        data[position] ^= 0xFF
+        path.write_bytes(bytes(data))
     elif damage == "not npz":
         np.save(tmp_path / "model.npy", np.zeros(3))
         path = tmp_path / "model.npy"
