@@ -11,7 +11,13 @@ Environment switches, read once at import:
     but neither the package directory nor numba's user-wide cache directory is
     writable, fastnn falls back to no caching instead of failing to import.
 ``FASTNN_PARALLEL=0``
-    Never use the threaded (``prange``) kernels.
+    Never use the threaded (``prange``) kernels. This also turns the disk
+    cache off: numba keys its cache on the source and the signature, not on
+    the ``parallel`` flag, so a threaded build in the cache would be loaded.
+
+Tuning constants of the kernels (block sizes, the work at which threads
+start) live in ``fastnn/kernels.py`` itself: numba freezes globals into the
+compiled code and only notices edits to the kernel's own source file.
 """
 from __future__ import annotations
 
@@ -38,53 +44,59 @@ def _env_flag(name: str, default: bool) -> bool:
     return value.strip().lower() not in {"0", "false", "no", "off", ""}
 
 
-CACHE = _env_flag("FASTNN_CACHE", True)
 PARALLEL = _env_flag("FASTNN_PARALLEL", True)
-
-# A layer is handed to the threaded kernel only when it has at least this many
-# multiply-adds per mini-batch (m * L_i * L_{i-1}); below it, starting the
-# threads costs more than it saves. Measured with scripts/bench_threshold.py.
-PARALLEL_MIN_WORK = 1_000_000
-
-# The samples n of a batch are processed in blocks of this many, so that each
-# weight w_jk loaded from memory is used for several samples.
-SAMPLE_BLOCK = 4
-
+CACHE = _env_flag("FASTNN_CACHE", True) and PARALLEL
 
 # Rule: a compiled function that calls a parallel (prange) kernel is itself
 # compiled with parallel=True. numba can crash when it loads from its disk
 # cache a non-parallel function that calls a parallel one (numba issue #8578;
 # seen here as a segfault of a cached benchmark loop calling forward_layer).
 # numba then warns that such a caller has no prange of its own; that warning
-# is expected for fastnn's kernels and silenced for them alone.
-warnings.filterwarnings(
-    "ignore",
-    message=r"(?s).*no transformation for parallel execution was possible.*fastnn.kernels\.py",
-    category=NumbaPerformanceWarning,
-)
+# is expected for fastnn's kernels and silenced while they compile.
+_NO_PRANGE_WARNING = r"(?s).*no transformation for parallel execution was possible"
 
 
-def jit(function=None, *, parallel: bool = False):
+def _compile_quietly(dispatcher):
+    compile_signature = dispatcher.compile
+
+    def compile(sig):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_NO_PRANGE_WARNING,
+                                    category=NumbaPerformanceWarning)
+            return compile_signature(sig)
+
+    dispatcher.compile = compile
+    return dispatcher
+
+
+def jit(function=None, *, parallel: bool = False, calls_parallel: bool = False):
     """Compile ``function`` with fastnn's flags (usable bare or with arguments).
 
-    ``parallel=True`` is honoured only when ``FASTNN_PARALLEL`` is on.
+    ``parallel=True``: the function has prange loops of its own.
+    ``calls_parallel=True``: it has none but calls functions that do; it is
+    compiled with parallel=True too (see the rule above), without numba's
+    warning that there was nothing to parallelise.
+    Both are honoured only when ``FASTNN_PARALLEL`` is on.
     """
 
     def decorate(func):
         options = dict(
             fastmath=set(FASTMATH),
             error_model=ERROR_MODEL,
-            parallel=parallel and PARALLEL,
+            parallel=(parallel or calls_parallel) and PARALLEL,
             nogil=True,
         )
+        dispatcher = None
         if CACHE:
             try:
-                return numba.njit(cache=True, **options)(func)
+                dispatcher = numba.njit(cache=True, **options)(func)
             except RuntimeError:
                 # numba found no writable cache directory (read-only install
                 # and home); compiling each session is slower but correct.
                 pass
-        return numba.njit(cache=False, **options)(func)
+        if dispatcher is None:
+            dispatcher = numba.njit(cache=False, **options)(func)
+        return _compile_quietly(dispatcher) if calls_parallel and PARALLEL else dispatcher
 
     if function is not None:
         return decorate(function)

@@ -25,7 +25,17 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from ._config import PARALLEL_MIN_WORK, SAMPLE_BLOCK, jit
+from ._config import jit
+
+# A layer goes to the threads only with at least this many multiply-adds per
+# mini-batch (m * L_i * L_{i-1}); below it, waking the threads costs more than
+# it saves, and on a busy machine far more (see docs/performance.md).
+PARALLEL_MIN_WORK = 1_000_000
+
+# The samples n of a batch are processed in blocks of this many, so that each
+# weight w_jk loaded from memory is used for several samples. The block
+# kernels are written out for exactly four.
+SAMPLE_BLOCK = 4
 
 __all__ = [
     "sigmoid",
@@ -430,7 +440,7 @@ def workspace_size(sizes, capacity):
     return int(capacity) * int(np.sum(sizes))
 
 
-@jit(parallel=True)
+@jit(calls_parallel=True)
 def forward_pass(params, sizes, activations, m, capacity):
     """Feed the m samples in activation slot 0 through every layer.
 
@@ -446,7 +456,7 @@ def forward_pass(params, sizes, activations, m, capacity):
         )
 
 
-@jit(parallel=True)
+@jit(calls_parallel=True)
 def backward_pass(params, grad, sizes, activations, deltas, targets, m, capacity, eta):
     """Backpropagation for the m samples whose forward pass is in activations.
 
@@ -492,7 +502,7 @@ def shuffle_order(order, seed):
     np.random.shuffle(order)
 
 
-@jit(parallel=True)
+@jit(calls_parallel=True)
 def train_epoch(params, grad, sizes, inputs, targets, order, batch_size, eta,
                 activations, deltas, batch_targets):
     """One epoch of mini-batch gradient descent, entirely in compiled code.

@@ -5,7 +5,7 @@ import numba
 import numpy as np
 import pytest
 
-from fastnn import _config, kernels
+from fastnn import kernels
 
 JIT_DISABLED = numba.config.DISABLE_JIT
 DTYPES = [np.float64, np.float32]
@@ -102,7 +102,7 @@ def test_threaded_kernels_match_numpy_on_large_layers(dtype):
     """Layers above PARALLEL_MIN_WORK take the prange path: same equations."""
     rng = np.random.default_rng(5)
     m, n_j, n_k = 130, 101, 80
-    assert m * n_j * n_k >= _config.PARALLEL_MIN_WORK
+    assert m * n_j * n_k >= kernels.PARALLEL_MIN_WORK
     w, b, a_prev = random_layer(rng, m, n_j, n_k, dtype)
     a = np.empty((m, n_j), dtype)
     kernels.forward_layer(w, b, a_prev, a)

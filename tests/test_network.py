@@ -165,7 +165,7 @@ def test_training_is_bitwise_identical_with_one_and_two_threads(threads):
             results[count] = net.params.copy()
     finally:
         numba.set_num_threads(previous)
-    assert 64 * 128 * 200 >= fastnn._config.PARALLEL_MIN_WORK  # threads really used
+    assert 64 * 128 * 200 >= fastnn.kernels.PARALLEL_MIN_WORK  # threads really used
     assert np.array_equal(results[1], results[2])
 
 
@@ -343,7 +343,7 @@ import fastnn
 rng = np.random.default_rng(0)
 X = rng.random((70, 300), dtype=np.float32)
 net = fastnn.Network([300, 200, 64, 10], seed=0, dtype=np.float32)
-assert 64 * 300 * 200 >= fastnn._config.PARALLEL_MIN_WORK
+assert 64 * 300 * 200 >= fastnn.kernels.PARALLEL_MIN_WORK
 net.train(X, rng.integers(0, 10, 70), epochs=1, batch_size=64, eta=1.0, seed=0)
 net.train(X[:9], rng.integers(0, 10, 9), epochs=1, batch_size=1, eta=1.0, seed=0)
 print(repr(net.feedforward(X[:3]).sum()))
@@ -359,7 +359,7 @@ def test_cached_threaded_kernels_reload_in_a_new_process(tmp_path):
     import subprocess
     import sys
 
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), FASTNN_CACHE="1")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), FASTNN_CACHE="1", FASTNN_PARALLEL="1")
     outputs = []
     for _ in range(2):
         result = subprocess.run([sys.executable, "-c", RELOAD_SCRIPT], env=env,
