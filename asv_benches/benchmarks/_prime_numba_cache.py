@@ -16,13 +16,38 @@ affected.
 
 Run as ``python -m benchmarks._prime_numba_cache`` from asv_benches/.
 """
+import glob
+import os
+
 import numpy as np
+
+from fastnn import kernels
 
 from . import bench_kernels, bench_training
 from ._common import WORKLOADS, check_training
 
 
+def clear_fastnn_numba_cache():
+    """Delete the cached kernels of the installed fastnn; returns how many files.
+
+    pip's reinstall leaves numba's files in __pycache__, and they stay valid
+    (same source size and time stamp) when two commits have the same kernels:
+    entries written by an earlier, crashing sequence would be reused.
+    """
+    # numba's own record of where this dispatcher's cache lives (the
+    # package's __pycache__, or under NUMBA_CACHE_DIR when that is set); a
+    # directory holding fastnn's entries only. No path: caching is off.
+    cache_dir = getattr(kernels.train_epoch._cache, "_cache_path", None)
+    if cache_dir is None:
+        return 0
+    stale = glob.glob(os.path.join(cache_dir, "*.nbi")) + glob.glob(os.path.join(cache_dir, "*.nbc"))
+    for path in stale:
+        os.remove(path)
+    return len(stale)
+
+
 def prime():
+    clear_fastnn_numba_cache()
     for spec in WORKLOADS.values():
         check_training(spec.sizes, spec.batch_size, spec.dtype)
     # Also compiles forward_pass, through Network.evaluate.
