@@ -49,15 +49,16 @@ class Workload:
     sizes: tuple
     batch_size: int
     dtype: type
-    # Samples per benchmarked epoch: enough for >= ~20 ms per epoch on this
-    # machine, few enough that `asv run --quick` stays short.
+    # Samples per benchmarked epoch: >= ~20 ms per epoch on an idle core of
+    # this machine, few enough that `asv run --quick` stays short when the
+    # cores are shared (threaded kernels then wait for their second core).
     n_samples: int
 
 
 WORKLOADS = {
     "W1": Workload((784, 30, 10), 1, np.float64, 2_000),
-    "W2": Workload((784, 30, 10), 10, np.float32, 8_000),
-    "W3": Workload((784, 100, 10), 32, np.float32, 8_000),
+    "W2": Workload((784, 30, 10), 10, np.float32, 4_000),
+    "W3": Workload((784, 100, 10), 32, np.float32, 4_000),
     "W4": Workload((784, 256, 256, 10), 128, np.float32, 4_000),
 }
 WORKLOAD_NAMES = list(WORKLOADS)

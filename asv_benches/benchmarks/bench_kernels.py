@@ -62,8 +62,8 @@ class LayerKernels:
     params = [LAYERS, BATCH_SIZES, DTYPES]
     param_names = ["layer", "batch_size", "dtype"]
     # Each sample is one call (asv re-runs setup between timed calls), so
-    # take many cheap samples rather than the default 10.
-    repeat = (5, 50, 2.0)
+    # take more, cheap samples than asv's default of at most 10.
+    repeat = (5, 20, 1.0)
 
     _prepared = {}
 
@@ -119,7 +119,7 @@ class OutputDelta:
     # Every workload's output layer has 10 neurons.
     params = [[10], BATCH_SIZES, DTYPES]
     param_names = ["output_width", "batch_size", "dtype"]
-    repeat = (5, 50, 2.0)
+    repeat = (5, 20, 1.0)
 
     _prepared = {}
 
