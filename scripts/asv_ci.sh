@@ -4,9 +4,9 @@
 # Exits non-zero if asv cannot build the commit (1), the suite does not load
 # (asv check) or any benchmark fails (asv run exits 2). Nothing is saved
 # (--dry-run) and nothing is downloaded (PIP_NO_INDEX: a missing package is
-# an error, not a download). ~2-3 minutes on 2 cores, most of it spent
-# loading compiled kernels in each benchmark's fresh process and compiling
-# them once per commit.
+# an error, not a download). ~3-4 minutes on 2 shared cores from a fresh
+# checkout: one compile of every kernel per commit, then ~80 benchmark
+# processes that each load the compiled kernels.
 set -euo pipefail
 cd "$(dirname "$0")/../asv_benches"
 export PIP_NO_INDEX=1

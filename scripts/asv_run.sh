@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What a user does with fastnn's asv suite (asv_benches/). Run from anywhere.
 #
-#   scripts/asv_run.sh quick              every benchmark once on HEAD, nothing saved (~3 min)
-#   scripts/asv_run.sh full [REV]         measure REV (default HEAD) and save the results (~6 min)
+#   scripts/asv_run.sh quick              every benchmark once on HEAD, nothing saved (~3-4 min)
+#   scripts/asv_run.sh full [REV]         measure REV (default HEAD) and save the results (~6-7 min)
 #   scripts/asv_run.sh compare BASE NEW   measure BASE and NEW unless already saved, print
 #                                         the comparison; exits 1 if anything got >10% slower
 #                                         or started failing

@@ -99,10 +99,10 @@ class PeakMemoryTraining:
     """Peak resident memory of a process training one epoch on 60,000 x 784 float32.
 
     The network is W3's (784-100-10, batch 32): its few, larger mini-batches
-    keep the epoch to a second or two even when the cores are shared. The figure includes the data set itself (60,000 x 784 x 4 B = 188 MB,
-    plus 2.4 MB of targets) and the interpreter with numpy and numba; what it
-    tracks is how much training adds on top (a copy of the inputs would add
-    another 188 MB).
+    keep the epoch to seconds even when the cores are shared. The figure
+    includes the data set itself (60,000 x 784 x 4 B = 188 MB, plus 2.4 MB of
+    targets) and the interpreter with numpy and numba; what it tracks is how
+    much training adds on top (a copy of the inputs would add another 188 MB).
     """
 
     n_samples = 60_000
