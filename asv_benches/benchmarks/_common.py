@@ -1,0 +1,184 @@
+"""Workloads, synthetic data and the plain-NumPy references the benchmarks check against.
+
+Nothing here is a benchmark (no name starts with ``time_``, ``track_``, ...).
+Every benchmark's ``setup`` calls one of the ``check_*`` functions below
+before anything is timed: they run fastnn on a small input, compare the
+result with a NumPy computation of the same equations and raise
+``AssertionError`` if they differ, so a benchmark can never silently time
+wrong code. The same calls compile (or load from the cache) every kernel the
+benchmark will use, so no compile time leaks into a measurement.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+import fastnn
+
+ETA = 3.0
+SEED = 0
+
+
+def _assert_fastnn_comes_from_the_asv_environment() -> None:
+    # The machine also has fastnn installed in editable mode (pointing at the
+    # main checkout); in a virtualenv with the system site-packages a missing
+    # or broken install of the benchmarked commit would silently fall back to
+    # it, and the results would be filed under the wrong commit.
+    env_type = os.environ.get("ASV_ENV_TYPE")
+    env_dir = os.environ.get("ASV_ENV_DIR")
+    if env_type in (None, "existing") or not env_dir:
+        return
+    module_path = os.path.realpath(fastnn.__file__)
+    if not module_path.startswith(os.path.realpath(env_dir) + os.sep):
+        raise ImportError(
+            f"asv environment {env_dir} imported fastnn from {module_path}, "
+            "not from the commit asv installed into it"
+        )
+
+
+_assert_fastnn_comes_from_the_asv_environment()
+
+
+# ---------------------------------------------------------------------------
+# Workloads of the speed issue
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Workload:
+    sizes: tuple
+    batch_size: int
+    dtype: type
+    # Samples per benchmarked epoch: >= ~20 ms per epoch on an idle core of
+    # this machine, few enough that `asv run --quick` stays short when the
+    # cores are shared (threaded kernels then wait for their second core).
+    n_samples: int
+
+
+WORKLOADS = {
+    "W1": Workload((784, 30, 10), 1, np.float64, 2_000),
+    "W2": Workload((784, 30, 10), 10, np.float32, 4_000),
+    "W3": Workload((784, 100, 10), 32, np.float32, 4_000),
+    "W4": Workload((784, 256, 256, 10), 128, np.float32, 4_000),
+}
+WORKLOAD_NAMES = list(WORKLOADS)
+
+
+def flops_per_sample(sizes) -> int:
+    """Floating-point operations (2 per multiply-add) of one training sample.
+
+    Forward: sum_i L_i L_{i-1} multiply-adds; weight gradient: the same;
+    backward delta (layers i >= 2 only, layer 1 has no delta to pass back):
+    sum_{i>=2} L_i L_{i-1}. Sigmoids, biases and the update step are left
+    out: they are O(L_i) per sample or O(params) per batch.
+    """
+    layer_macs = [fan_out * fan_in for fan_in, fan_out in zip(sizes[:-1], sizes[1:])]
+    return 2 * (2 * sum(layer_macs) + sum(layer_macs[1:]))
+
+
+def synthetic_data(n_samples, sizes, dtype, seed=SEED):
+    """Inputs (n_samples, sizes[0]) in [0, 1) and one-hot targets (n_samples, sizes[-1])."""
+    rng = np.random.default_rng(seed)
+    inputs = rng.random((n_samples, sizes[0]), dtype=dtype)
+    labels = rng.integers(0, sizes[-1], size=n_samples)
+    targets = np.eye(sizes[-1], dtype=dtype)[labels]
+    return inputs, targets
+
+
+# ---------------------------------------------------------------------------
+# Plain NumPy references (float64, straight from the equations)
+# ---------------------------------------------------------------------------
+def numpy_sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def numpy_feedforward(weights, biases, inputs):
+    """Output activations (n, L_l) for weights[i] (L_i, L_{i-1}), biases[i] (L_i,)."""
+    a = np.asarray(inputs, dtype=np.float64)
+    for w, b in zip(weights, biases):
+        a = numpy_sigmoid(a @ w.T + b)
+    return a
+
+
+def numpy_sgd_epoch(weights, biases, inputs, targets, batch_size, eta):
+    """One epoch of mini-batch SGD on the quadratic cost, samples in order.
+
+    weights, biases: float64 lists, updated in place.
+    inputs (n, L_0), targets (n, L_l).
+    """
+    inputs = np.asarray(inputs, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.float64)
+    for start in range(0, inputs.shape[0], batch_size):
+        x = inputs[start:start + batch_size]
+        y = targets[start:start + batch_size]
+        m = x.shape[0]
+        activations = [x]
+        for w, b in zip(weights, biases):
+            activations.append(numpy_sigmoid(activations[-1] @ w.T + b))
+        a_out = activations[-1]
+        delta = (a_out - y) * a_out * (1.0 - a_out)
+        for i in range(len(weights) - 1, -1, -1):
+            a_prev = activations[i]
+            grad_w = delta.T @ a_prev / m
+            grad_b = delta.sum(axis=0) / m
+            if i > 0:
+                delta = (delta @ weights[i]) * a_prev * (1.0 - a_prev)
+            weights[i] -= eta * grad_w
+            biases[i] -= eta * grad_b
+
+
+def assert_close(actual, expected, dtype, what, *, steps=1):
+    """Raise AssertionError naming ``what`` unless actual matches expected.
+
+    float32 kernels reassociate their sums (fastmath), so they are held to
+    float32 precision; ``steps`` loosens it for results that went through
+    several SGD steps, where differences are amplified by eta.
+    """
+    if np.dtype(dtype) == np.float32:
+        rtol, atol = 2e-4 * steps, 2e-5 * steps
+    else:
+        rtol, atol = 1e-9 * steps, 1e-11 * steps
+    scale = max(1.0, float(np.max(np.abs(expected))) if np.size(expected) else 1.0)
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=np.float64), expected, rtol=rtol, atol=atol * scale,
+        err_msg=f"fastnn disagrees with the NumPy reference: {what}",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Checks run by the setups (once per process and configuration)
+# ---------------------------------------------------------------------------
+_checked_training = set()
+
+
+def check_training(sizes, batch_size, dtype):
+    """Network.train on a small input equals numpy_sgd_epoch; warms the JIT.
+
+    Uses 2 full mini-batches and a partial one of the workload's own batch
+    size and dtype, so the same compiled code and the same serial/threaded
+    paths run as in the timed epoch.
+    """
+    key = (tuple(sizes), batch_size, np.dtype(dtype).name)
+    if key in _checked_training:
+        return
+    n_samples = 2 * batch_size + 3
+    inputs, targets = synthetic_data(n_samples, sizes, dtype, seed=SEED + 1)
+    network = fastnn.Network(sizes, seed=SEED, dtype=dtype)
+    weights = [w.astype(np.float64) for w in network.weights]
+    biases = [b.astype(np.float64) for b in network.biases]
+    network.train(inputs, targets, epochs=1, batch_size=batch_size, eta=ETA, shuffle=False)
+    numpy_sgd_epoch(weights, biases, inputs, targets, batch_size, ETA)
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        what = f"sizes {list(sizes)}, batch {batch_size}, {np.dtype(dtype).name}, layer {i + 1}"
+        assert_close(network.weights[i], w, dtype, f"weights after one epoch, {what}", steps=3)
+        assert_close(network.biases[i], b, dtype, f"biases after one epoch, {what}", steps=3)
+    # The timed epochs shuffle: compile that path too. With one mini-batch
+    # holding every sample, the order cannot change the step.
+    network = fastnn.Network(sizes, seed=SEED, dtype=dtype)
+    weights = [w.astype(np.float64) for w in network.weights]
+    biases = [b.astype(np.float64) for b in network.biases]
+    network.train(inputs, targets, epochs=1, batch_size=n_samples, eta=ETA, seed=SEED)
+    numpy_sgd_epoch(weights, biases, inputs, targets, n_samples, ETA)
+    assert_close(network.params, np.concatenate([w.ravel() for w in weights] + biases),
+                 dtype, f"parameters after one shuffled full batch, sizes {list(sizes)}")
+    _checked_training.add(key)

@@ -1,0 +1,63 @@
+"""Compile, in one process, every kernel specialisation the suite uses.
+
+asv runs this right after installing a commit (``install_command`` in
+asv.conf.json), so that no benchmark process compiles anything.
+
+Why: fastnn caches its compiled kernels on disk, and numba segfaults when it
+loads a cached function that was compiled in a process where the threaded
+(``parallel=True``) kernels it calls had themselves been loaded from the
+cache (numba issues #8578 and #4807, both open). The suite runs each
+benchmark in its own process, so without this step a kernel benchmark
+caches ``forward_layer`` first, the next process compiles ``train_epoch`` on
+top of it, and every later training benchmark crashes on load. Compiling
+everything in one fresh process gives cache entries that load safely. The
+numba cache of the startup benchmark (bench_startup) is separate and is not
+affected.
+
+Run as ``python -m benchmarks._prime_numba_cache`` from asv_benches/.
+"""
+import glob
+import os
+
+import numpy as np
+
+from fastnn import kernels
+
+from . import bench_kernels, bench_training
+from ._common import WORKLOADS, check_training
+
+
+def clear_fastnn_numba_cache():
+    """Delete the cached kernels of the installed fastnn; returns how many files.
+
+    pip's reinstall leaves numba's files in __pycache__, and they stay valid
+    (same source size and time stamp) when two commits have the same kernels:
+    entries written by an earlier, crashing sequence would be reused.
+    """
+    # numba's own record of where this dispatcher's cache lives (the
+    # package's __pycache__, or under NUMBA_CACHE_DIR when that is set); a
+    # directory holding fastnn's entries only. No path: caching is off.
+    cache_dir = getattr(kernels.train_epoch._cache, "_cache_path", None)
+    if cache_dir is None:
+        return 0
+    stale = glob.glob(os.path.join(cache_dir, "*.nbi")) + glob.glob(os.path.join(cache_dir, "*.nbc"))
+    for path in stale:
+        os.remove(path)
+    return len(stale)
+
+
+def prime():
+    clear_fastnn_numba_cache()
+    for spec in WORKLOADS.values():
+        check_training(spec.sizes, spec.batch_size, spec.dtype)
+    # Also compiles forward_pass, through Network.evaluate.
+    bench_training.DigitsAccuracy().setup()
+    check_training(bench_training.PeakMemoryTraining.sizes,
+                   bench_training.PeakMemoryTraining.batch_size, np.float32)
+    for dtype in bench_kernels.DTYPES:
+        bench_kernels.LayerKernels().setup(bench_kernels.LAYERS[0], 1, dtype)
+        bench_kernels.OutputDelta().setup(10, 1, dtype)
+
+
+if __name__ == "__main__":
+    prime()

@@ -1,0 +1,137 @@
+"""One call of each layer kernel: weighted sum, deltas, gradient.
+
+Buffers are allocated in ``setup``; the timed call only computes. Every
+kernel here is idempotent on its buffers (``layer_gradient`` runs with
+eta = 0, gradient only), so repeated calls time the same work.
+"""
+import numpy as np
+
+from fastnn import kernels
+
+from ._common import SEED, assert_close, numpy_sigmoid
+
+# (L_{i-1}, L_i): the first layer of W1/W2, of W4, and W4's hidden-to-hidden.
+LAYERS = ["784->30", "784->256", "256->256"]
+BATCH_SIZES = [1, 10, 128]
+DTYPES = ["float32", "float64"]
+
+
+def _layer_arrays(fan_in, fan_out, batch_size, dtype, seed):
+    """Seeded inputs and empty outputs of the kernels of one layer."""
+    rng = np.random.default_rng(seed)
+    return {
+        "w": (rng.standard_normal((fan_out, fan_in)) / np.sqrt(fan_in)).astype(dtype),
+        "b": rng.standard_normal(fan_out).astype(dtype),
+        # a_prev is an activation, in (0, 1); delta is dC/dz, small and signed.
+        "a_prev": rng.random((batch_size, fan_in)).astype(dtype),
+        "delta": rng.uniform(-0.25, 0.25, (batch_size, fan_out)).astype(dtype),
+        "a": np.empty((batch_size, fan_out), dtype),
+        "delta_prev": np.empty((batch_size, fan_in), dtype),
+        "grad_w": np.empty((fan_out, fan_in), dtype),
+        "grad_b": np.empty(fan_out, dtype),
+    }
+
+
+def _run_layer_kernels(arrays):
+    m = arrays["a_prev"].shape[0]
+    kernels.forward_layer(arrays["w"], arrays["b"], arrays["a_prev"], arrays["a"])
+    kernels.backward_delta(arrays["w"], arrays["delta"], arrays["a_prev"], arrays["delta_prev"])
+    kernels.layer_gradient(arrays["delta"], arrays["a_prev"], arrays["w"], arrays["b"],
+                           arrays["grad_w"], arrays["grad_b"], 1.0 / m, 0.0)
+
+
+def _check_layer_kernels(arrays, what):
+    """The three kernels' outputs against their equations in NumPy (float64)."""
+    w, b, a_prev, delta = (arrays[k].astype(np.float64) for k in ("w", "b", "a_prev", "delta"))
+    dtype = arrays["w"].dtype
+    w_before = arrays["w"].copy()
+    _run_layer_kernels(arrays)
+    m = a_prev.shape[0]
+    assert_close(arrays["a"], numpy_sigmoid(a_prev @ w.T + b), dtype, f"forward_layer, {what}")
+    assert_close(arrays["delta_prev"], (delta @ w) * a_prev * (1 - a_prev), dtype,
+                 f"backward_delta, {what}")
+    assert_close(arrays["grad_w"], delta.T @ a_prev / m, dtype, f"layer_gradient dC/dw, {what}")
+    assert_close(arrays["grad_b"], delta.sum(axis=0) / m, dtype, f"layer_gradient dC/db, {what}")
+    if not np.array_equal(arrays["w"], w_before):
+        raise AssertionError(f"layer_gradient with eta=0 changed the weights, {what}")
+
+
+class LayerKernels:
+    """forward_layer, backward_delta and layer_gradient for one layer and batch."""
+
+    params = [LAYERS, BATCH_SIZES, DTYPES]
+    param_names = ["layer", "batch_size", "dtype"]
+    # Each sample is one call (asv re-runs setup between timed calls), so
+    # take more, cheap samples than asv's default of at most 10.
+    repeat = (5, 20, 1.0)
+
+    _prepared = {}
+
+    def setup(self, layer, batch_size, dtype):
+        key = (layer, batch_size, dtype)
+        if key not in self._prepared:
+            fan_in, fan_out = (int(width) for width in layer.split("->"))
+            # A small layer whose batch has a full 4-sample block and a tail,
+            # then the timed arrays themselves (they may take the threaded path).
+            _check_layer_kernels(_layer_arrays(9, 7, 6, dtype, SEED + 1),
+                                 f"9->7, batch 6, {dtype}")
+            arrays = _layer_arrays(fan_in, fan_out, batch_size, dtype, SEED)
+            _check_layer_kernels(arrays, f"{layer}, batch {batch_size}, {dtype}")
+            self._prepared[key] = arrays
+        self.arrays = self._prepared[key]
+        self.scale = 1.0 / batch_size
+
+    def time_forward_layer(self, layer, batch_size, dtype):
+        a = self.arrays
+        kernels.forward_layer(a["w"], a["b"], a["a_prev"], a["a"])
+
+    def time_backward_delta(self, layer, batch_size, dtype):
+        a = self.arrays
+        kernels.backward_delta(a["w"], a["delta"], a["a_prev"], a["delta_prev"])
+
+    def time_layer_gradient(self, layer, batch_size, dtype):
+        a = self.arrays
+        kernels.layer_gradient(a["delta"], a["a_prev"], a["w"], a["b"],
+                               a["grad_w"], a["grad_b"], self.scale, 0.0)
+
+
+def _output_arrays(width, batch_size, dtype, seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, width, size=batch_size)
+    return {
+        "a": rng.random((batch_size, width)).astype(dtype),
+        "y": np.eye(width, dtype=dtype)[labels],
+        "delta": np.empty((batch_size, width), dtype),
+    }
+
+
+def _check_output_delta(arrays, what):
+    a, y = arrays["a"].astype(np.float64), arrays["y"].astype(np.float64)
+    dtype = arrays["a"].dtype
+    cost = kernels.output_delta(arrays["a"], arrays["y"], arrays["delta"])
+    assert_close(arrays["delta"], (a - y) * a * (1 - a), dtype, f"output_delta delta, {what}")
+    assert_close(cost, 0.5 * np.sum((a - y) ** 2), dtype, f"output_delta cost, {what}")
+
+
+class OutputDelta:
+    """output_delta: the output layer's delta and the batch's summed cost."""
+
+    # Every workload's output layer has 10 neurons.
+    params = [[10], BATCH_SIZES, DTYPES]
+    param_names = ["output_width", "batch_size", "dtype"]
+    repeat = (5, 20, 1.0)
+
+    _prepared = {}
+
+    def setup(self, output_width, batch_size, dtype):
+        key = (output_width, batch_size, dtype)
+        if key not in self._prepared:
+            _check_output_delta(_output_arrays(7, 5, dtype, SEED + 1), f"width 7, batch 5, {dtype}")
+            arrays = _output_arrays(output_width, batch_size, dtype, SEED)
+            _check_output_delta(arrays, f"width {output_width}, batch {batch_size}, {dtype}")
+            self._prepared[key] = arrays
+        self.arrays = self._prepared[key]
+
+    def time_output_delta(self, output_width, batch_size, dtype):
+        a = self.arrays
+        kernels.output_delta(a["a"], a["y"], a["delta"])
