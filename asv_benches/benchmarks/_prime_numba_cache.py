@@ -3,16 +3,15 @@
 asv runs this right after installing a commit (``install_command`` in
 asv.conf.json), so that no benchmark process compiles anything.
 
-Why: fastnn caches its compiled kernels on disk, and numba segfaults when it
-loads a cached function that was compiled in a process where the threaded
-(``parallel=True``) kernels it calls had themselves been loaded from the
-cache (numba issues #8578 and #4807, both open). The suite runs each
-benchmark in its own process, so without this step a kernel benchmark
-caches ``forward_layer`` first, the next process compiles ``train_epoch`` on
-top of it, and every later training benchmark crashes on load. Compiling
-everything in one fresh process gives cache entries that load safely. The
-numba cache of the startup benchmark (bench_startup) is separate and is not
-affected.
+Why: each benchmark runs in its own process, and compiling once up front
+keeps compile time out of them. It was added when fastnn segfaulted loading
+a cached function compiled in a process where the threaded kernels it calls
+had been loaded from the cache (numba issues #8578 and #4807); fastnn itself
+now avoids that pattern (the rule in fastnn/_config.py, tested by
+tests/test_network.py::test_kernels_reload_from_the_cache_in_new_processes),
+and starting from an empty cache here keeps results from ever depending on
+what an earlier commit left in it. The numba cache of the startup benchmark
+(bench_startup) is separate.
 
 Run as ``python -m benchmarks._prime_numba_cache`` from asv_benches/.
 """
