@@ -104,12 +104,13 @@ def sigmoid_prime(z):
 # Layer kernels: one equation each
 # ---------------------------------------------------------------------------
 @jit
-def _forward_block(w, b, a_prev, a, n0):
-    """z_j = sum_k w_jk a_k + b_j and a_j = f(z_j) for samples n0..n0+3.
+def _weighted_sums_block(w, x, out, n0):
+    """out[n, j] = sum_k w[j, k] x[n, k] for the samples n = n0..n0+3.
 
-    Two rows j and four samples share one pass over k: each w_jk loaded is
-    used four times and each a_k four times... twice, which keeps the loop
-    bound by multiply-adds rather than by loads.
+    Two rows j and four samples share one pass over k: each w_jk loaded
+    serves four samples and each x_k two rows, which keeps the loop bound by
+    multiply-adds rather than by loads, with eight independent sums in
+    flight. w: (J, K); x: (m, K); out: (m, J).
     """
     n_j, n_k = w.shape
     zero = cast_like(0.0, w)
@@ -127,10 +128,10 @@ def _forward_block(w, b, a_prev, a, n0):
         for k in range(n_k):
             w0 = w[j, k]
             w1 = w[j + 1, k]
-            x0 = a_prev[n0, k]
-            x1 = a_prev[n1, k]
-            x2 = a_prev[n2, k]
-            x3 = a_prev[n3, k]
+            x0 = x[n0, k]
+            x1 = x[n1, k]
+            x2 = x[n2, k]
+            x3 = x[n3, k]
             z00 += w0 * x0
             z01 += w0 * x1
             z02 += w0 * x2
@@ -139,14 +140,14 @@ def _forward_block(w, b, a_prev, a, n0):
             z11 += w1 * x1
             z12 += w1 * x2
             z13 += w1 * x3
-        a[n0, j] = sigmoid(z00 + b[j])
-        a[n1, j] = sigmoid(z01 + b[j])
-        a[n2, j] = sigmoid(z02 + b[j])
-        a[n3, j] = sigmoid(z03 + b[j])
-        a[n0, j + 1] = sigmoid(z10 + b[j + 1])
-        a[n1, j + 1] = sigmoid(z11 + b[j + 1])
-        a[n2, j + 1] = sigmoid(z12 + b[j + 1])
-        a[n3, j + 1] = sigmoid(z13 + b[j + 1])
+        out[n0, j] = z00
+        out[n1, j] = z01
+        out[n2, j] = z02
+        out[n3, j] = z03
+        out[n0, j + 1] = z10
+        out[n1, j + 1] = z11
+        out[n2, j + 1] = z12
+        out[n3, j + 1] = z13
         j += 2
     if j < n_j:
         z0 = zero
@@ -155,19 +156,19 @@ def _forward_block(w, b, a_prev, a, n0):
         z3 = zero
         for k in range(n_k):
             w0 = w[j, k]
-            z0 += w0 * a_prev[n0, k]
-            z1 += w0 * a_prev[n1, k]
-            z2 += w0 * a_prev[n2, k]
-            z3 += w0 * a_prev[n3, k]
-        a[n0, j] = sigmoid(z0 + b[j])
-        a[n1, j] = sigmoid(z1 + b[j])
-        a[n2, j] = sigmoid(z2 + b[j])
-        a[n3, j] = sigmoid(z3 + b[j])
+            z0 += w0 * x[n0, k]
+            z1 += w0 * x[n1, k]
+            z2 += w0 * x[n2, k]
+            z3 += w0 * x[n3, k]
+        out[n0, j] = z0
+        out[n1, j] = z1
+        out[n2, j] = z2
+        out[n3, j] = z3
 
 
 @jit
-def _forward_sample(w, b, a_prev, a, n):
-    """z_j = sum_k w_jk a_k + b_j and a_j = f(z_j) for the single sample n.
+def _weighted_sums_sample(w, x, out, n):
+    """out[n, j] = sum_k w[j, k] x[n, k] for the single sample n.
 
     Four rows j per pass over k: four independent sums keep the multiply-add
     units busy where one sum would wait on each addition's latency.
@@ -181,22 +182,30 @@ def _forward_sample(w, b, a_prev, a, n):
         z2 = zero
         z3 = zero
         for k in range(n_k):
-            x = a_prev[n, k]
-            z0 += w[j, k] * x
-            z1 += w[j + 1, k] * x
-            z2 += w[j + 2, k] * x
-            z3 += w[j + 3, k] * x
-        a[n, j] = sigmoid(z0 + b[j])
-        a[n, j + 1] = sigmoid(z1 + b[j + 1])
-        a[n, j + 2] = sigmoid(z2 + b[j + 2])
-        a[n, j + 3] = sigmoid(z3 + b[j + 3])
+            x_k = x[n, k]
+            z0 += w[j, k] * x_k
+            z1 += w[j + 1, k] * x_k
+            z2 += w[j + 2, k] * x_k
+            z3 += w[j + 3, k] * x_k
+        out[n, j] = z0
+        out[n, j + 1] = z1
+        out[n, j + 2] = z2
+        out[n, j + 3] = z3
         j += 4
     while j < n_j:
         z = zero
         for k in range(n_k):
-            z += w[j, k] * a_prev[n, k]
-        a[n, j] = sigmoid(z + b[j])
+            z += w[j, k] * x[n, k]
+        out[n, j] = z
         j += 1
+
+
+@jit
+def _activate_rows(b, a, n_begin, n_end):
+    """a[n, j] <- f(z[n, j] + b[j]) for rows n_begin..n_end-1 holding sums."""
+    for n in range(n_begin, n_end):
+        for j in range(a.shape[1]):
+            a[n, j] = sigmoid(a[n, j] + b[j])
 
 
 @jit(parallel=True)
@@ -214,12 +223,17 @@ def forward_layer(w, b, a_prev, a):
     n_blocks = m // SAMPLE_BLOCK
     if m * w.shape[0] * w.shape[1] >= PARALLEL_MIN_WORK:
         for block in prange(n_blocks):
-            _forward_block(w, b, a_prev, a, block * SAMPLE_BLOCK)
+            n0 = block * SAMPLE_BLOCK
+            _weighted_sums_block(w, a_prev, a, n0)
+            _activate_rows(b, a, n0, n0 + SAMPLE_BLOCK)
     else:
         for block in range(n_blocks):
-            _forward_block(w, b, a_prev, a, block * SAMPLE_BLOCK)
+            n0 = block * SAMPLE_BLOCK
+            _weighted_sums_block(w, a_prev, a, n0)
+            _activate_rows(b, a, n0, n0 + SAMPLE_BLOCK)
     for n in range(n_blocks * SAMPLE_BLOCK, m):
-        _forward_sample(w, b, a_prev, a, n)
+        _weighted_sums_sample(w, a_prev, a, n)
+        _activate_rows(b, a, n, n + 1)
 
 
 @jit
@@ -242,39 +256,25 @@ def output_delta(a, y, delta):
 
 
 @jit
-def _backward_block(w, delta, a_prev, delta_prev, n0, count):
-    """The recursion for samples n0..n0+count-1 (count <= 4), see backward_delta."""
-    n_j, n_k = w.shape
-    one = cast_like(1.0, w)
-    for n in range(n0, n0 + count):
-        for k in range(n_k):
-            delta_prev[n, k] = 0
-    if count == SAMPLE_BLOCK:
-        for j in range(n_j):
-            d0 = delta[n0, j]
-            d1 = delta[n0 + 1, j]
-            d2 = delta[n0 + 2, j]
-            d3 = delta[n0 + 3, j]
-            for k in range(n_k):
-                w_jk = w[j, k]
-                delta_prev[n0, k] += d0 * w_jk
-                delta_prev[n0 + 1, k] += d1 * w_jk
-                delta_prev[n0 + 2, k] += d2 * w_jk
-                delta_prev[n0 + 3, k] += d3 * w_jk
-    else:
-        for n in range(n0, n0 + count):
-            for j in range(n_j):
-                d = delta[n, j]
-                for k in range(n_k):
-                    delta_prev[n, k] += d * w[j, k]
-    for n in range(n0, n0 + count):
-        for k in range(n_k):
+def _transpose(w, w_transposed):
+    """w_transposed[k, j] = w[j, k]."""
+    for j in range(w.shape[0]):
+        for k in range(w.shape[1]):
+            w_transposed[k, j] = w[j, k]
+
+
+@jit
+def _scale_by_sigmoid_prime(a_prev, delta_prev, n_begin, n_end):
+    """delta_prev[n, k] *= f'(z_k) = a_k (1 - a_k) for rows n_begin..n_end-1."""
+    one = cast_like(1.0, a_prev)
+    for n in range(n_begin, n_end):
+        for k in range(a_prev.shape[1]):
             a_nk = a_prev[n, k]
             delta_prev[n, k] *= a_nk * (one - a_nk)
 
 
 @jit(parallel=True)
-def backward_delta(w, delta, a_prev, delta_prev):
+def backward_delta(w, delta, a_prev, delta_prev, w_transposed):
     """The backward recursion from layer i to layer i-1.
 
     dC/dz_k^(i-1) = f'(z_k^(i-1)) sum_j dC/dz_j^(i) w_jk^(i)
@@ -283,19 +283,31 @@ def backward_delta(w, delta, a_prev, delta_prev):
     neurons j of layer i, the layer *after* k (the document's version sums
     over the wrong layer; docs/theory.md, erratum 2).
 
+    The sum over j is taken as a weighted sum with the transposed weights,
+    sum_j w^T[k, j] delta[n, j], so that it runs over contiguous memory with
+    the same blocked kernel as the forward pass; the transpose costs
+    L_i L_{i-1} copies against m L_i L_{i-1} multiply-adds.
+
     w: (L_i, L_{i-1}); delta: (m, L_i); a_prev: (m, L_{i-1});
-    delta_prev: (m, L_{i-1}), written.
+    delta_prev: (m, L_{i-1}), written; w_transposed: (L_{i-1}, L_i), scratch,
+    overwritten with w^T.
     """
+    _transpose(w, w_transposed)
     m = delta.shape[0]
     n_blocks = m // SAMPLE_BLOCK
     if m * w.shape[0] * w.shape[1] >= PARALLEL_MIN_WORK:
         for block in prange(n_blocks):
-            _backward_block(w, delta, a_prev, delta_prev, block * SAMPLE_BLOCK, SAMPLE_BLOCK)
+            n0 = block * SAMPLE_BLOCK
+            _weighted_sums_block(w_transposed, delta, delta_prev, n0)
+            _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + SAMPLE_BLOCK)
     else:
         for block in range(n_blocks):
-            _backward_block(w, delta, a_prev, delta_prev, block * SAMPLE_BLOCK, SAMPLE_BLOCK)
-    tail = m % SAMPLE_BLOCK
-    _backward_block(w, delta, a_prev, delta_prev, m - tail, tail)
+            n0 = block * SAMPLE_BLOCK
+            _weighted_sums_block(w_transposed, delta, delta_prev, n0)
+            _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + SAMPLE_BLOCK)
+    for n in range(n_blocks * SAMPLE_BLOCK, m):
+        _weighted_sums_sample(w_transposed, delta, delta_prev, n)
+        _scale_by_sigmoid_prime(a_prev, delta_prev, n, n + 1)
 
 
 @jit
@@ -435,6 +447,15 @@ def layer_weights(params, sizes, i):
 
 
 @jit
+def _flat_weights(params, sizes, i):
+    """w^(i) as a flat slice: w_jk at [j * L_{i-1} + k]."""
+    start = 0
+    for h in range(1, i):
+        start += sizes[h] * sizes[h - 1]
+    return params[start:start + sizes[i] * sizes[i - 1]]
+
+
+@jit
 def layer_biases(params, sizes, i):
     """View of b^(i), shape (L_i,), inside the flat parameter vector."""
     start = 0
@@ -497,7 +518,10 @@ def backward_pass(params, grad, sizes, activations, deltas, targets, m, capacity
         delta = _layer_rows(deltas, sizes, i, m, capacity)
         if i > 1:
             # delta^(i-1) needs w^(i) before its step, so it comes first.
-            backward_delta(w, delta, a_prev, _layer_rows(deltas, sizes, i - 1, m, capacity))
+            # Layer i's slot in grad is not written yet: it holds w^T for now.
+            w_transposed = _flat_weights(grad, sizes, i).reshape((sizes[i - 1], sizes[i]))
+            backward_delta(w, delta, a_prev, _layer_rows(deltas, sizes, i - 1, m, capacity),
+                           w_transposed)
         layer_gradient(
             delta,
             a_prev,
@@ -572,15 +596,6 @@ def _output_delta_sample(a, y, delta):
 # params, w_jk = w[j * L_{i-1} + k], and activations and deltas as 1-D rows:
 # a 2-D view costs numba a reshape call (about 30 ns), paid ~20 times per
 # sample, which was a third of the time of a small network's step.
-@jit
-def _flat_weights(params, sizes, i):
-    """w^(i) as a flat slice: w_jk at [j * L_{i-1} + k]."""
-    start = 0
-    for h in range(1, i):
-        start += sizes[h] * sizes[h - 1]
-    return params[start:start + sizes[i] * sizes[i - 1]]
-
-
 @jit
 def _sample_row(buffer, sizes, i, capacity, n):
     """Row of sample n in layer i's slot of a buffer with capacity rows per layer."""

@@ -27,6 +27,7 @@ def _layer_arrays(fan_in, fan_out, batch_size, dtype, seed):
         "delta": rng.uniform(-0.25, 0.25, (batch_size, fan_out)).astype(dtype),
         "a": np.empty((batch_size, fan_out), dtype),
         "delta_prev": np.empty((batch_size, fan_in), dtype),
+        "w_transposed": np.empty((fan_in, fan_out), dtype),
         "grad_w": np.empty((fan_out, fan_in), dtype),
         "grad_b": np.empty(fan_out, dtype),
     }
@@ -35,7 +36,8 @@ def _layer_arrays(fan_in, fan_out, batch_size, dtype, seed):
 def _run_layer_kernels(arrays):
     m = arrays["a_prev"].shape[0]
     kernels.forward_layer(arrays["w"], arrays["b"], arrays["a_prev"], arrays["a"])
-    kernels.backward_delta(arrays["w"], arrays["delta"], arrays["a_prev"], arrays["delta_prev"])
+    kernels.backward_delta(arrays["w"], arrays["delta"], arrays["a_prev"], arrays["delta_prev"],
+                           arrays["w_transposed"])
     kernels.layer_gradient(arrays["delta"], arrays["a_prev"], arrays["w"], arrays["b"],
                            arrays["grad_w"], arrays["grad_b"], 1.0 / m, 0.0)
 
@@ -87,7 +89,7 @@ class LayerKernels:
 
     def time_backward_delta(self, layer, batch_size, dtype):
         a = self.arrays
-        kernels.backward_delta(a["w"], a["delta"], a["a_prev"], a["delta_prev"])
+        kernels.backward_delta(a["w"], a["delta"], a["a_prev"], a["delta_prev"], a["w_transposed"])
 
     def time_layer_gradient(self, layer, batch_size, dtype):
         a = self.arrays
