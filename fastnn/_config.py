@@ -57,6 +57,8 @@ _NO_PRANGE_WARNING = r"(?s).*no transformation for parallel execution was possib
 
 
 def _compile_quietly(dispatcher):
+    if not hasattr(dispatcher, "compile"):  # NUMBA_DISABLE_JIT=1: a plain function
+        return dispatcher
     compile_signature = dispatcher.compile
 
     def compile(sig):
