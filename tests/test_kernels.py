@@ -163,7 +163,7 @@ import re
 arithmetic = re.compile(r"\bf(?:add|sub|mul|div)(?: [a-z]+)* (<\d+ x )?(float|double)\b")
 for dispatcher in (kernels._weighted_sums_block, kernels._weighted_sums_sample,
                    kernels._activate_rows, kernels.output_delta,
-                   kernels._scale_by_sigmoid_prime, kernels._gradient_row_pair,
+                   kernels._scale_by_sigmoid_prime, kernels._gradient_row_quad,
                    kernels._step_and_forward):
     for signature, ir in dispatcher.inspect_llvm().items():
         assert "float32" in str(signature), signature
