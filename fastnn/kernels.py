@@ -592,6 +592,17 @@ def shuffle_order(order, seed):
     np.random.shuffle(order)
 
 
+@jit
+def _gather_batch(inputs, targets, rows, batch_inputs, batch_targets):
+    """Copy the samples ``rows`` of inputs and targets into the batch buffers."""
+    for n in range(rows.shape[0]):
+        source = rows[n]
+        for k in range(inputs.shape[1]):
+            batch_inputs[n, k] = inputs[source, k]
+        for j in range(targets.shape[1]):
+            batch_targets[n, j] = targets[source, j]
+
+
 @jit(calls_parallel=True)
 def train_epoch(params, grad, sizes, inputs, targets, order, batch_size, eta,
                 activations, deltas, batch_targets):
@@ -605,18 +616,12 @@ def train_epoch(params, grad, sizes, inputs, targets, order, batch_size, eta,
     batch_targets: (batch_size, L_l). Returns sum_n C_n, each C_n measured in
     the forward pass that produced its gradient.
     """
-    n_samples, n_inputs = inputs.shape
-    n_outputs = targets.shape[1]
+    n_samples = inputs.shape[0]
     cost = 0.0
     for start in range(0, n_samples, batch_size):
         m = min(batch_size, n_samples - start)
-        a0 = _layer_rows(activations, sizes, 0, m, batch_size)
-        for n in range(m):
-            source = order[start + n]
-            for k in range(n_inputs):
-                a0[n, k] = inputs[source, k]
-            for j in range(n_outputs):
-                batch_targets[n, j] = targets[source, j]
+        _gather_batch(inputs, targets, order[start:start + m],
+                      _layer_rows(activations, sizes, 0, m, batch_size), batch_targets)
         forward_pass(params, sizes, activations, m, batch_size)
         cost += backward_pass(params, grad, sizes, activations, deltas, batch_targets,
                               m, batch_size, eta)
