@@ -14,6 +14,7 @@ package exposes the two classes lazily).
 """
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 import copy
 import numbers
 import warnings
@@ -59,7 +60,7 @@ _TARGET_LOW = 0.1
 _TARGET_HIGH = 0.9
 
 
-class _BaseFastMLP(BaseEstimator):
+class _BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
     """Parameters, validation and the training loop shared by both estimators."""
 
     def __init__(
@@ -92,16 +93,17 @@ class _BaseFastMLP(BaseEstimator):
         self.dtype = dtype
 
     # -- subclass hooks ----------------------------------------------------------
+    @abstractmethod
     def _check_y(self, y, first_call, classes):
         """Validated y -> (y as given to scores, training targets builder state)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _encode_targets(self, y, dtype):
         """Targets of shape (n, n_outputs) in the sigmoid's range for training."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _validation_score(self, network, X, y):
-        raise NotImplementedError
+        """The early-stopping score of ``network`` on held-out (X, y)."""
 
     # -- parameters ----------------------------------------------------------------
     def _checked_parameters(self):
