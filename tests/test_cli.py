@@ -4,7 +4,8 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
+import shutil
+import sysconfig
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def assert_one_line_error(result, *phrases):
 
 
 def test_console_script_resolves_to_cli_main():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     with open(ROOT / "pyproject.toml", "rb") as stream:
         project = tomllib.load(stream)["project"]
     assert project["scripts"]["fastnn"] == "fastnn.cli:main"
@@ -47,6 +49,34 @@ def test_console_script_resolves_to_cli_main():
     assert {"scikit-learn", "tqdm", "matplotlib"} <= {
         re.split(r"[<>=]", requirement)[0] for requirement in project["optional-dependencies"]["cli"]
     }
+
+
+def installed_console_script():
+    """The `fastnn` script pip put beside this interpreter, if it runs this checkout."""
+    script = shutil.which("fastnn", path=sysconfig.get_path("scripts"))
+    if script is None:
+        pytest.skip("the fastnn console script is not installed (pip install -e .)")
+    probe = subprocess.run([sys.executable, "-c", "import fastnn; print(fastnn.__file__)"],
+                           cwd="/", capture_output=True, text=True, timeout=120)
+    if not Path(probe.stdout.strip()).resolve().is_relative_to(ROOT):
+        pytest.skip("the installed fastnn is another checkout")
+    return script
+
+
+def test_installed_console_script_trains_and_reports_errors(tmp_path):
+    script = installed_console_script()
+    env = dict(os.environ, COLUMNS="120")
+    trained = subprocess.run([script, "train", "--epochs", "2", "--quiet",
+                              "--out", str(tmp_path / "model.npz")],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert trained.returncode == 0, trained.stderr
+    assert "test accuracy" in trained.stdout
+    info = subprocess.run([script, "info", str(tmp_path / "model.npz")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert info.returncode == 0 and "64" in info.stdout, info.stderr
+    missing = subprocess.run([script, "info", str(tmp_path / "nothing.npz")], cwd=tmp_path,
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert_one_line_error(missing, "does not exist")
 
 
 def test_optional_dependencies_are_not_imported_by_fastnn_or_the_cli_module():
