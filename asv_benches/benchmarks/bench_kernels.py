@@ -4,6 +4,8 @@ Buffers are allocated in ``setup``; the timed call only computes. Every
 kernel here is idempotent on its buffers (``layer_gradient`` runs with
 eta = 0, gradient only), so repeated calls time the same work.
 """
+import inspect
+
 import numpy as np
 
 from fastnn import kernels
@@ -33,11 +35,24 @@ def _layer_arrays(fan_in, fan_out, batch_size, dtype, seed):
     }
 
 
+# backward_delta takes a scratch array for w^T since the commit "One blocked
+# weighted-sum kernel for the forward pass and the backward recursion"; older
+# commits take four arguments and stay measurable.
+_BACKWARD_TAKES_SCRATCH = len(inspect.signature(
+    getattr(kernels.backward_delta, "py_func", kernels.backward_delta)).parameters) == 5
+
+
+def _backward_delta(arrays):
+    arguments = [arrays["w"], arrays["delta"], arrays["a_prev"], arrays["delta_prev"]]
+    if _BACKWARD_TAKES_SCRATCH:
+        arguments.append(arrays["w_transposed"])
+    kernels.backward_delta(*arguments)
+
+
 def _run_layer_kernels(arrays):
     m = arrays["a_prev"].shape[0]
     kernels.forward_layer(arrays["w"], arrays["b"], arrays["a_prev"], arrays["a"])
-    kernels.backward_delta(arrays["w"], arrays["delta"], arrays["a_prev"], arrays["delta_prev"],
-                           arrays["w_transposed"])
+    _backward_delta(arrays)
     kernels.layer_gradient(arrays["delta"], arrays["a_prev"], arrays["w"], arrays["b"],
                            arrays["grad_w"], arrays["grad_b"], 1.0 / m, 0.0)
 
@@ -89,7 +104,7 @@ class LayerKernels:
 
     def time_backward_delta(self, layer, batch_size, dtype):
         a = self.arrays
-        kernels.backward_delta(a["w"], a["delta"], a["a_prev"], a["delta_prev"], a["w_transposed"])
+        _backward_delta(a)
 
     def time_layer_gradient(self, layer, batch_size, dtype):
         a = self.arrays
