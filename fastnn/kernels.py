@@ -47,6 +47,7 @@ __all__ = [
     "forward_pass",
     "backward_pass",
     "train_epoch",
+    "train_epoch_per_sample",
     "shuffle_order",
     "layer_weights",
     "layer_biases",
