@@ -101,6 +101,50 @@ def sigmoid_prime(z):
     return s * (one - s)
 
 
+# 2^n for n = -150..0 in float32 (2^-150 rounds to 0), for the exponential of
+# _sigmoid_float32 below.
+_POWERS_OF_TWO_FLOAT32 = (2.0 ** np.arange(-150, 1)).astype(np.float32)
+
+
+@jit
+def _sigmoid_float32(z):
+    """f(z) for a float32 z without calling libm, so that loops vectorize.
+
+    e = exp(-|z|) by Cody and Waite's reduction: n = round(x / ln 2),
+    r = x - n ln 2 (|r| <= ln2 / 2), exp(r) by a degree-7 polynomial and 2^n
+    from a table. All in float32; within 3e-7 relative of the exact sigmoid
+    (libm's expf path: 2e-7), about five times faster in a loop here.
+    """
+    one = cast_like(1.0, z)
+    x = max(-abs(z), cast_like(-104.0, z))
+    n = np.floor(x * cast_like(1.4426950408889634, z) + cast_like(0.5, z))
+    r = x - n * cast_like(0.693359375, z) - n * cast_like(-2.12194440e-4, z)
+    p = cast_like(1.9875691500e-4, z)
+    p = p * r + cast_like(1.3981999507e-3, z)
+    p = p * r + cast_like(8.3334519073e-3, z)
+    p = p * r + cast_like(4.1665795894e-2, z)
+    p = p * r + cast_like(1.6666665459e-1, z)
+    p = p * r + cast_like(5.0000001201e-1, z)
+    p = p * r * r + r + one
+    e = p * _POWERS_OF_TWO_FLOAT32[np.int32(n) + 150]
+    s = one / (one + e)
+    return s if z >= 0 else e * s
+
+
+def sigmoid_in_loop(z):  # pragma: no cover - replaced by the overload
+    """f(z): the vectorizable float32 form, or ``sigmoid`` for float64."""
+    return sigmoid(z)
+
+
+@overload(sigmoid_in_loop)
+def _sigmoid_in_loop_overload(z):
+    # float64 keeps libm's exp (full double accuracy); float32 takes the
+    # table-and-polynomial form, which vectorizes in _activate_rows.
+    if z == types.float32:
+        return lambda z: _sigmoid_float32(z)
+    return lambda z: sigmoid(z)
+
+
 # ---------------------------------------------------------------------------
 # Layer kernels: one equation each
 # ---------------------------------------------------------------------------
@@ -234,7 +278,7 @@ def _activate_rows(b, a, n_begin, n_end):
     """a[n, j] <- f(z[n, j] + b[j]) for rows n_begin..n_end-1 holding sums."""
     for n in range(n_begin, n_end):
         for j in range(a.shape[1]):
-            a[n, j] = sigmoid(a[n, j] + b[j])
+            a[n, j] = sigmoid_in_loop(a[n, j] + b[j])
 
 
 @jit(parallel=True)

@@ -39,6 +39,25 @@ def test_sigmoid_is_stable_at_the_extremes(dtype):
     assert np.all(primes >= 0) and primes[4] == 0.25
 
 
+def test_float32_sigmoid_of_the_batch_kernels_is_accurate_everywhere():
+    """forward_layer's float32 sigmoid avoids libm (to vectorize): it must stay
+    within a few float32 ulps of the exact value, and saturate cleanly."""
+    z = np.concatenate([np.linspace(-120, 120, 200_001),
+                        [-1e30, -1000, -104, -103.9, -87.5, 0, 87.5, 1000, 1e30]]).astype(np.float32)
+    a = z.reshape(1, -1).copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kernels._activate_rows(np.zeros(z.size, np.float32), a, 0, 1)
+    with np.errstate(over="ignore"):  # the reference's exp(1e30) is inf: f = 0
+        exact = 1 / (1 + np.exp(-z.astype(np.float64)))
+    assert a.dtype == np.float32 and np.all(np.isfinite(a))
+    normal = exact > 1e-37
+    assert np.max(np.abs(a[0] - exact)[normal] / exact[normal]) < 4e-7
+    assert np.max(np.abs(a[0] - exact)) < 1e-7
+    assert a[0, -9] == 0 and a[0, -1] == 1 and a[0, -4] == 0.5
+    assert np.all(np.diff(a[0, :200_001]) >= 0)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 7, 8, 13])
 def test_forward_layer_matches_numpy(dtype, m):
