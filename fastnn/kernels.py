@@ -529,10 +529,7 @@ def layer_weights(params, sizes, i):
     2, ..., then every bias of layer 1, 2, ...: the order of the document's
     gradient vector.
     """
-    start = 0
-    for h in range(1, i):
-        start += sizes[h] * sizes[h - 1]
-    return params[start:start + sizes[i] * sizes[i - 1]].reshape((sizes[i], sizes[i - 1]))
+    return _flat_weights(params, sizes, i).reshape((sizes[i], sizes[i - 1]))
 
 
 @jit
@@ -556,11 +553,18 @@ def layer_biases(params, sizes, i):
 
 
 @jit
-def _layer_rows(buffer, sizes, i, m, capacity):
-    """Rows (m, L_i) of layer i in a buffer with capacity rows per layer."""
+def _slot_start(sizes, i, capacity):
+    """Where layer i's rows begin in a buffer with capacity rows per layer."""
     start = 0
     for h in range(i):
         start += capacity * sizes[h]
+    return start
+
+
+@jit
+def _layer_rows(buffer, sizes, i, m, capacity):
+    """Rows (m, L_i) of layer i in a buffer with capacity rows per layer."""
+    start = _slot_start(sizes, i, capacity)
     return buffer[start:start + m * sizes[i]].reshape((m, sizes[i]))
 
 
@@ -693,10 +697,7 @@ def _output_delta_sample(a, y, delta):
 @jit
 def _sample_row(buffer, sizes, i, capacity, n):
     """Row of sample n in layer i's slot of a buffer with capacity rows per layer."""
-    start = 0
-    for h in range(i):
-        start += capacity * sizes[h]
-    start += n * sizes[i]
+    start = _slot_start(sizes, i, capacity) + n * sizes[i]
     return buffer[start:start + sizes[i]]
 
 
