@@ -50,7 +50,8 @@ CACHE = _env_flag("FASTNN_CACHE", True) and PARALLEL
 # Rule: a compiled function that calls a parallel (prange) kernel is itself
 # compiled with parallel=True. numba can crash when it loads from its disk
 # cache a non-parallel function that calls a parallel one (numba issue #8578;
-# seen here as a segfault of a cached benchmark loop calling forward_layer).
+# tests/test_network.py::test_kernels_reload_from_the_cache_in_new_processes
+# segfaults without this rule).
 # numba then warns that such a caller has no prange of its own; that warning
 # is expected for fastnn's kernels and silenced while they compile.
 _NO_PRANGE_WARNING = r"(?s).*no transformation for parallel execution was possible"
