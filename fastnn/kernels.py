@@ -37,6 +37,12 @@ PARALLEL_MIN_WORK = 1_000_000
 # kernels are written out for exactly four.
 SAMPLE_BLOCK = 4
 
+# Per-sample SGD (batch 1) takes layer 1's steps this many samples at a time
+# (train_epoch_per_sample); _deferred_step is written out for exactly eight.
+LOOKAHEAD = 8
+# Columns per tile of _deferred_step: 8 rows x 256 float64 = 16 KiB of L1.
+STEP_TILE = 256
+
 __all__ = [
     "sigmoid",
     "sigmoid_prime",
@@ -824,57 +830,198 @@ def _step(w, b, delta, a_prev, eta):
         b[j] -= c
 
 
+# ---------------------------------------------------------------------------
+# Per-sample SGD with layer 1's step deferred over a block of samples
+# ---------------------------------------------------------------------------
 @jit
-def train_epoch_per_sample(params, sizes, inputs, targets, order, eta, activations, deltas):
-    """One epoch of per-sample SGD (batch size 1), the document's algorithm.
+def _pair_products(x, gram, m):
+    """gram[r, q] = sum_k x[r, k] x[q, k] for q < r < m (the strict lower triangle).
 
-    For each sample n in ``order``: w <- w - eta dC_n/dw, b <- b - eta dC_n/db.
-    Same result as ``train_epoch`` with batch_size 1, computed differently:
-    the step for sample t and the forward pass of sample t+1 share one pass
-    over each weight matrix (``_step_and_forward``), and the gradient is never
-    stored. activations: ``workspace_size(sizes, 2)`` (rows for the current
-    and the next sample, used in turn); deltas: ``workspace_size(sizes, 1)``.
-    Returns sum_n C_n.
+    x: (LOOKAHEAD, L_0); gram: (LOOKAHEAD, LOOKAHEAD), its lower triangle written.
+    """
+    zero = cast_like(0.0, x)
+    n_k = x.shape[1]
+    for r in range(1, m):
+        for q in range(r):
+            total = zero
+            for k in range(n_k):
+                total += x[r, k] * x[q, k]
+            gram[r, q] = total
+
+
+@jit
+def _activate_deferred(z, b, steps, gram, r):
+    """a_j = f(z_j + b_j - sum_{q<r} steps[q, j] gram[r, q]) for row r of layer 1.
+
+    z[r] holds sum_k w_jk(t0) x_k(r), the weighted sum with the weights as they
+    were at the start of the block; the q-sum turns it into the weighted sum
+    with the weights as the r earlier steps of the block left them (see
+    train_epoch_per_sample). b is already stepped for those samples.
+    z, steps: (LOOKAHEAD, L_1); gram: (LOOKAHEAD, LOOKAHEAD); z[r] is
+    overwritten by a(r).
+    """
+    n_j = b.shape[0]
+    row = z[r]
+    for j in range(n_j):
+        row[j] += b[j]
+    for q in range(r):
+        g = gram[r, q]
+        for j in range(n_j):
+            row[j] -= steps[q, j] * g
+    for j in range(n_j):
+        row[j] = sigmoid(row[j])
+
+
+@jit
+def _deferred_step(w, steps, x):
+    """w_jk <- w_jk - sum_q steps[q, j] x_k(q), the LOOKAHEAD per-sample steps
+    of a block taken at once (steps[q, j] = eta dC_q/dz_j^(1)).
+
+    Each w_jk is read and written once for the eight samples q, with the sum
+    over q in registers. w is flat, w_jk = w[j L_0 + k]; x is flat too,
+    x_k(q) = x[q L_0 + k]: with one base array for the eight rows, LLVM's
+    check that the stores to w do not overlap the loads stays within its
+    limit and the loop vectorizes (eight separate rows exceed it).
+    steps: (LOOKAHEAD, L_1). Written out for LOOKAHEAD == 8.
+    """
+    n_j = steps.shape[1]
+    n_k = x.shape[0] // LOOKAHEAD
+    # Columns k in tiles, so that the eight x rows of a tile stay in L1 while
+    # every row j passes over them (all eight rows of 784 float64 do not).
+    # (Slicing at k0, so that the inner loop's index starts at 0: LLVM then
+    # knows it is not negative and drops numba's wraparound test.)
+    for k0 in range(0, n_k, STEP_TILE):
+        width = min(STEP_TILE, n_k - k0)
+        x_tile = x[k0:]
+        for j in range(n_j):
+            c0, c1, c2, c3 = steps[0, j], steps[1, j], steps[2, j], steps[3, j]
+            c4, c5, c6, c7 = steps[4, j], steps[5, j], steps[6, j], steps[7, j]
+            w_tile = w[j * n_k + k0:]
+            for k in range(width):
+                w_tile[k] -= ((c0 * x_tile[k] + c1 * x_tile[n_k + k])
+                              + (c2 * x_tile[2 * n_k + k] + c3 * x_tile[3 * n_k + k])
+                              + ((c4 * x_tile[4 * n_k + k] + c5 * x_tile[5 * n_k + k])
+                                 + (c6 * x_tile[6 * n_k + k] + c7 * x_tile[7 * n_k + k])))
+
+
+@jit
+def _begin_block(params, sizes, inputs, order, start, activations, deltas, gram):
+    """Load the samples of the block at ``start`` and compute what layer 1
+    needs of them; returns the number of samples m in the block.
+
+    x[r] = inputs[order[start + r]]; z[r] = sum_k w_jk x_k(r) with the
+    weights at the block's start; gram = the pairwise products x(r).x(q).
+    Rows past m (the last, short block) are zero in x and steps, so that
+    the deferred step adds nothing for them.
     """
     n_samples, n_inputs = inputs.shape
+    m = min(LOOKAHEAD, n_samples - start)
+    x = _layer_rows(activations, sizes, 0, LOOKAHEAD, LOOKAHEAD)
+    z = _layer_rows(activations, sizes, 1, LOOKAHEAD, LOOKAHEAD)
+    for r in range(LOOKAHEAD):
+        if r < m:
+            source = order[start + r]
+            for k in range(n_inputs):
+                x[r, k] = inputs[source, k]
+        else:
+            for k in range(n_inputs):
+                x[r, k] = 0
+    if m < LOOKAHEAD:
+        steps = _layer_rows(deltas, sizes, 1, LOOKAHEAD, LOOKAHEAD)
+        for r in range(m, LOOKAHEAD):
+            for j in range(sizes[1]):
+                steps[r, j] = 0
+    w = layer_weights(params, sizes, 1)
+    for n0 in range(0, LOOKAHEAD, SAMPLE_BLOCK):
+        _weighted_sums_block(w, x, z, n0)
+    _pair_products(x, gram, m)
+    return m
+
+
+@jit
+def train_epoch_per_sample(params, sizes, inputs, targets, order, eta, activations, deltas,
+                           gram):
+    """One epoch of per-sample SGD (batch size 1), the document's algorithm.
+
+    For each sample t in ``order``: w <- w - eta dC_t/dw, b <- b - eta dC_t/db.
+    The same steps as ``train_epoch`` with batch_size 1 (equal up to
+    rounding), computed differently:
+
+    * Layer 1, the widest, takes its steps LOOKAHEAD samples at a time. With
+      w(t0) the weights at the start of a block and s(q) = eta dC_q/dz^(1)
+      the step of its sample q, the weights seen by sample r of the block are
+      w(t0) - sum_{q<r} s(q) x(q)^T, so their weighted sum is
+
+          sum_k w_jk(t0) x_k(r) - sum_{q<r} s_j(q) (x(q) . x(r)).
+
+      The first term is computed for the whole block in one blocked pass
+      (each weight loaded serves four samples), the products x(q) . x(r)
+      once per block, and the steps are applied together at the block's end
+      (``_deferred_step``): layer 1's weights are read three times and
+      written once per block instead of read and written once per sample.
+    * Layers 2..l take each step at once, fused with the next sample's
+      forward pass (``_step_and_forward``); the gradient is never stored.
+
+    activations, deltas: flat buffers of ``workspace_size(sizes, LOOKAHEAD)``
+    (row r of each slot for sample r of the block; layer 1's slot of deltas
+    holds the steps s(q)); gram: (LOOKAHEAD, LOOKAHEAD), scratch.
+    Returns sum_t C_t, each C_t measured in the forward pass of its step.
+    """
+    n_samples = inputs.shape[0]
     n_layers = len(sizes) - 1
     eta = cast_like(eta, params)
     cost = 0.0
     if n_samples == 0:
         return cost
-    current = 0
-    first = _sample_row(activations, sizes, 0, 2, current)
-    for k in range(n_inputs):
-        first[k] = inputs[order[0], k]
-    for i in range(1, n_layers + 1):
+    b1 = layer_biases(params, sizes, 1)
+    x_flat = activations[:LOOKAHEAD * sizes[0]]
+    z1 = _layer_rows(activations, sizes, 1, LOOKAHEAD, LOOKAHEAD)
+    steps = _layer_rows(deltas, sizes, 1, LOOKAHEAD, LOOKAHEAD)
+    start = 0
+    m = _begin_block(params, sizes, inputs, order, start, activations, deltas, gram)
+    _activate_deferred(z1, b1, steps, gram, 0)
+    for i in range(2, n_layers + 1):
         _forward_sample_flat(_flat_weights(params, sizes, i), layer_biases(params, sizes, i),
-                             _sample_row(activations, sizes, i - 1, 2, current),
-                             _sample_row(activations, sizes, i, 2, current))
-    for t in range(n_samples):
-        following = 1 - current
-        cost += _output_delta_sample(
-            _sample_row(activations, sizes, n_layers, 2, current),
-            targets[order[t]], _sample_row(deltas, sizes, n_layers, 1, 0))
-        for i in range(n_layers, 1, -1):
-            _backward_sample(_flat_weights(params, sizes, i),
-                             _sample_row(deltas, sizes, i, 1, 0),
-                             _sample_row(activations, sizes, i - 1, 2, current),
-                             _sample_row(deltas, sizes, i - 1, 1, 0))
-        has_next = t + 1 < n_samples
-        if has_next:
-            next_input = _sample_row(activations, sizes, 0, 2, following)
-            for k in range(n_inputs):
-                next_input[k] = inputs[order[t + 1], k]
-        for i in range(1, n_layers + 1):
-            w = _flat_weights(params, sizes, i)
-            b = layer_biases(params, sizes, i)
-            delta = _sample_row(deltas, sizes, i, 1, 0)
-            if has_next:
-                _step_and_forward(w, b, delta,
-                                  _sample_row(activations, sizes, i - 1, 2, current),
-                                  _sample_row(activations, sizes, i - 1, 2, following),
-                                  _sample_row(activations, sizes, i, 2, following), eta)
+                             _sample_row(activations, sizes, i - 1, LOOKAHEAD, 0),
+                             _sample_row(activations, sizes, i, LOOKAHEAD, 0))
+    while True:
+        for r in range(m):
+            cost += _output_delta_sample(
+                _sample_row(activations, sizes, n_layers, LOOKAHEAD, r),
+                targets[order[start + r]],
+                _sample_row(deltas, sizes, n_layers, LOOKAHEAD, r))
+            for i in range(n_layers, 1, -1):
+                _backward_sample(_flat_weights(params, sizes, i),
+                                 _sample_row(deltas, sizes, i, LOOKAHEAD, r),
+                                 _sample_row(activations, sizes, i - 1, LOOKAHEAD, r),
+                                 _sample_row(deltas, sizes, i - 1, LOOKAHEAD, r))
+            step = steps[r]
+            for j in range(step.shape[0]):
+                step[j] *= eta
+                b1[j] -= step[j]
+            if r + 1 < m:
+                _activate_deferred(z1, b1, steps, gram, r + 1)
+                for i in range(2, n_layers + 1):
+                    _step_and_forward(_flat_weights(params, sizes, i),
+                                      layer_biases(params, sizes, i),
+                                      _sample_row(deltas, sizes, i, LOOKAHEAD, r),
+                                      _sample_row(activations, sizes, i - 1, LOOKAHEAD, r),
+                                      _sample_row(activations, sizes, i - 1, LOOKAHEAD, r + 1),
+                                      _sample_row(activations, sizes, i, LOOKAHEAD, r + 1),
+                                      eta)
             else:
-                _step(w, b, delta, _sample_row(activations, sizes, i - 1, 2, current), eta)
-        current = following
+                for i in range(2, n_layers + 1):
+                    _step(_flat_weights(params, sizes, i), layer_biases(params, sizes, i),
+                          _sample_row(deltas, sizes, i, LOOKAHEAD, r),
+                          _sample_row(activations, sizes, i - 1, LOOKAHEAD, r), eta)
+        _deferred_step(_flat_weights(params, sizes, 1), steps, x_flat)
+        start += m
+        if start >= n_samples:
+            break
+        m = _begin_block(params, sizes, inputs, order, start, activations, deltas, gram)
+        _activate_deferred(z1, b1, steps, gram, 0)
+        for i in range(2, n_layers + 1):
+            _forward_sample_flat(_flat_weights(params, sizes, i), layer_biases(params, sizes, i),
+                                 _sample_row(activations, sizes, i - 1, LOOKAHEAD, 0),
+                                 _sample_row(activations, sizes, i, LOOKAHEAD, 0))
     return cost

@@ -254,10 +254,11 @@ class Network:
         n_samples = inputs.shape[0]
         capacity = min(batch_size, n_samples)
         per_sample = capacity == 1
-        # per-sample SGD keeps the current and the next sample's activations
-        activations = np.empty(kernels.workspace_size(self.sizes, 2 if per_sample else capacity),
-                               self.dtype)
-        deltas = np.empty(kernels.workspace_size(self.sizes, capacity), self.dtype)
+        # per-sample SGD works on blocks of LOOKAHEAD samples (its docstring)
+        rows = kernels.LOOKAHEAD if per_sample else capacity
+        activations = np.empty(kernels.workspace_size(self.sizes, rows), self.dtype)
+        deltas = np.empty(kernels.workspace_size(self.sizes, rows), self.dtype)
+        gram = np.empty((kernels.LOOKAHEAD, kernels.LOOKAHEAD), self.dtype)
         grad = np.empty_like(self.params)
         batch_targets = np.empty((capacity, self.sizes[-1]), self.dtype)
         order = np.arange(n_samples, dtype=np.int64)
@@ -271,7 +272,7 @@ class Network:
             if per_sample:
                 total_cost = kernels.train_epoch_per_sample(
                     self.params, self._sizes_array, inputs, targets, order, eta,
-                    activations, deltas,
+                    activations, deltas, gram,
                 )
             else:
                 total_cost = kernels.train_epoch(
