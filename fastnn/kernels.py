@@ -25,7 +25,7 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from ._config import jit
+from ._config import jit, prefer_wide_vectors
 
 # A layer goes to the threads only with at least this many multiply-adds per
 # mini-batch (m * L_i * L_{i-1}); below it, waking the threads costs more than
@@ -163,6 +163,7 @@ def _weighted_sums_block(w, x, out, n0):
     flight, so the loop is bound by multiply-adds rather than by loads.
     w: (J, K); x: (m, K); out: (m, J).
     """
+    prefer_wide_vectors()
     n_j, n_k = w.shape
     zero = cast_like(0.0, w)
     n1, n2, n3 = n0 + 1, n0 + 2, n0 + 3
@@ -252,6 +253,7 @@ def _weighted_sums_sample(w, x, out, n):
     Four rows j per pass over k: four independent sums keep the multiply-add
     units busy where one sum would wait on each addition's latency.
     """
+    prefer_wide_vectors()
     n_j, n_k = w.shape
     zero = cast_like(0.0, w)
     j = 0
@@ -282,6 +284,7 @@ def _weighted_sums_sample(w, x, out, n):
 @jit
 def _activate_rows(b, a, n_begin, n_end):
     """a[n, j] <- f(z[n, j] + b[j]) for rows n_begin..n_end-1 holding sums."""
+    prefer_wide_vectors()
     for n in range(n_begin, n_end):
         for j in range(a.shape[1]):
             a[n, j] = sigmoid_in_loop(a[n, j] + b[j])
@@ -321,6 +324,7 @@ def output_delta(a, y, delta):
 
     a, y, delta: (m, L_l); delta is written. C_n = 1/2 sum_j (y_j - a_j)^2.
     """
+    prefer_wide_vectors()
     m, n_j = a.shape
     one = cast_like(1.0, a)
     half = cast_like(0.5, a)
@@ -342,6 +346,7 @@ def _transpose(w, w_transposed):
     its 16 source and 16 destination lines in L1 (about 8x faster for
     256 x 256 here).
     """
+    prefer_wide_vectors()
     n_j, n_k = w.shape
     tile = 16
     for j0 in range(0, n_j, tile):
@@ -356,6 +361,7 @@ def _transpose(w, w_transposed):
 @jit
 def _scale_by_sigmoid_prime(a_prev, delta_prev, n_begin, n_end):
     """delta_prev[n, k] *= f'(z_k) = a_k (1 - a_k) for rows n_begin..n_end-1."""
+    prefer_wide_vectors()
     one = cast_like(1.0, a_prev)
     for n in range(n_begin, n_end):
         for k in range(a_prev.shape[1]):
@@ -403,6 +409,7 @@ def backward_delta(w, delta, a_prev, delta_prev, w_transposed):
 @jit
 def _finish_gradient_row(delta, w, b, grad_w, grad_b, scale, eta, j):
     """Bias gradient, the 1/m scale and (eta != 0) the step for row j."""
+    prefer_wide_vectors()
     zero = cast_like(0.0, w)
     g = grad_w[j]
     bias_sum = zero
@@ -425,6 +432,7 @@ def _finish_gradient_row(delta, w, b, grad_w, grad_b, scale, eta, j):
 @jit
 def _gradient_row(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j):
     """Row j of dC/dw and dC/db summed over the batch; see layer_gradient."""
+    prefer_wide_vectors()
     m, n_k = a_prev.shape
     g = grad_w[j]
     for k in range(n_k):
@@ -453,6 +461,7 @@ def _gradient_row(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j):
 def _gradient_row_quad(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j):
     """Rows j..j+3 together: each a_k^(i-1) loaded serves four rows, and each
     gradient element is loaded and stored once per four samples."""
+    prefer_wide_vectors()
     m, n_k = a_prev.shape
     g0 = grad_w[j]
     g1 = grad_w[j + 1]
@@ -650,6 +659,7 @@ def shuffle_order(order, seed):
 @jit
 def _gather_batch(inputs, targets, rows, batch_inputs, batch_targets):
     """Copy the samples ``rows`` of inputs and targets into the batch buffers."""
+    prefer_wide_vectors()
     for n in range(rows.shape[0]):
         source = rows[n]
         for k in range(inputs.shape[1]):
@@ -686,6 +696,7 @@ def train_epoch(params, grad, sizes, inputs, targets, order, batch_size, eta,
 @jit
 def _output_delta_sample(a, y, delta):
     """output_delta for one sample: a, y, delta of shape (L_l,); returns C."""
+    prefer_wide_vectors()
     one = cast_like(1.0, a)
     half = cast_like(0.5, a)
     cost = cast_like(0.0, a)
@@ -710,6 +721,7 @@ def _sample_row(buffer, sizes, i, capacity, n):
 @jit
 def _forward_sample_flat(w, b, a_prev, a):
     """a_j = f(sum_k w_jk a_k + b_j) for one sample, four rows j per pass."""
+    prefer_wide_vectors()
     n_j = b.shape[0]
     n_k = a_prev.shape[0]
     zero = cast_like(0.0, w)
@@ -743,6 +755,7 @@ def _forward_sample_flat(w, b, a_prev, a):
 @jit
 def _backward_sample(w, delta, a_prev, delta_prev):
     """dC/dz_k^(i-1) = a_k (1 - a_k) sum_j dC/dz_j^(i) w_jk for one sample."""
+    prefer_wide_vectors()
     n_j = delta.shape[0]
     n_k = a_prev.shape[0]
     one = cast_like(1.0, w)
@@ -767,6 +780,7 @@ def _step_and_forward(w, b, delta, a_prev, a_prev_next, a_next, eta):
     Four rows j per pass, so that four independent sums are in flight and
     each a_k, a'_k loaded serves four rows. w is flat: w_jk = w[j L_{i-1} + k].
     """
+    prefer_wide_vectors()
     n_j = b.shape[0]
     n_k = a_prev.shape[0]
     zero = cast_like(0.0, w)
@@ -821,6 +835,7 @@ def _step_and_forward(w, b, delta, a_prev, a_prev_next, a_next, eta):
 @jit
 def _step(w, b, delta, a_prev, eta):
     """w_jk <- w_jk - eta dC/dz_j a_k and b_j <- b_j - eta dC/dz_j (one sample)."""
+    prefer_wide_vectors()
     n_k = a_prev.shape[0]
     for j in range(b.shape[0]):
         c = eta * delta[j]
@@ -839,6 +854,7 @@ def _pair_products(x, gram, m):
 
     x: (LOOKAHEAD, L_0); gram: (LOOKAHEAD, LOOKAHEAD), its lower triangle written.
     """
+    prefer_wide_vectors()
     zero = cast_like(0.0, x)
     n_k = x.shape[1]
     for r in range(1, m):
@@ -860,6 +876,7 @@ def _activate_deferred(z, b, steps, gram, r):
     z, steps: (LOOKAHEAD, L_1); gram: (LOOKAHEAD, LOOKAHEAD); z[r] is
     overwritten by a(r).
     """
+    prefer_wide_vectors()
     n_j = b.shape[0]
     row = z[r]
     for j in range(n_j):
@@ -884,22 +901,41 @@ def _deferred_step(w, steps, x):
     limit and the loop vectorizes (eight separate rows exceed it).
     steps: (LOOKAHEAD, L_1). Written out for LOOKAHEAD == 8.
     """
+    prefer_wide_vectors()
     n_j = steps.shape[1]
     n_k = x.shape[0] // LOOKAHEAD
     # Columns k in tiles, so that the eight x rows of a tile stay in L1 while
     # every row j passes over them (all eight rows of 784 float64 do not).
-    # (Slicing at k0, so that the inner loop's index starts at 0: LLVM then
+    # (Slicing at k0, so that the inner loops' index starts at 0: LLVM then
     # knows it is not negative and drops numba's wraparound test.)
     for k0 in range(0, n_k, STEP_TILE):
         width = min(STEP_TILE, n_k - k0)
         x_tile = x[k0:]
-        for j in range(n_j):
+        j = 0
+        # Two rows per pass: each x_k(q) loaded serves both.
+        while j + 2 <= n_j:
+            c0, c1, c2, c3 = steps[0, j], steps[1, j], steps[2, j], steps[3, j]
+            c4, c5, c6, c7 = steps[4, j], steps[5, j], steps[6, j], steps[7, j]
+            e0, e1, e2, e3 = steps[0, j + 1], steps[1, j + 1], steps[2, j + 1], steps[3, j + 1]
+            e4, e5, e6, e7 = steps[4, j + 1], steps[5, j + 1], steps[6, j + 1], steps[7, j + 1]
+            w_tile = w[j * n_k + k0:]
+            for k in range(width):
+                x0, x1 = x_tile[k], x_tile[n_k + k]
+                x2, x3 = x_tile[2 * n_k + k], x_tile[3 * n_k + k]
+                x4, x5 = x_tile[4 * n_k + k], x_tile[5 * n_k + k]
+                x6, x7 = x_tile[6 * n_k + k], x_tile[7 * n_k + k]
+                w_tile[k] -= (((c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3))
+                              + ((c4 * x4 + c5 * x5) + (c6 * x6 + c7 * x7)))
+                w_tile[n_k + k] -= (((e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3))
+                                    + ((e4 * x4 + e5 * x5) + (e6 * x6 + e7 * x7)))
+            j += 2
+        if j < n_j:
             c0, c1, c2, c3 = steps[0, j], steps[1, j], steps[2, j], steps[3, j]
             c4, c5, c6, c7 = steps[4, j], steps[5, j], steps[6, j], steps[7, j]
             w_tile = w[j * n_k + k0:]
             for k in range(width):
-                w_tile[k] -= ((c0 * x_tile[k] + c1 * x_tile[n_k + k])
-                              + (c2 * x_tile[2 * n_k + k] + c3 * x_tile[3 * n_k + k])
+                w_tile[k] -= (((c0 * x_tile[k] + c1 * x_tile[n_k + k])
+                               + (c2 * x_tile[2 * n_k + k] + c3 * x_tile[3 * n_k + k]))
                               + ((c4 * x_tile[4 * n_k + k] + c5 * x_tile[5 * n_k + k])
                                  + (c6 * x_tile[6 * n_k + k] + c7 * x_tile[7 * n_k + k])))
 
@@ -914,6 +950,7 @@ def _begin_block(params, sizes, inputs, order, start, activations, deltas, gram)
     Rows past m (the last, short block) are zero in x and steps, so that
     the deferred step adds nothing for them.
     """
+    prefer_wide_vectors()
     n_samples, n_inputs = inputs.shape
     m = min(LOOKAHEAD, n_samples - start)
     x = _layer_rows(activations, sizes, 0, LOOKAHEAD, LOOKAHEAD)
