@@ -339,26 +339,6 @@ def output_delta(a, y, delta):
 
 
 @jit
-def _transpose(w, w_transposed):
-    """w_transposed[k, j] = w[j, k], in 16 x 16 tiles.
-
-    Column by column, every store would touch a new cache line; a tile keeps
-    its 16 source and 16 destination lines in L1 (about 8x faster for
-    256 x 256 here).
-    """
-    prefer_wide_vectors()
-    n_j, n_k = w.shape
-    tile = 16
-    for j0 in range(0, n_j, tile):
-        j1 = min(j0 + tile, n_j)
-        for k0 in range(0, n_k, tile):
-            k1 = min(k0 + tile, n_k)
-            for k in range(k0, k1):
-                for j in range(j0, j1):
-                    w_transposed[k, j] = w[j, k]
-
-
-@jit
 def _scale_by_sigmoid_prime(a_prev, delta_prev, n_begin, n_end):
     """delta_prev[n, k] *= f'(z_k) = a_k (1 - a_k) for rows n_begin..n_end-1."""
     prefer_wide_vectors()
@@ -369,8 +349,73 @@ def _scale_by_sigmoid_prime(a_prev, delta_prev, n_begin, n_end):
             delta_prev[n, k] *= a_nk * (one - a_nk)
 
 
+@jit
+def _backward_sums_block(w, delta, delta_prev, n0):
+    """delta_prev[n, k] = sum_j delta[n, j] w[j, k] for the samples n = n0..n0+3.
+
+    The sum over j is taken as rows of w added into the four rows of
+    delta_prev, four rows j per pass over k: each w_jk loaded serves four
+    samples and each delta_prev element is loaded and stored once per
+    sixteen products. Vectorized over k, so it needs no transposed copy of w
+    and stays efficient when layer i is narrow (the output layer).
+    w: (J, K); delta: (m, J); delta_prev: (m, K).
+    """
+    prefer_wide_vectors()
+    n_j, n_k = w.shape
+    p0 = delta_prev[n0]
+    p1 = delta_prev[n0 + 1]
+    p2 = delta_prev[n0 + 2]
+    p3 = delta_prev[n0 + 3]
+    for k in range(n_k):
+        p0[k] = 0
+        p1[k] = 0
+        p2[k] = 0
+        p3[k] = 0
+    n1, n2, n3 = n0 + 1, n0 + 2, n0 + 3
+    j = 0
+    while j + 4 <= n_j:
+        j1, j2, j3 = j + 1, j + 2, j + 3
+        d00, d01, d02, d03 = delta[n0, j], delta[n0, j1], delta[n0, j2], delta[n0, j3]
+        d10, d11, d12, d13 = delta[n1, j], delta[n1, j1], delta[n1, j2], delta[n1, j3]
+        d20, d21, d22, d23 = delta[n2, j], delta[n2, j1], delta[n2, j2], delta[n2, j3]
+        d30, d31, d32, d33 = delta[n3, j], delta[n3, j1], delta[n3, j2], delta[n3, j3]
+        for k in range(n_k):
+            w0 = w[j, k]
+            w1 = w[j1, k]
+            w2 = w[j2, k]
+            w3 = w[j3, k]
+            p0[k] += d00 * w0 + d01 * w1 + d02 * w2 + d03 * w3
+            p1[k] += d10 * w0 + d11 * w1 + d12 * w2 + d13 * w3
+            p2[k] += d20 * w0 + d21 * w1 + d22 * w2 + d23 * w3
+            p3[k] += d30 * w0 + d31 * w1 + d32 * w2 + d33 * w3
+        j += 4
+    while j < n_j:
+        d0, d1, d2, d3 = delta[n0, j], delta[n1, j], delta[n2, j], delta[n3, j]
+        for k in range(n_k):
+            w0 = w[j, k]
+            p0[k] += d0 * w0
+            p1[k] += d1 * w0
+            p2[k] += d2 * w0
+            p3[k] += d3 * w0
+        j += 1
+
+
+@jit
+def _backward_sums_sample(w, delta, delta_prev, n):
+    """delta_prev[n, k] = sum_j delta[n, j] w[j, k] for the single sample n."""
+    prefer_wide_vectors()
+    n_j, n_k = w.shape
+    p = delta_prev[n]
+    for k in range(n_k):
+        p[k] = 0
+    for j in range(n_j):
+        d = delta[n, j]
+        for k in range(n_k):
+            p[k] += d * w[j, k]
+
+
 @jit(parallel=True)
-def backward_delta(w, delta, a_prev, delta_prev, w_transposed):
+def backward_delta(w, delta, a_prev, delta_prev):
     """The backward recursion from layer i to layer i-1.
 
     dC/dz_k^(i-1) = f'(z_k^(i-1)) sum_j dC/dz_j^(i) w_jk^(i)
@@ -379,30 +424,24 @@ def backward_delta(w, delta, a_prev, delta_prev, w_transposed):
     neurons j of layer i, the layer *after* k (the document's version sums
     over the wrong layer; docs/theory.md, erratum 2).
 
-    The sum over j is taken as a weighted sum with the transposed weights,
-    sum_j w^T[k, j] delta[n, j], so that it runs over contiguous memory with
-    the same blocked kernel as the forward pass; the transpose costs
-    L_i L_{i-1} copies against m L_i L_{i-1} multiply-adds.
-
     w: (L_i, L_{i-1}); delta: (m, L_i); a_prev: (m, L_{i-1});
-    delta_prev: (m, L_{i-1}), written; w_transposed: (L_{i-1}, L_i), scratch,
-    overwritten with w^T.
+    delta_prev: (m, L_{i-1}), written. Blocks of four samples go to the
+    threads as in forward_layer.
     """
-    _transpose(w, w_transposed)
     m = delta.shape[0]
     n_blocks = m // SAMPLE_BLOCK
     if m * w.shape[0] * w.shape[1] >= PARALLEL_MIN_WORK:
         for block in prange(n_blocks):
             n0 = block * SAMPLE_BLOCK
-            _weighted_sums_block(w_transposed, delta, delta_prev, n0)
+            _backward_sums_block(w, delta, delta_prev, n0)
             _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + SAMPLE_BLOCK)
     else:
         for block in range(n_blocks):
             n0 = block * SAMPLE_BLOCK
-            _weighted_sums_block(w_transposed, delta, delta_prev, n0)
+            _backward_sums_block(w, delta, delta_prev, n0)
             _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + SAMPLE_BLOCK)
     for n in range(n_blocks * SAMPLE_BLOCK, m):
-        _weighted_sums_sample(w_transposed, delta, delta_prev, n)
+        _backward_sums_sample(w, delta, delta_prev, n)
         _scale_by_sigmoid_prime(a_prev, delta_prev, n, n + 1)
 
 
@@ -626,10 +665,7 @@ def backward_pass(params, grad, sizes, activations, deltas, targets, m, capacity
         delta = _layer_rows(deltas, sizes, i, m, capacity)
         if i > 1:
             # delta^(i-1) needs w^(i) before its step, so it comes first.
-            # Layer i's slot in grad is not written yet: it holds w^T for now.
-            w_transposed = _flat_weights(grad, sizes, i).reshape((sizes[i - 1], sizes[i]))
-            backward_delta(w, delta, a_prev, _layer_rows(deltas, sizes, i - 1, m, capacity),
-                           w_transposed)
+            backward_delta(w, delta, a_prev, _layer_rows(deltas, sizes, i - 1, m, capacity))
         layer_gradient(
             delta,
             a_prev,

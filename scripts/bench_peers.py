@@ -6,10 +6,13 @@
 Each system trains the same network (sigmoid layers, quadratic cost, plain
 mini-batch SGD, eta 3.0, no shuffling) on the same synthetic data (inputs in
 [0, 1), one-hot targets of 10 classes) for one epoch at a time: a warm-up
-epoch, then the median of --epochs timed epochs. The per-sample "nielsen" peer
-and scikit-learn train on the first --slow-samples samples only (their rate
-is what is compared). Ratios are fastnn's samples/s over the peer's, measured
-in this one process, one system after another.
+epoch, then --epochs rounds, each of which times one epoch of every system
+(in an order rotated from round to round) and one 2048x2048 matmul for the
+peak. The per-sample "nielsen" peer and scikit-learn train on the first
+--slow-samples samples only (their rate is what is compared). A ratio is the
+median over the rounds of fastnn's samples/s over the peer's in the same
+round, so that the drift of a shared machine's speed (tens of percent within
+a minute here) hits both sides of it alike.
 """
 from __future__ import annotations
 
@@ -224,14 +227,27 @@ def make_peers(names, sizes, batch, dtype, X, Y, slow_samples):
             print(f"  {name:8s} skipped: {error}")
 
 
-def samples_per_second(peer, epochs):
-    peer.epoch()  # warm-up: JIT compilation, caches, allocator
-    rates = []
-    for _ in range(epochs):
-        started = time.perf_counter()
-        n = peer.epoch()
-        rates.append(n / (time.perf_counter() - started))
-    return statistics.median(rates)
+def interleaved_rates(peers, rounds, dtype):
+    """Samples/s of each peer and the matmul peak, measured round-robin.
+
+    Each round runs one epoch of every peer (in an order rotated from round
+    to round) and one 2048x2048 matmul. The speed of this shared machine
+    drifts by tens of percent within a minute; measured peer after peer,
+    that drift would land in the ratios. Returns {name: [rate per round]}
+    and [peak GFLOP/s per round].
+    """
+    for peer in peers:
+        peer.epoch()  # warm-up: JIT compilation, caches, allocator
+    rates = {peer.name: [] for peer in peers}
+    peaks = []
+    for round_index in range(rounds):
+        shift = round_index % len(peers)
+        for peer in peers[shift:] + peers[:shift]:
+            started = time.perf_counter()
+            n = peer.epoch()
+            rates[peer.name].append(n / (time.perf_counter() - started))
+        peaks.append(matmul_peak(dtype, repeats=1))
+    return rates, peaks
 
 
 def matmul_peak(dtype, n=2048, repeats=5):
@@ -274,16 +290,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument("--peers", nargs="+", default=["fastnn", "numpy", "nielsen", "torch", "sklearn"])
-    parser.add_argument("--epochs", type=int, default=3, help="timed epochs (median taken)")
+    parser.add_argument("--epochs", type=int, default=5,
+                        help="timed rounds: epochs of each peer (median taken)")
     parser.add_argument("--slow-samples", type=int, default=2000,
                         help="samples per epoch for the nielsen and sklearn peers")
     args = parser.parse_args(argv)
 
     for line in describe_machine():
         print(line)
-    peaks = {np.float32: matmul_peak(np.float32), np.float64: matmul_peak(np.float64)}
-    print(f"numpy matmul 2048x2048 peak: float32 {peaks[np.float32]:.1f} GFLOP/s, "
-          f"float64 {peaks[np.float64]:.1f} GFLOP/s")
+    print(f"numpy matmul 2048x2048 peak at the start: float32 {matmul_peak(np.float32):.1f} GFLOP/s, "
+          f"float64 {matmul_peak(np.float64):.1f} GFLOP/s")
+    print(f"{args.epochs} rounds per workload; each round times one epoch of every peer and one "
+          "matmul,\nand every figure below is a median over the rounds (a ratio: of the ratios "
+          "within each round).")
 
     summary = []
     for name in args.workloads:
@@ -291,37 +310,42 @@ def main(argv=None):
         X, Y, _ = make_data(sizes, dtype, n_samples)
         print(f"\n{name}: sizes {'-'.join(map(str, sizes))}, batch {batch}, "
               f"{np.dtype(dtype).name}, {n_samples} samples")
-        rates = {}
-        for peer in make_peers(args.peers, sizes, batch, dtype, X, Y, args.slow_samples):
-            rates[peer.name] = samples_per_second(peer, args.epochs)
-            del peer
+        peers = list(make_peers(args.peers, sizes, batch, dtype, X, Y, args.slow_samples))
+        if not peers:
+            continue
+        per_round, peaks = interleaved_rates(peers, args.epochs, dtype)
+        del peers
+        rates = {peer_name: statistics.median(values) for peer_name, values in per_round.items()}
         if "fastnn" not in rates:
             for peer_name, rate in rates.items():
                 print(f"  {peer_name:8s} {rate:12,.0f} samples/s")
             continue
         ours = rates["fastnn"]
+        ours_per_round = np.array(per_round["fastnn"])
         gflops = ours * flops_per_sample(sizes) / 1e9
+        share_of_peak = statistics.median(ours_per_round * flops_per_sample(sizes) / 1e9
+                                          / np.array(peaks))
         print(f"  {'fastnn':8s} {ours:12,.0f} samples/s  {gflops:7.1f} GFLOP/s "
-              f"= {100 * gflops / peaks[dtype]:.0f}% of the {np.dtype(dtype).name} matmul peak")
-        for peer_name, rate in rates.items():
-            if peer_name != "fastnn":
-                print(f"  {peer_name:8s} {rate:12,.0f} samples/s  fastnn/{peer_name} = {ours / rate:6.2f}x")
-        others = {k: v for k, v in rates.items() if k != "fastnn"}
-        if others:
-            fastest = max(others, key=others.get)
-            summary.append((name, ours, fastest, ours / others[fastest], gflops, peaks[dtype],
-                            {k: ours / v for k, v in others.items()}))
+              f"= {100 * share_of_peak:.0f}% of the {np.dtype(dtype).name} matmul peak "
+              f"({statistics.median(peaks):.0f} GFLOP/s)")
+        ratios = {peer_name: statistics.median(ours_per_round / np.array(values))
+                  for peer_name, values in per_round.items() if peer_name != "fastnn"}
+        for peer_name, ratio in ratios.items():
+            print(f"  {peer_name:8s} {rates[peer_name]:12,.0f} samples/s  "
+                  f"fastnn/{peer_name} = {ratio:6.2f}x")
+        if ratios:
+            fastest = max(ratios, key=lambda p: rates[p])
+            summary.append((name, ours, fastest, ratios[fastest], share_of_peak, ratios))
 
     if summary:
         print("\nsummary (ratio = fastnn samples/s / peer samples/s)")
-        peers = sorted({p for row in summary for p in row[6]})
+        peers = sorted({p for row in summary for p in row[5]})
         print(f"  {'workload':8s} {'fastnn/s':>10s} " + " ".join(f"{p:>8s}" for p in peers)
               + f" {'vs fastest':>11s} {'% peak':>7s}")
-        for name, ours, fastest, ratio, gflops, peak, ratios in summary:
+        for name, ours, fastest, ratio, share_of_peak, ratios in summary:
             cells = " ".join(f"{ratios[p]:7.2f}x" if p in ratios else f"{'-':>8s}" for p in peers)
             print(f"  {name:8s} {ours:10,.0f} {cells} {ratio:6.2f}x {fastest:>4s} "
-                  f"{100 * gflops / peak:6.0f}%")
-
+                  f"{100 * share_of_peak:6.0f}%")
 
 if __name__ == "__main__":
     main()

@@ -343,7 +343,7 @@ from fastnn import kernels
 w, b = np.ones((30, 784)), np.ones(30)
 a_prev, a, d = np.ones((10, 784)), np.empty((10, 30)), np.ones((10, 30))
 kernels.forward_layer(w, b, a_prev, a)
-kernels.backward_delta(w, d, a_prev, np.empty_like(a_prev), np.empty((784, 30)))
+kernels.backward_delta(w, d, a_prev, np.empty_like(a_prev))
 kernels.layer_gradient(d, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.1, 0.0)
 """
 

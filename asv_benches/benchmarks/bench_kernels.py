@@ -35,9 +35,10 @@ def _layer_arrays(fan_in, fan_out, batch_size, dtype, seed):
     }
 
 
-# backward_delta takes a scratch array for w^T since the commit "One blocked
-# weighted-sum kernel for the forward pass and the backward recursion"; older
-# commits take four arguments and stay measurable.
+# backward_delta took a scratch array for w^T from the commit "One blocked
+# weighted-sum kernel for the forward pass and the backward recursion" until
+# the commit that summed rows of w instead; commits on both sides of that
+# range take four arguments, and all stay measurable.
 _BACKWARD_TAKES_SCRATCH = len(inspect.signature(
     getattr(kernels.backward_delta, "py_func", kernels.backward_delta)).parameters) == 5
 
