@@ -105,6 +105,37 @@ def test_shuffled_training_matches_reference_in_the_same_order(data):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sizes", [(7, 3), (7, 6, 3), (7, 9, 5, 3)])
+@pytest.mark.parametrize("n_samples", [1, kernels.LOOKAHEAD - 1, kernels.LOOKAHEAD,
+                                       kernels.LOOKAHEAD + 1, 3 * kernels.LOOKAHEAD + 5])
+def test_per_sample_training_matches_reference_across_blocks(dtype, sizes, n_samples):
+    """Batch 1 defers layer 1's steps over blocks of LOOKAHEAD samples
+    (train_epoch_per_sample); the reference takes every step at once. Sample
+    counts around the block size exercise full, short and single blocks;
+    (7, 3) has layer 1 as its output layer, (7, 9, 5, 3) two layers after it.
+    Inputs up to 2 and eta 4 make the steps large, so that a correction
+    applied to the wrong samples could not hide in the tolerance."""
+    rng = np.random.default_rng(n_samples)
+    X = 2 * rng.random((n_samples, sizes[0]))
+    labels = rng.integers(0, sizes[-1], n_samples)
+    net = fastnn.Network(list(sizes), seed=1, dtype=dtype)
+    order = rng.permutation(n_samples)
+    orders = [order, order[::-1]]
+    expected_w, expected_b = naive.train(net.weights, net.biases, X.astype(dtype),
+                                         np.eye(sizes[-1])[labels], 2, 1, 4.0, orders)
+    # Epoch 1 visits `order`, epoch 2 its reverse: train on the samples laid
+    # out in those orders, one epoch each, without shuffling.
+    net.train(X[order], labels[order], epochs=1, batch_size=1, eta=4.0, shuffle=False)
+    net.train(X[order[::-1]], labels[order[::-1]], epochs=1, batch_size=1, eta=4.0,
+              shuffle=False)
+    # float32 rounding, amplified by two epochs of large steps, reaches 3e-4
+    # (without JIT); a misapplied correction is off by more than 1e-2.
+    tolerance = dict(rtol=1e-11, atol=1e-13) if dtype == np.float64 else dict(rtol=2e-3, atol=2e-3)
+    for got, want in zip(net.weights + net.biases, expected_w + expected_b):
+        np.testing.assert_allclose(got, want, **tolerance)
+
+
 def test_training_is_reproducible_and_seed_dependent(data):
     X, labels = data
     runs = []
