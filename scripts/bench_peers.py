@@ -227,6 +227,9 @@ def make_peers(names, sizes, batch, dtype, X, Y, slow_samples):
             print(f"  {name:8s} skipped: {error}")
 
 
+SETTLE_SECONDS = 0.5
+
+
 def interleaved_rates(peers, rounds, dtype):
     """Samples/s of each peer and the matmul peak, measured round-robin.
 
@@ -243,9 +246,14 @@ def interleaved_rates(peers, rounds, dtype):
     for round_index in range(rounds):
         shift = round_index % len(peers)
         for peer in peers[shift:] + peers[:shift]:
+            # Let the previous system's thread pool go idle: OpenBLAS's and
+            # torch's OpenMP threads spin for a while after their last call
+            # and would take a core from the next system's first batches.
+            time.sleep(SETTLE_SECONDS)
             started = time.perf_counter()
             n = peer.epoch()
             rates[peer.name].append(n / (time.perf_counter() - started))
+        time.sleep(SETTLE_SECONDS)
         peaks.append(matmul_peak(dtype, repeats=1))
     return rates, peaks
 
