@@ -48,13 +48,13 @@ def _env_flag(name: str, default: bool) -> bool:
 
 
 PARALLEL = _env_flag("FASTNN_PARALLEL", True)
+CACHE = _env_flag("FASTNN_CACHE", True) and PARALLEL
 
 # LLVM vectorizes for 256-bit registers on Intel's AVX-512 cores unless told
 # otherwise (its "prefer-256-bit" tuning); fastnn's loops run up to twice as
 # fast with 512-bit ones there (docs/performance.md). Without AVX-512 the
 # preference is ignored.
 VECTOR_WIDTH_BITS = 512
-CACHE = _env_flag("FASTNN_CACHE", True) and PARALLEL
 
 # Rule: a compiled function that calls a parallel (prange) kernel is itself
 # compiled with parallel=True. numba can crash when it loads from its disk

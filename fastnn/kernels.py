@@ -1044,20 +1044,17 @@ def train_epoch_per_sample(params, sizes, inputs, targets, order, eta, activatio
     n_layers = len(sizes) - 1
     eta = cast_like(eta, params)
     cost = 0.0
-    if n_samples == 0:
-        return cost
     b1 = layer_biases(params, sizes, 1)
     x_flat = activations[:LOOKAHEAD * sizes[0]]
     z1 = _layer_rows(activations, sizes, 1, LOOKAHEAD, LOOKAHEAD)
     steps = _layer_rows(deltas, sizes, 1, LOOKAHEAD, LOOKAHEAD)
-    start = 0
-    m = _begin_block(params, sizes, inputs, order, start, activations, deltas, gram)
-    _activate_deferred(z1, b1, steps, gram, 0)
-    for i in range(2, n_layers + 1):
-        _forward_sample_flat(_flat_weights(params, sizes, i), layer_biases(params, sizes, i),
-                             _sample_row(activations, sizes, i - 1, LOOKAHEAD, 0),
-                             _sample_row(activations, sizes, i, LOOKAHEAD, 0))
-    while True:
+    for start in range(0, n_samples, LOOKAHEAD):
+        m = _begin_block(params, sizes, inputs, order, start, activations, deltas, gram)
+        _activate_deferred(z1, b1, steps, gram, 0)
+        for i in range(2, n_layers + 1):
+            _forward_sample_flat(_flat_weights(params, sizes, i), layer_biases(params, sizes, i),
+                                 _sample_row(activations, sizes, i - 1, LOOKAHEAD, 0),
+                                 _sample_row(activations, sizes, i, LOOKAHEAD, 0))
         for r in range(m):
             cost += _output_delta_sample(
                 _sample_row(activations, sizes, n_layers, LOOKAHEAD, r),
@@ -1088,13 +1085,4 @@ def train_epoch_per_sample(params, sizes, inputs, targets, order, eta, activatio
                           _sample_row(deltas, sizes, i, LOOKAHEAD, r),
                           _sample_row(activations, sizes, i - 1, LOOKAHEAD, r), eta)
         _deferred_step(_flat_weights(params, sizes, 1), steps, x_flat)
-        start += m
-        if start >= n_samples:
-            break
-        m = _begin_block(params, sizes, inputs, order, start, activations, deltas, gram)
-        _activate_deferred(z1, b1, steps, gram, 0)
-        for i in range(2, n_layers + 1):
-            _forward_sample_flat(_flat_weights(params, sizes, i), layer_biases(params, sizes, i),
-                                 _sample_row(activations, sizes, i - 1, LOOKAHEAD, 0),
-                                 _sample_row(activations, sizes, i, LOOKAHEAD, 0))
     return cost
