@@ -25,7 +25,7 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from ._config import jit, prefer_wide_vectors
+from ._config import jit
 
 # A layer goes to the threads only with at least this many multiply-adds per
 # mini-batch (m * L_i * L_{i-1}); below it, waking the threads costs more than
@@ -163,7 +163,6 @@ def _weighted_sums_block(w, x, out, n0):
     flight, so the loop is bound by multiply-adds rather than by loads.
     w: (J, K); x: (m, K); out: (m, J).
     """
-    prefer_wide_vectors()
     n_j, n_k = w.shape
     zero = cast_like(0.0, w)
     n1, n2, n3 = n0 + 1, n0 + 2, n0 + 3
@@ -253,7 +252,6 @@ def _weighted_sums_sample(w, x, out, n):
     Four rows j per pass over k: four independent sums keep the multiply-add
     units busy where one sum would wait on each addition's latency.
     """
-    prefer_wide_vectors()
     n_j, n_k = w.shape
     zero = cast_like(0.0, w)
     j = 0
@@ -284,7 +282,6 @@ def _weighted_sums_sample(w, x, out, n):
 @jit
 def _activate_rows(b, a, n_begin, n_end):
     """a[n, j] <- f(z[n, j] + b[j]) for rows n_begin..n_end-1 holding sums."""
-    prefer_wide_vectors()
     for n in range(n_begin, n_end):
         for j in range(a.shape[1]):
             a[n, j] = sigmoid_in_loop(a[n, j] + b[j])
@@ -324,7 +321,6 @@ def output_delta(a, y, delta):
 
     a, y, delta: (m, L_l); delta is written. C_n = 1/2 sum_j (y_j - a_j)^2.
     """
-    prefer_wide_vectors()
     m, n_j = a.shape
     one = cast_like(1.0, a)
     half = cast_like(0.5, a)
@@ -341,7 +337,6 @@ def output_delta(a, y, delta):
 @jit
 def _scale_by_sigmoid_prime(a_prev, delta_prev, n_begin, n_end):
     """delta_prev[n, k] *= f'(z_k) = a_k (1 - a_k) for rows n_begin..n_end-1."""
-    prefer_wide_vectors()
     one = cast_like(1.0, a_prev)
     for n in range(n_begin, n_end):
         for k in range(a_prev.shape[1]):
@@ -360,7 +355,6 @@ def _backward_sums_block(w, delta, delta_prev, n0):
     and stays efficient when layer i is narrow (the output layer).
     w: (J, K); delta: (m, J); delta_prev: (m, K).
     """
-    prefer_wide_vectors()
     n_j, n_k = w.shape
     p0 = delta_prev[n0]
     p1 = delta_prev[n0 + 1]
@@ -403,7 +397,6 @@ def _backward_sums_block(w, delta, delta_prev, n0):
 @jit
 def _backward_sums_sample(w, delta, delta_prev, n):
     """delta_prev[n, k] = sum_j delta[n, j] w[j, k] for the single sample n."""
-    prefer_wide_vectors()
     n_j, n_k = w.shape
     p = delta_prev[n]
     for k in range(n_k):
@@ -448,7 +441,6 @@ def backward_delta(w, delta, a_prev, delta_prev):
 @jit
 def _finish_gradient_row(delta, w, b, grad_w, grad_b, scale, eta, j):
     """Bias gradient, the 1/m scale and (eta != 0) the step for row j."""
-    prefer_wide_vectors()
     zero = cast_like(0.0, w)
     g = grad_w[j]
     bias_sum = zero
@@ -471,7 +463,6 @@ def _finish_gradient_row(delta, w, b, grad_w, grad_b, scale, eta, j):
 @jit
 def _gradient_row(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j):
     """Row j of dC/dw and dC/db summed over the batch; see layer_gradient."""
-    prefer_wide_vectors()
     m, n_k = a_prev.shape
     g = grad_w[j]
     for k in range(n_k):
@@ -500,7 +491,6 @@ def _gradient_row(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j):
 def _gradient_row_quad(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j):
     """Rows j..j+3 together: each a_k^(i-1) loaded serves four rows, and each
     gradient element is loaded and stored once per four samples."""
-    prefer_wide_vectors()
     m, n_k = a_prev.shape
     g0 = grad_w[j]
     g1 = grad_w[j + 1]
@@ -695,7 +685,6 @@ def shuffle_order(order, seed):
 @jit
 def _gather_batch(inputs, targets, rows, batch_inputs, batch_targets):
     """Copy the samples ``rows`` of inputs and targets into the batch buffers."""
-    prefer_wide_vectors()
     for n in range(rows.shape[0]):
         source = rows[n]
         for k in range(inputs.shape[1]):
@@ -732,7 +721,6 @@ def train_epoch(params, grad, sizes, inputs, targets, order, batch_size, eta,
 @jit
 def _output_delta_sample(a, y, delta):
     """output_delta for one sample: a, y, delta of shape (L_l,); returns C."""
-    prefer_wide_vectors()
     one = cast_like(1.0, a)
     half = cast_like(0.5, a)
     cost = cast_like(0.0, a)
@@ -757,7 +745,6 @@ def _sample_row(buffer, sizes, i, capacity, n):
 @jit
 def _forward_sample_flat(w, b, a_prev, a):
     """a_j = f(sum_k w_jk a_k + b_j) for one sample, four rows j per pass."""
-    prefer_wide_vectors()
     n_j = b.shape[0]
     n_k = a_prev.shape[0]
     zero = cast_like(0.0, w)
@@ -791,7 +778,6 @@ def _forward_sample_flat(w, b, a_prev, a):
 @jit
 def _backward_sample(w, delta, a_prev, delta_prev):
     """dC/dz_k^(i-1) = a_k (1 - a_k) sum_j dC/dz_j^(i) w_jk for one sample."""
-    prefer_wide_vectors()
     n_j = delta.shape[0]
     n_k = a_prev.shape[0]
     one = cast_like(1.0, w)
@@ -816,7 +802,6 @@ def _step_and_forward(w, b, delta, a_prev, a_prev_next, a_next, eta):
     Four rows j per pass, so that four independent sums are in flight and
     each a_k, a'_k loaded serves four rows. w is flat: w_jk = w[j L_{i-1} + k].
     """
-    prefer_wide_vectors()
     n_j = b.shape[0]
     n_k = a_prev.shape[0]
     zero = cast_like(0.0, w)
@@ -871,7 +856,6 @@ def _step_and_forward(w, b, delta, a_prev, a_prev_next, a_next, eta):
 @jit
 def _step(w, b, delta, a_prev, eta):
     """w_jk <- w_jk - eta dC/dz_j a_k and b_j <- b_j - eta dC/dz_j (one sample)."""
-    prefer_wide_vectors()
     n_k = a_prev.shape[0]
     for j in range(b.shape[0]):
         c = eta * delta[j]
@@ -890,7 +874,6 @@ def _pair_products(x, gram, m):
 
     x: (LOOKAHEAD, L_0); gram: (LOOKAHEAD, LOOKAHEAD), its lower triangle written.
     """
-    prefer_wide_vectors()
     zero = cast_like(0.0, x)
     n_k = x.shape[1]
     for r in range(1, m):
@@ -912,7 +895,6 @@ def _activate_deferred(z, b, steps, gram, r):
     z, steps: (LOOKAHEAD, L_1); gram: (LOOKAHEAD, LOOKAHEAD); z[r] is
     overwritten by a(r).
     """
-    prefer_wide_vectors()
     n_j = b.shape[0]
     row = z[r]
     for j in range(n_j):
@@ -937,7 +919,6 @@ def _deferred_step(w, steps, x):
     limit and the loop vectorizes (eight separate rows exceed it).
     steps: (LOOKAHEAD, L_1). Written out for LOOKAHEAD == 8.
     """
-    prefer_wide_vectors()
     n_j = steps.shape[1]
     n_k = x.shape[0] // LOOKAHEAD
     # Columns k in tiles, so that the eight x rows of a tile stay in L1 while
@@ -986,7 +967,6 @@ def _begin_block(params, sizes, inputs, order, start, activations, deltas, gram)
     Rows past m (the last, short block) are zero in x and steps, so that
     the deferred step adds nothing for them.
     """
-    prefer_wide_vectors()
     n_samples, n_inputs = inputs.shape
     m = min(LOOKAHEAD, n_samples - start)
     x = _layer_rows(activations, sizes, 0, LOOKAHEAD, LOOKAHEAD)

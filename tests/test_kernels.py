@@ -210,43 +210,6 @@ def test_float32_kernels_compute_in_float32():
     assert "float32-only" in result.stdout
 
 
-WIDE_VECTOR_CHECK = """
-import numpy as np
-from fastnn import kernels
-rng = np.random.default_rng(0)
-w, b = rng.random((8, 64), dtype=np.float32), rng.random(8, dtype=np.float32)
-a_prev, a = rng.random((8, 64), dtype=np.float32), np.empty((8, 8), np.float32)
-kernels.forward_layer(w, b, a_prev, a)
-assembly = "".join(kernels._weighted_sums_block.inspect_asm().values())
-print("zmm" if "zmm" in assembly else "no zmm")
-"""
-
-
-def _host_has_avx512():
-    try:
-        import llvmlite.binding as llvm
-
-        return bool(llvm.get_host_cpu_features().get("avx512f", False))
-    except Exception:  # pragma: no cover - llvmlite is numba's own dependency
-        return False
-
-
-@pytest.mark.skipif(JIT_DISABLED, reason="inspects compiled code")
-@pytest.mark.skipif(not _host_has_avx512(), reason="needs an AVX-512 CPU")
-def test_kernels_use_512_bit_vectors_on_avx512_cpus():
-    """_config.prefer_wide_vectors lifts LLVM's 256-bit preference on AVX-512
-    cores (without it, this CPU's loops get ymm registers only)."""
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ, FASTNN_CACHE="0")
-    result = subprocess.run([sys.executable, "-c", WIDE_VECTOR_CHECK], env=env,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip() == "zmm"
-
-
 def test_no_kernel_sets_its_own_jit_flags():
     """Every JIT flag comes from fastnn/_config.py (stumpy's rule)."""
     import pathlib
