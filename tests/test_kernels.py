@@ -59,7 +59,9 @@ def test_float32_sigmoid_of_the_batch_kernels_is_accurate_everywhere():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 7, 8, 13])
+# m covers each way a batch splits into blocks of six and four samples and
+# single ones: 6, 6+1, 6+1+1, 6+4, 6+6+4, 12+1.
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 6, 7, 8, 10, 13, 16])
 def test_forward_layer_matches_numpy(dtype, m):
     rng = np.random.default_rng(m)
     w, b, a_prev = random_layer(rng, m, 7, 11, dtype)
@@ -166,23 +168,35 @@ FLOAT32_IR_CHECK = r"""
 import numpy as np
 from fastnn import kernels
 rng = np.random.default_rng(0)
-w = rng.random((3, 4), dtype=np.float32)
-b = rng.random(3, dtype=np.float32)
-a_prev = rng.random((8, 4), dtype=np.float32)
-a = np.empty((8, 3), np.float32)
+# 11 samples and 13 rows reach every block kernel: samples 6 + 4 + 1,
+# rows 4 * 3 + 1.
+w = rng.random((13, 4), dtype=np.float32)
+b = rng.random(13, dtype=np.float32)
+a_prev = rng.random((11, 4), dtype=np.float32)
+a = np.empty((11, 13), np.float32)
 kernels.forward_layer(w, b, a_prev, a)
 delta = np.empty_like(a)
 kernels.output_delta(a, a, delta)
 delta_prev = np.empty_like(a_prev)
 kernels.backward_delta(w, delta, a_prev, delta_prev)
 kernels.layer_gradient(delta, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.5, 0.1)
+import fastnn
+# per-sample SGD (batch 1) has kernels of its own
+fastnn.Network([4, 13, 3], seed=0, dtype=np.float32).train(
+    a_prev, np.arange(11) % 3, epochs=1, batch_size=1, eta=0.1)
 import re
 arithmetic = re.compile(r"\bf(?:add|sub|mul|div)(?: [a-z]+)* (<\d+ x )?(float|double)\b")
-for dispatcher in (kernels._weighted_sums_block, kernels._weighted_sums_sample,
-                   kernels._activate_rows, kernels.output_delta,
-                   kernels._scale_by_sigmoid_prime, kernels._gradient_row_quad,
-                   kernels._backward_sums_block, kernels._step_and_forward):
-    for signature, ir in dispatcher.inspect_llvm().items():
+for dispatcher in (kernels._weighted_sums_six, kernels._weighted_sums_block,
+                   kernels._weighted_sums_sample, kernels._activate_rows,
+                   kernels.output_delta, kernels._scale_by_sigmoid_prime,
+                   kernels._gradient_row_quad,
+                   kernels._gradient_row, kernels._backward_sums_block,
+                   kernels._step_and_forward, kernels._step, kernels._deferred_step,
+                   kernels._pair_products, kernels._activate_deferred,
+                   kernels._backward_sample, kernels._forward_sample_flat):
+    compiled = dispatcher.inspect_llvm()
+    assert compiled, (dispatcher.__name__, "not compiled by this script: check is vacuous")
+    for signature, ir in compiled.items():
         assert "float32" in str(signature), signature
         kinds = {match.group(2) for match in arithmetic.finditer(ir)}
         assert "float" in kinds, (dispatcher.__name__, "no float32 arithmetic: check is vacuous")
@@ -208,6 +222,46 @@ def test_float32_kernels_compute_in_float32():
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "float32-only" in result.stdout
+
+
+WIDE_VECTOR_CHECK = """
+import numpy as np
+from fastnn import kernels
+rng = np.random.default_rng(0)
+w, b = rng.random((8, 64), dtype=np.float32), rng.random(8, dtype=np.float32)
+a_prev, a = rng.random((6, 64), dtype=np.float32), np.empty((6, 8), np.float32)
+kernels.forward_layer(w, b, a_prev, a)
+kernels.layer_gradient(a, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.5, 0.0)
+for dispatcher in (kernels._weighted_sums_six,):
+    assembly = "".join(dispatcher.inspect_asm().values())
+    print(dispatcher.__name__, "zmm" if "zmm" in assembly else "no zmm")
+"""
+
+
+def _host_has_avx512():
+    try:
+        import llvmlite.binding as llvm
+
+        return bool(llvm.get_host_cpu_features().get("avx512f", False))
+    except Exception:  # pragma: no cover - llvmlite is numba's own dependency
+        return False
+
+
+@pytest.mark.skipif(JIT_DISABLED, reason="inspects compiled code")
+@pytest.mark.skipif(not _host_has_avx512(), reason="needs an AVX-512 CPU")
+def test_kernels_use_512_bit_vectors_on_avx512_cpus():
+    """_config.prefer_wide_vectors lifts LLVM's 256-bit preference on AVX-512
+    cores for the kernels whose register blocks were sized for it (without
+    it, this CPU's loops get ymm registers only)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, FASTNN_CACHE="0")
+    result = subprocess.run([sys.executable, "-c", WIDE_VECTOR_CHECK], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["_weighted_sums_six", "zmm"]
 
 
 def test_no_kernel_sets_its_own_jit_flags():
