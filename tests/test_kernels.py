@@ -98,12 +98,14 @@ def test_backward_delta_matches_numpy(dtype, m):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("m", [1, 4, 5, 11])
+# 15 rows split into 8 + 4 + 1 + 1 + 1; m covers blocks of four samples
+# followed by nothing, a pair, a single one, or a pair and a single one.
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 6, 7, 11])
 @pytest.mark.parametrize("eta", [0.0, 0.5])
 def test_layer_gradient_matches_numpy(dtype, m, eta):
     rng = np.random.default_rng(20 + m)
-    w, b, a_prev = random_layer(rng, m, 6, 9, dtype)
-    delta = rng.standard_normal((m, 6)).astype(dtype)
+    w, b, a_prev = random_layer(rng, m, 15, 9, dtype)
+    delta = rng.standard_normal((m, 15)).astype(dtype)
     w_before, b_before = w.copy(), b.copy()
     grad_w = np.full_like(w, np.nan)
     grad_b = np.full_like(b, np.nan)
@@ -169,7 +171,7 @@ import numpy as np
 from fastnn import kernels
 rng = np.random.default_rng(0)
 # 11 samples and 13 rows reach every block kernel: samples 6 + 4 + 1,
-# rows 4 * 3 + 1.
+# rows 8 + 4 + 1.
 w = rng.random((13, 4), dtype=np.float32)
 b = rng.random(13, dtype=np.float32)
 a_prev = rng.random((11, 4), dtype=np.float32)
@@ -189,7 +191,7 @@ arithmetic = re.compile(r"\bf(?:add|sub|mul|div)(?: [a-z]+)* (<\d+ x )?(float|do
 for dispatcher in (kernels._weighted_sums_six, kernels._weighted_sums_block,
                    kernels._weighted_sums_sample, kernels._activate_rows,
                    kernels.output_delta, kernels._scale_by_sigmoid_prime,
-                   kernels._gradient_row_quad,
+                   kernels._gradient_row_octet, kernels._gradient_row_quad,
                    kernels._gradient_row, kernels._backward_sums_block,
                    kernels._step_and_forward, kernels._step, kernels._deferred_step,
                    kernels._pair_products, kernels._activate_deferred,
@@ -232,7 +234,7 @@ w, b = rng.random((8, 64), dtype=np.float32), rng.random(8, dtype=np.float32)
 a_prev, a = rng.random((6, 64), dtype=np.float32), np.empty((6, 8), np.float32)
 kernels.forward_layer(w, b, a_prev, a)
 kernels.layer_gradient(a, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.5, 0.0)
-for dispatcher in (kernels._weighted_sums_six,):
+for dispatcher in (kernels._weighted_sums_six, kernels._gradient_row_octet):
     assembly = "".join(dispatcher.inspect_asm().values())
     print(dispatcher.__name__, "zmm" if "zmm" in assembly else "no zmm")
 """
@@ -261,7 +263,7 @@ def test_kernels_use_512_bit_vectors_on_avx512_cpus():
     result = subprocess.run([sys.executable, "-c", WIDE_VECTOR_CHECK], env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ["_weighted_sums_six", "zmm"]
+    assert result.stdout.split() == ["_weighted_sums_six", "zmm", "_gradient_row_octet", "zmm"]
 
 
 def test_no_kernel_sets_its_own_jit_flags():
