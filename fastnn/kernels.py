@@ -38,8 +38,8 @@ PARALLEL_MIN_WORK = 1_000_000
 SAMPLE_BLOCK = 4
 # The forward pass takes six samples per pass over four rows of w: 24 sums
 # in 512-bit registers, which measured 1.3-1.5x faster than four samples on
-# AVX-512 (docs/performance.md). A remainder of four or more samples takes
-# the four-sample kernel.
+# AVX-512 (docs/performance.md). A batch is split into blocks of six and of
+# four (_forward_blocks).
 FORWARD_BLOCK = 6
 
 # Per-sample SGD (batch 1) takes layer 1's steps this many samples at a time
@@ -371,6 +371,55 @@ def _activate_rows(b, a, n_begin, n_end):
             a[n, j] = sigmoid_in_loop(a[n, j] + b[j])
 
 
+@jit
+def _forward_blocks(m):
+    """Split m samples into blocks of six and of four, and single samples.
+
+    Returns (n_six, n_four, n_single) with 6 n_six + 4 n_four + n_single = m
+    and as few single samples as possible (one if m is odd; two if m = 2):
+    a single sample runs at a fraction of a block's speed, and it runs
+    after the threads' share, on one core.
+    """
+    n_single = m % 2
+    even = m - n_single
+    n_six = even // 6
+    rest = even - 6 * n_six
+    if rest == 2:
+        if n_six > 0:
+            n_six -= 1
+            rest = 8
+        else:
+            rest = 0
+            n_single += 2
+    return n_six, rest // 4, n_single
+
+
+@jit
+def _forward_block_start(block, n_blocks, n_four):
+    """First sample of block ``block`` when n_four of the n_blocks blocks
+    have four samples and the rest six.
+
+    The four-sample blocks are spread evenly through the sequence (block i
+    is one if floor((i+1) n_four / n_blocks) > floor(i n_four / n_blocks)),
+    so that each thread's contiguous share of blocks holds about the same
+    number of samples.
+    """
+    fours_before = (block * n_four) // n_blocks
+    return 6 * block - 2 * fours_before
+
+
+@jit
+def _forward_block(w, b, a_prev, a, block, n_blocks, n_four):
+    """Weighted sums and activations of one block of _forward_blocks."""
+    n0 = _forward_block_start(block, n_blocks, n_four)
+    n1 = _forward_block_start(block + 1, n_blocks, n_four)
+    if n1 - n0 == FORWARD_BLOCK:
+        _weighted_sums_six(w, a_prev, a, n0)
+    else:
+        _weighted_sums_block(w, a_prev, a, n0)
+    _activate_rows(b, a, n0, n1)
+
+
 @jit(parallel=True)
 def forward_layer(w, b, a_prev, a):
     """Weighted sum and activation of layer i for a batch.
@@ -378,32 +427,23 @@ def forward_layer(w, b, a_prev, a):
     z[n, j] = sum_k w[j, k] a_prev[n, k] + b[j];  a[n, j] = f(z[n, j])
 
     w: (L_i, L_{i-1}); b: (L_i,); a_prev: (m, L_{i-1}); a: (m, L_i), written.
-    Blocks of six samples go to the threads when the layer has enough work
-    to pay for them; after the last full block, four samples if there are
-    that many, then one at a time. The blocks depend on m alone, so each
-    sample takes the same path whatever the thread count.
+    The batch is split into blocks of six and four samples (_forward_blocks),
+    which go to the threads when the layer has enough work to pay for them;
+    an odd sample is done alone at the end. The split depends on m alone, so
+    each sample takes the same path whatever the thread count.
     """
     m = a_prev.shape[0]
-    n_blocks = m // FORWARD_BLOCK
+    n_six, n_four, n_single = _forward_blocks(m)
+    n_blocks = n_six + n_four
     if m * w.shape[0] * w.shape[1] >= PARALLEL_MIN_WORK:
         for block in prange(n_blocks):
-            n0 = block * FORWARD_BLOCK
-            _weighted_sums_six(w, a_prev, a, n0)
-            _activate_rows(b, a, n0, n0 + FORWARD_BLOCK)
+            _forward_block(w, b, a_prev, a, block, n_blocks, n_four)
     else:
         for block in range(n_blocks):
-            n0 = block * FORWARD_BLOCK
-            _weighted_sums_six(w, a_prev, a, n0)
-            _activate_rows(b, a, n0, n0 + FORWARD_BLOCK)
-    n = n_blocks * FORWARD_BLOCK
-    if n + SAMPLE_BLOCK <= m:
-        _weighted_sums_block(w, a_prev, a, n)
-        _activate_rows(b, a, n, n + SAMPLE_BLOCK)
-        n += SAMPLE_BLOCK
-    while n < m:
+            _forward_block(w, b, a_prev, a, block, n_blocks, n_four)
+    for n in range(m - n_single, m):
         _weighted_sums_sample(w, a_prev, a, n)
         _activate_rows(b, a, n, n + 1)
-        n += 1
 
 
 @jit

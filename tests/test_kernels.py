@@ -280,3 +280,22 @@ def test_no_kernel_sets_its_own_jit_flags():
         if re.search(r"\bnumba\.(njit|jit)\b|from numba import[^\n]*\b(njit|jit)\b|@njit", text):
             offenders.append(path.name)
     assert offenders == []
+
+
+def test_forward_blocks_cover_the_batch_with_fewest_single_samples():
+    """The forward pass's split of m samples: every sample in exactly one
+    block of six or four or alone, single samples only where m cannot be
+    covered by blocks (odd m; m = 2 or 3), blocks contiguous and in order."""
+    for m in range(1, 400):
+        n_six, n_four, n_single = kernels._forward_blocks(m)
+        n_blocks = n_six + n_four
+        starts = [kernels._forward_block_start(i, n_blocks, n_four) for i in range(n_blocks + 1)]
+        sizes = np.diff(starts)
+        assert starts[0] == 0 and starts[-1] == m - n_single, m
+        assert np.sum(sizes == 6) == n_six and np.sum(sizes == 4) == n_four, (m, sizes)
+        assert n_single == (m % 2 if m not in (2, 3) else m), (m, n_single)
+        if n_blocks % 2 == 0:
+            # the halves that two threads take differ by at most one four-
+            # sample block in place of a six
+            half = n_blocks // 2
+            assert abs(int(np.sum(sizes[:half])) - int(np.sum(sizes[half:]))) <= 2, (m, sizes)
