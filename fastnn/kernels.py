@@ -168,6 +168,7 @@ def _weighted_sums_block(w, x, out, n0):
     flight, so the loop is bound by multiply-adds rather than by loads.
     w: (J, K); x: (m, K); out: (m, J).
     """
+    prefer_wide_vectors()
     n_j, n_k = w.shape
     zero = cast_like(0.0, w)
     n1, n2, n3 = n0 + 1, n0 + 2, n0 + 3
@@ -1099,6 +1100,7 @@ def _pair_products(x, gram, m):
 
     x: (LOOKAHEAD, L_0); gram: (LOOKAHEAD, LOOKAHEAD), its lower triangle written.
     """
+    prefer_wide_vectors()
     zero = cast_like(0.0, x)
     n_k = x.shape[1]
     for r in range(1, m):

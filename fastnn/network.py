@@ -125,6 +125,11 @@ class Network:
 
         X : array of shape (n, sizes[0]) or (sizes[0],)
         Returns shape (n, sizes[-1]), or (sizes[-1],) for a single sample.
+
+        The samples are computed in blocks of six or four, or alone (see
+        ``kernels._forward_blocks``), with loops vectorized differently, so
+        a sample's output can differ in the last bit with the other samples
+        passed beside it. It never depends on the number of threads.
         """
         inputs, single = check_inputs(X, self.sizes[0], self.dtype)
         outputs = self._feedforward_checked(inputs)
