@@ -82,7 +82,8 @@ def _compile_quietly(dispatcher):
     return dispatcher
 
 
-def jit(function=None, *, parallel: bool = False, calls_parallel: bool = False):
+def jit(function=None, *, parallel: bool = False, calls_parallel: bool = False,
+        reassociate: bool = True):
     """Compile ``function`` with fastnn's flags (usable bare or with arguments).
 
     ``parallel=True``: the function has prange loops of its own.
@@ -90,11 +91,14 @@ def jit(function=None, *, parallel: bool = False, calls_parallel: bool = False):
     compiled with parallel=True too (see the rule above), without numba's
     warning that there was nothing to parallelise.
     Both are honoured only when ``FASTNN_PARALLEL`` is on.
+    ``reassociate=False`` drops "reassoc" from the fastmath set, for code whose
+    rounding is part of its accuracy (a range reduction). The flags stay on
+    its instructions where it is inlined into a caller compiled with them.
     """
 
     def decorate(func):
         options = dict(
-            fastmath=set(FASTMATH),
+            fastmath=set(FASTMATH) if reassociate else set(FASTMATH) - {"reassoc"},
             error_model=ERROR_MODEL,
             parallel=(parallel or calls_parallel) and PARALLEL,
             nogil=True,
