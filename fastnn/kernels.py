@@ -445,6 +445,8 @@ def _forward_block_start(block, n_blocks, n_four):
     so that each thread's contiguous share of blocks holds about the same
     number of samples.
     """
+    if n_four == 0:  # also n_blocks == 0
+        return 6 * block
     fours_before = (block * n_four) // n_blocks
     return 6 * block - 2 * fours_before
 
