@@ -529,6 +529,7 @@ def _backward_sums_block(w, delta, delta_prev, n0):
     and stays efficient when layer i is narrow (the output layer).
     w: (J, K); delta: (m, J); delta_prev: (m, K).
     """
+    prefer_wide_vectors()
     n_j, n_k = w.shape
     p0 = delta_prev[n0]
     p1 = delta_prev[n0 + 1]

@@ -259,7 +259,9 @@ w, b = rng.random((8, 64), dtype=np.float32), rng.random(8, dtype=np.float32)
 a_prev, a = rng.random((6, 64), dtype=np.float32), np.empty((6, 8), np.float32)
 kernels.forward_layer(w, b, a_prev, a)
 kernels.layer_gradient(a, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.5, 0.0)
-for dispatcher in (kernels._weighted_sums_six, kernels._gradient_row_octet):
+kernels.backward_delta(w, a, a_prev, np.empty_like(a_prev))
+for dispatcher in (kernels._weighted_sums_six, kernels._gradient_row_octet,
+                   kernels._backward_sums_block):
     assembly = "".join(dispatcher.inspect_asm().values())
     print(dispatcher.__name__, "zmm" if "zmm" in assembly else "no zmm")
 """
@@ -288,7 +290,8 @@ def test_kernels_use_512_bit_vectors_on_avx512_cpus():
     result = subprocess.run([sys.executable, "-c", WIDE_VECTOR_CHECK], env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ["_weighted_sums_six", "zmm", "_gradient_row_octet", "zmm"]
+    assert result.stdout.split() == ["_weighted_sums_six", "zmm", "_gradient_row_octet", "zmm",
+                                     "_backward_sums_block", "zmm"]
 
 
 def test_no_kernel_sets_its_own_jit_flags():
