@@ -200,8 +200,9 @@ def _sigmoid_in_loop_overload(z):
 # Layer kernels: one equation each
 # ---------------------------------------------------------------------------
 @jit
-def _weighted_sums_block(w, x, out, n0):
-    """out[n, j] = sum_k w[j, k] x[n, k] for the samples n = n0..n0+3.
+def _weighted_sums_block(w, x, out, n0, j_begin, j_end):
+    """out[n, j] = sum_k w[j, k] x[n, k] for the samples n = n0..n0+3 and
+    the rows j = j_begin..j_end-1.
 
     Four rows j and four samples share one pass over k: each w_jk loaded
     serves four samples and each x_k four rows, sixteen independent sums in
@@ -212,8 +213,8 @@ def _weighted_sums_block(w, x, out, n0):
     n_j, n_k = w.shape
     zero = cast_like(0.0, w)
     n1, n2, n3 = n0 + 1, n0 + 2, n0 + 3
-    j = 0
-    while j + 4 <= n_j:
+    j = j_begin
+    while j + 4 <= j_end:
         j1, j2, j3 = j + 1, j + 2, j + 3
         z00 = zero
         z01 = zero
@@ -273,7 +274,7 @@ def _weighted_sums_block(w, x, out, n0):
         out[n2, j3] = z32
         out[n3, j3] = z33
         j += 4
-    while j < n_j:
+    while j < j_end:
         z0 = zero
         z1 = zero
         z2 = zero
@@ -292,8 +293,9 @@ def _weighted_sums_block(w, x, out, n0):
 
 
 @jit
-def _weighted_sums_six(w, x, out, n0):
-    """out[n, j] = sum_k w[j, k] x[n, k] for the samples n = n0..n0+5.
+def _weighted_sums_six(w, x, out, n0, j_begin, j_end):
+    """out[n, j] = sum_k w[j, k] x[n, k] for the samples n = n0..n0+5 and
+    the rows j = j_begin..j_end-1.
 
     Four rows j and six samples share one pass over k: 24 independent sums,
     each w_jk loaded serving six samples and each x_k four rows. Sized for
@@ -304,8 +306,8 @@ def _weighted_sums_six(w, x, out, n0):
     n_j, n_k = w.shape
     zero = cast_like(0.0, w)
     n1, n2, n3, n4, n5 = n0 + 1, n0 + 2, n0 + 3, n0 + 4, n0 + 5
-    j = 0
-    while j + 4 <= n_j:
+    j = j_begin
+    while j + 4 <= j_end:
         j1, j2, j3 = j + 1, j + 2, j + 3
         z00 = z01 = z02 = z03 = z04 = z05 = zero
         z10 = z11 = z12 = z13 = z14 = z15 = zero
@@ -355,7 +357,7 @@ def _weighted_sums_six(w, x, out, n0):
         out[n0, j3], out[n1, j3], out[n2, j3] = z30, z31, z32
         out[n3, j3], out[n4, j3], out[n5, j3] = z33, z34, z35
         j += 4
-    while j < n_j:
+    while j < j_end:
         z0 = z1 = z2 = z3 = z4 = z5 = zero
         for k in range(n_k):
             w0 = w[j, k]
@@ -371,16 +373,17 @@ def _weighted_sums_six(w, x, out, n0):
 
 
 @jit
-def _weighted_sums_sample(w, x, out, n):
-    """out[n, j] = sum_k w[j, k] x[n, k] for the single sample n.
+def _weighted_sums_sample(w, x, out, n, j_begin, j_end):
+    """out[n, j] = sum_k w[j, k] x[n, k] for the single sample n and the rows
+    j = j_begin..j_end-1.
 
     Four rows j per pass over k: four independent sums keep the multiply-add
     units busy where one sum would wait on each addition's latency.
     """
     n_j, n_k = w.shape
     zero = cast_like(0.0, w)
-    j = 0
-    while j + 4 <= n_j:
+    j = j_begin
+    while j + 4 <= j_end:
         z0 = zero
         z1 = zero
         z2 = zero
@@ -396,7 +399,7 @@ def _weighted_sums_sample(w, x, out, n):
         out[n, j + 2] = z2
         out[n, j + 3] = z3
         j += 4
-    while j < n_j:
+    while j < j_end:
         z = zero
         for k in range(n_k):
             z += w[j, k] * x[n, k]
@@ -405,11 +408,15 @@ def _weighted_sums_sample(w, x, out, n):
 
 
 @jit
-def _activate_rows(b, a, n_begin, n_end):
-    """a[n, j] <- f(z[n, j] + b[j]) for rows n_begin..n_end-1 holding sums."""
+def _activate_rows(b, a, n_begin, n_end, j_begin, j_end):
+    """a[n, j] <- f(z[n, j] + b[j]) for the samples n_begin..n_end-1 and the
+    neurons j_begin..j_end-1, which hold weighted sums."""
+    # (Slices, so that the loop index starts at 0: see _deferred_step.)
+    bias = b[j_begin:j_end]
     for n in range(n_begin, n_end):
-        for j in range(a.shape[1]):
-            a[n, j] = sigmoid_in_loop(a[n, j] + b[j])
+        row = a[n, j_begin:j_end]
+        for j in range(row.shape[0]):
+            row[j] = sigmoid_in_loop(row[j] + bias[j])
 
 
 @jit
@@ -417,9 +424,8 @@ def _forward_blocks(m):
     """Split m samples into blocks of six and of four, and single samples.
 
     Returns (n_six, n_four, n_single) with 6 n_six + 4 n_four + n_single = m
-    and as few single samples as possible (one if m is odd; two if m = 2):
-    a single sample runs at a fraction of a block's speed, and it runs
-    after the threads' share, on one core.
+    and as few single samples as possible (one if m is odd; m itself if
+    m = 2 or 3): a single sample runs at a fraction of a block's speed.
     """
     n_single = m % 2
     even = m - n_single
@@ -436,31 +442,38 @@ def _forward_blocks(m):
 
 
 @jit
-def _forward_block_start(block, n_blocks, n_four):
-    """First sample of block ``block`` when n_four of the n_blocks blocks
-    have four samples and the rest six.
-
-    The four-sample blocks are spread evenly through the sequence (block i
-    is one if floor((i+1) n_four / n_blocks) > floor(i n_four / n_blocks)),
-    so that each thread's contiguous share of blocks holds about the same
-    number of samples.
-    """
-    if n_four == 0:  # also n_blocks == 0
+def _forward_block_start(block, n_six):
+    """First sample of block ``block``: the n_six blocks of six come first,
+    then those of four."""
+    if block <= n_six:
         return 6 * block
-    fours_before = (block * n_four) // n_blocks
-    return 6 * block - 2 * fours_before
+    return 6 * n_six + 4 * (block - n_six)
 
 
 @jit
-def _forward_block(w, b, a_prev, a, block, n_blocks, n_four):
-    """Weighted sums and activations of one block of _forward_blocks."""
-    n0 = _forward_block_start(block, n_blocks, n_four)
-    n1 = _forward_block_start(block + 1, n_blocks, n_four)
+def _forward_block(w, b, a_prev, a, block, n_six, j_begin, j_end):
+    """Weighted sums and activations of one block of _forward_blocks, for
+    the neurons j_begin..j_end-1."""
+    n0 = _forward_block_start(block, n_six)
+    n1 = _forward_block_start(block + 1, n_six)
     if n1 - n0 == FORWARD_BLOCK:
-        _weighted_sums_six(w, a_prev, a, n0)
+        _weighted_sums_six(w, a_prev, a, n0, j_begin, j_end)
     else:
-        _weighted_sums_block(w, a_prev, a, n0)
-    _activate_rows(b, a, n0, n1)
+        _weighted_sums_block(w, a_prev, a, n0, j_begin, j_end)
+    _activate_rows(b, a, n0, n1, j_begin, j_end)
+
+
+@jit
+def _forward_rows(w, b, a_prev, a, j_begin, j_end):
+    """The whole batch through the neurons j_begin..j_end-1 of layer i."""
+    m = a_prev.shape[0]
+    n_six, n_four, n_single = _forward_blocks(m)
+    n_blocks = n_six + n_four
+    for block in range(n_blocks):
+        _forward_block(w, b, a_prev, a, block, n_six, j_begin, j_end)
+    for n in range(m - n_single, m):
+        _weighted_sums_sample(w, a_prev, a, n, j_begin, j_end)
+        _activate_rows(b, a, n, n + 1, j_begin, j_end)
 
 
 @jit(parallel=True)
@@ -470,23 +483,28 @@ def forward_layer(w, b, a_prev, a):
     z[n, j] = sum_k w[j, k] a_prev[n, k] + b[j];  a[n, j] = f(z[n, j])
 
     w: (L_i, L_{i-1}); b: (L_i,); a_prev: (m, L_{i-1}); a: (m, L_i), written.
-    The batch is split into blocks of six and four samples (_forward_blocks),
-    which go to the threads when the layer has enough work to pay for them;
-    an odd sample is done alone at the end. The split depends on m alone, so
-    each sample takes the same path whatever the thread count.
+    The batch is split into blocks of six and four samples (_forward_blocks);
+    an odd sample is done alone.
+
+    When the layer has enough work, each thread takes the neurons j whose
+    weights it steps in layer_gradient (the same contiguous share of the
+    rows), not a share of the samples: the rows of w a thread reads here
+    are then the ones in its own cache, where the gradient step left them,
+    instead of half of them being fetched from the other core. Each z[n, j]
+    is summed by the same code whatever the share (shares start at
+    multiples of four rows), so results do not depend on the thread count.
     """
-    m = a_prev.shape[0]
-    n_six, n_four, n_single = _forward_blocks(m)
-    n_blocks = n_six + n_four
-    if m * w.shape[0] * w.shape[1] >= PARALLEL_MIN_WORK:
-        for block in prange(n_blocks):
-            _forward_block(w, b, a_prev, a, block, n_blocks, n_four)
+    n_j = w.shape[0]
+    # Parts of sixteen rows: numba hands each thread the same contiguous
+    # share of them as of layer_gradient's eight-row groups (for two
+    # threads and 256 rows: rows 0-127 and 128-255 in both).
+    n_parts = n_j // 16
+    if a_prev.shape[0] * n_j * w.shape[1] >= PARALLEL_MIN_WORK and n_parts > 1:
+        for part in prange(n_parts):
+            j_end = n_j if part == n_parts - 1 else 16 * (part + 1)
+            _forward_rows(w, b, a_prev, a, 16 * part, j_end)
     else:
-        for block in range(n_blocks):
-            _forward_block(w, b, a_prev, a, block, n_blocks, n_four)
-    for n in range(m - n_single, m):
-        _weighted_sums_sample(w, a_prev, a, n)
-        _activate_rows(b, a, n, n + 1)
+        _forward_rows(w, b, a_prev, a, 0, n_j)
 
 
 @jit
@@ -1256,7 +1274,7 @@ def _begin_block(params, sizes, inputs, order, start, activations, deltas, gram)
                 steps[r, j] = 0
     w = layer_weights(params, sizes, 1)
     for n0 in range(0, LOOKAHEAD, SAMPLE_BLOCK):
-        _weighted_sums_block(w, x, z, n0)
+        _weighted_sums_block(w, x, z, n0, 0, w.shape[0])
     _pair_products(x, gram, m)
     return m
 
