@@ -51,10 +51,11 @@ PARALLEL = _env_flag("FASTNN_PARALLEL", True)
 CACHE = _env_flag("FASTNN_CACHE", True) and PARALLEL
 
 # LLVM vectorizes for 256-bit registers on Intel's AVX-512 cores unless told
-# otherwise (its "prefer-256-bit" tuning). The forward and gradient kernels,
-# with register blocks sized for it, run 1.3-1.5x faster with 512-bit ones
-# there (docs/performance.md); 4x4 blocks did not gain. Without AVX-512 the
-# preference is ignored.
+# otherwise (its "prefer-256-bit" tuning). The kernels that call
+# prefer_wide_vectors() measured 1.03-1.5x faster with 512-bit ones there
+# (the forward and gradient blocks most, sized for them); the small kernels
+# measured no faster or slower and do not ask (docs/performance.md).
+# Without AVX-512 the preference is ignored.
 VECTOR_WIDTH_BITS = 512
 
 # Rule: a compiled function that calls a parallel (prange) kernel is itself
