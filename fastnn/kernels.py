@@ -157,9 +157,10 @@ def _sigmoid_float64(z):
     few ulp; this is why the function is compiled without reassociation,
     which would fold the two subtractions into one), exp(r) by its Taylor
     polynomial to degree 13 (remainder below 1e-17 for |r| <= ln2 / 2), 2^n
-    from a table. Within 2 ulp of the libm form ``sigmoid`` (mean 0.05 ulp
-    over -760..760, subnormal results included), three times faster in a
-    loop here. Below x = -746, e is 0, as libm gives.
+    from a table. Against the exact value (long double) it errs at most
+    2.5 ulp, 0.22 on average, where the libm form ``sigmoid`` errs 2.1 and
+    0.21 (subnormal results included); three times faster in a loop here.
+    Below x = -746, e is 0, as libm gives.
     """
     x = max(-abs(z), -746.0)
     n = np.floor(x * 1.4426950408889634 + 0.5)
