@@ -25,6 +25,7 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
+from ._atomics import compare_exchange, fetch_add, load_acquire, spin_pause, store_release
 from ._config import jit, prefer_wide_vectors
 
 # A layer goes to the threads only with at least this many multiply-adds per
@@ -59,6 +60,8 @@ __all__ = [
     "backward_pass",
     "train_epoch",
     "train_epoch_per_sample",
+    "train_epoch_shared",
+    "use_shared_epoch",
     "shuffle_order",
     "layer_weights",
     "layer_biases",
@@ -616,18 +619,28 @@ def backward_delta(w, delta, a_prev, delta_prev):
     threads as in forward_layer.
     """
     m = delta.shape[0]
-    n_blocks = m // SAMPLE_BLOCK
     if m * w.shape[0] * w.shape[1] >= PARALLEL_MIN_WORK:
+        n_blocks = m // SAMPLE_BLOCK
         for block in prange(n_blocks):
             n0 = block * SAMPLE_BLOCK
             _backward_sums_block(w, delta, delta_prev, n0)
             _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + SAMPLE_BLOCK)
+        _backward_delta_samples(w, delta, a_prev, delta_prev, n_blocks * SAMPLE_BLOCK)
     else:
-        for block in range(n_blocks):
-            n0 = block * SAMPLE_BLOCK
-            _backward_sums_block(w, delta, delta_prev, n0)
-            _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + SAMPLE_BLOCK)
-    for n in range(n_blocks * SAMPLE_BLOCK, m):
+        _backward_delta_samples(w, delta, a_prev, delta_prev, 0)
+
+
+@jit
+def _backward_delta_samples(w, delta, a_prev, delta_prev, n_begin):
+    """backward_delta in one thread for the samples n_begin..m-1 (n_begin a
+    multiple of four): blocks of four, then single samples."""
+    m = delta.shape[0]
+    n0 = n_begin
+    while n0 + SAMPLE_BLOCK <= m:
+        _backward_sums_block(w, delta, delta_prev, n0)
+        _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + SAMPLE_BLOCK)
+        n0 += SAMPLE_BLOCK
+    for n in range(n0, m):
         _backward_sums_sample(w, delta, delta_prev, n)
         _scale_by_sigmoid_prime(a_prev, delta_prev, n, n + 1)
 
@@ -847,14 +860,25 @@ def layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta):
     if a_prev.shape[0] * n_j * n_k >= PARALLEL_MIN_WORK:
         for octet in prange(n_octets):
             _gradient_row_octet(delta, a_prev, w, b, grad_w, grad_b, scale, eta, 8 * octet)
+        _gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, 8 * n_octets, n_j)
     else:
-        for octet in range(n_octets):
-            _gradient_row_octet(delta, a_prev, w, b, grad_w, grad_b, scale, eta, 8 * octet)
-    j = 8 * n_octets
-    if j + 4 <= n_j:
+        _gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, 0, n_j)
+
+
+@jit
+def _gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j_begin, j_end):
+    """layer_gradient in one thread for the rows j_begin..j_end-1 (j_begin a
+    multiple of eight; scale and eta already of w's dtype): eight rows at a
+    time, then four, then one. Each row is summed the same way whichever
+    rows share the call."""
+    j = j_begin
+    while j + 8 <= j_end:
+        _gradient_row_octet(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
+        j += 8
+    if j + 4 <= j_end:
         _gradient_row_quad(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
         j += 4
-    while j < n_j:
+    while j < j_end:
         _gradient_row(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
         j += 1
 
@@ -1004,7 +1028,9 @@ def train_epoch(params, grad, sizes, inputs, targets, order, batch_size, eta,
     the forward pass that produced its gradient.
     """
     n_samples = inputs.shape[0]
-    cost = 0.0
+    # (np.float64, not 0.0: in plain Python, NUMBA_DISABLE_JIT=1, 0.0 plus
+    # a float32 cost is a float32; compiled, the sum is float64 either way.)
+    cost = np.float64(0.0)
     for start in range(0, n_samples, batch_size):
         m = min(batch_size, n_samples - start)
         _gather_batch(inputs, targets, order[start:start + m],
@@ -1013,6 +1039,201 @@ def train_epoch(params, grad, sizes, inputs, targets, order, batch_size, eta,
         cost += backward_pass(params, grad, sizes, activations, deltas, batch_targets,
                               m, batch_size, eta)
     return cost
+
+
+# ---------------------------------------------------------------------------
+# Mini-batch epochs with the threads kept inside one parallel region
+# ---------------------------------------------------------------------------
+# Layer 1 goes to train_epoch_shared (instead of train_epoch) when it has at
+# least this many multiply-adds per batch (m * L_1 * L_0) and every later
+# layer together at most 1/SHARED_MAX_TAIL_SHARE of them: the later layers
+# run in one thread there.
+SHARED_MIN_WORK = 20_000
+SHARED_MAX_TAIL_SHARE = 8
+
+
+def use_shared_epoch(sizes, batch_size):
+    """Whether ``train_epoch_shared`` is the faster path for these layers
+    and this batch size (see SHARED_MIN_WORK)."""
+    products = [int(sizes[i]) * int(sizes[i - 1]) for i in range(1, len(sizes))]
+    return (batch_size > 1 and len(products) > 1
+            and batch_size * products[0] >= SHARED_MIN_WORK
+            and SHARED_MAX_TAIL_SHARE * sum(products[1:]) <= products[0])
+
+
+@jit
+def _part_rows(n_j, n_parts, part):
+    """Rows j_begin, j_end of layer 1 in part ``part`` of n_parts.
+
+    Boundaries are multiples of eight, so that every row is summed by the
+    same kernel as in layer_gradient whatever the number of parts.
+    """
+    j_begin = 8 * ((part * n_j + 4 * n_parts) // (8 * n_parts)) if part > 0 else 0
+    if part == n_parts - 1:
+        return j_begin, n_j
+    return j_begin, 8 * (((part + 1) * n_j + 4 * n_parts) // (8 * n_parts))
+
+
+@jit
+def _batch_inputs(inputs, x_ring, in_order, batch, capacity, m):
+    """The inputs of batch ``batch``: its rows of ``inputs`` themselves when
+    the epoch takes the samples in order, else its copy in the ring of three
+    batches (x_ring)."""
+    if in_order:
+        return inputs[batch * capacity:batch * capacity + m]
+    first = (batch % 3) * capacity
+    return x_ring[first:first + m]
+
+
+@jit
+def _is_identity(order):
+    """Whether order[n] == n for every n."""
+    for n in range(order.shape[0]):
+        if order[n] != n:
+            return False
+    return True
+
+
+@jit
+def _layer1_part(params, grad, sizes, inputs, order, in_order, batch_size, batch, part,
+                 n_parts, eta, x_ring, activations, deltas):
+    """Part ``part`` of layer 1's work between batch-1's tail and batch's.
+
+    For the rows of the part (_part_rows): the gradient and step of batch-1
+    (its deltas are in ``deltas``), then the forward pass of batch with the
+    stepped rows; and, unless the samples are taken in order (in_order), a
+    share of the samples of batch+1 copied into the ring.
+    """
+    n_samples = inputs.shape[0]
+    n_batches = (n_samples + batch_size - 1) // batch_size
+    w = layer_weights(params, sizes, 1)
+    b = layer_biases(params, sizes, 1)
+    j_begin, j_end = _part_rows(sizes[1], n_parts, part)
+    if batch > 0:
+        m = min(batch_size, n_samples - (batch - 1) * batch_size)
+        _gradient_rows(_layer_rows(deltas, sizes, 1, m, batch_size),
+                       _batch_inputs(inputs, x_ring, in_order, batch - 1, batch_size, m), w, b,
+                       layer_weights(grad, sizes, 1), layer_biases(grad, sizes, 1),
+                       cast_like(1.0 / m, w), cast_like(eta, w), j_begin, j_end)
+    if batch < n_batches:
+        m = min(batch_size, n_samples - batch * batch_size)
+        _forward_rows(w, b, _batch_inputs(inputs, x_ring, in_order, batch, batch_size, m),
+                      _layer_rows(activations, sizes, 1, m, batch_size), j_begin, j_end)
+    if batch + 1 < n_batches and not in_order:
+        start = (batch + 1) * batch_size
+        m = min(batch_size, n_samples - start)
+        x = _batch_inputs(inputs, x_ring, in_order, batch + 1, batch_size, m)
+        for n in range(part * m // n_parts, (part + 1) * m // n_parts):
+            source = order[start + n]
+            for k in range(inputs.shape[1]):
+                x[n, k] = inputs[source, k]
+
+
+@jit
+def _batch_tail(params, grad, sizes, targets, order, batch_size, n_samples, batch, eta,
+                activations, deltas, batch_targets):
+    """Everything of batch ``batch`` after layer 1's forward pass, in one
+    thread: layers 2..l forward, the output delta, and backward through
+    layers l..2 with their steps, leaving delta^(1) for layer 1's gradient.
+    The same kernels as train_epoch's serial path. Returns sum_n C_n.
+    """
+    start = batch * batch_size
+    m = min(batch_size, n_samples - start)
+    n_layers = len(sizes) - 1
+    for n in range(m):
+        source = order[start + n]
+        for j in range(targets.shape[1]):
+            batch_targets[n, j] = targets[source, j]
+    for i in range(2, n_layers + 1):
+        w = layer_weights(params, sizes, i)
+        _forward_rows(w, layer_biases(params, sizes, i),
+                      _layer_rows(activations, sizes, i - 1, m, batch_size),
+                      _layer_rows(activations, sizes, i, m, batch_size), 0, w.shape[0])
+    cost = output_delta(_layer_rows(activations, sizes, n_layers, m, batch_size),
+                        batch_targets[:m], _layer_rows(deltas, sizes, n_layers, m, batch_size))
+    scale = cast_like(1.0 / m, params)
+    eta = cast_like(eta, params)
+    for i in range(n_layers, 1, -1):
+        w = layer_weights(params, sizes, i)
+        a_prev = _layer_rows(activations, sizes, i - 1, m, batch_size)
+        delta = _layer_rows(deltas, sizes, i, m, batch_size)
+        _backward_delta_samples(w, delta, a_prev, _layer_rows(deltas, sizes, i - 1, m, batch_size),
+                                0)
+        _gradient_rows(delta, a_prev, w, layer_biases(params, sizes, i),
+                       layer_weights(grad, sizes, i), layer_biases(grad, sizes, i),
+                       scale, eta, 0, w.shape[0])
+    return cost
+
+
+@jit(parallel=True)
+def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, eta,
+                       activations, deltas, batch_targets, x_ring, n_threads):
+    """``train_epoch`` with the threads started once per epoch: the same
+    steps, bitwise the same results, for networks whose layer 1 holds most
+    of the work (``use_shared_epoch``).
+
+    train_epoch wakes the threads for each threaded kernel of each batch,
+    7.5-10 us a time here, which is the whole of a 784-30-10 batch of ten.
+    Here each thread runs the epoch's loop itself, and the work of a batch
+    is handed out in pieces:
+
+    * part p of layer 1 (rows j of a share fixed by _part_rows): the
+      gradient and step of the previous batch, then this batch's forward
+      pass through the same rows (still in that thread's cache), and a
+      share of the next batch's samples copied in;
+    * the tail (``_batch_tail``): layers 2..l forward and backward, taken
+      by the thread that finishes the last part of layer 1.
+
+    A part is claimed with an atomic compare-and-swap, each thread trying
+    its own part first, then the others. A thread waiting for the tail
+    spins. A thread that never gets a core only means the others claim its
+    parts: nothing waits on a particular thread, so one thread alone
+    (``numba.set_num_threads(1)``, FASTNN_PARALLEL=0) runs the whole epoch.
+    Each piece computes the same numbers whichever thread takes it.
+
+    x_ring: (3 batch_size, L_0), the inputs of the previous, current and
+    next batch. n_threads: how many threads to use (numba.get_num_threads();
+    the results do not depend on it). The other arguments are those of
+    train_epoch (the input slot of ``activations`` is not used). Returns
+    sum_n C_n.
+    """
+    n_samples = inputs.shape[0]
+    n_batches = (n_samples + batch_size - 1) // batch_size
+    n_parts = max(1, min(n_threads, sizes[1] // 8))
+    # Counters one cache line (eight int64) apart: claimed[p] at 8 p (the
+    # last batch whose part p was claimed), then parts done, then tails done.
+    done_index = 8 * n_parts
+    stage_index = done_index + 8
+    sync = np.zeros(stage_index + 8, np.int64)
+    for part in range(n_parts):
+        sync[8 * part] = -1
+    cost = np.zeros(1)
+    # Samples in order (shuffle=False) are read where they are; otherwise
+    # each batch is copied into the ring, the first one here.
+    in_order = _is_identity(order)
+    if not in_order:
+        m = min(batch_size, n_samples)
+        x = _batch_inputs(inputs, x_ring, in_order, 0, batch_size, m)
+        for n in range(m):
+            for k in range(inputs.shape[1]):
+                x[n, k] = inputs[order[n], k]
+    for worker in prange(n_parts):
+        for batch in range(n_batches + 1):
+            while load_acquire(sync, stage_index) < batch:
+                spin_pause()
+            for attempt in range(n_parts):
+                part = (worker + attempt) % n_parts
+                if compare_exchange(sync, 8 * part, batch - 1, batch):
+                    _layer1_part(params, grad, sizes, inputs, order, in_order, batch_size,
+                                 batch, part, n_parts, eta, x_ring, activations, deltas)
+                    if fetch_add(sync, done_index, 1) == n_parts * (batch + 1) - 1:
+                        # The last part of the batch: its tail is this thread's.
+                        if batch < n_batches:
+                            cost[0] += _batch_tail(params, grad, sizes, targets, order,
+                                                   batch_size, n_samples, batch, eta,
+                                                   activations, deltas, batch_targets)
+                        store_release(sync, stage_index, batch + 1)
+    return cost[0]
 
 
 @jit

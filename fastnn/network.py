@@ -8,6 +8,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from . import kernels
@@ -266,6 +267,9 @@ class Network:
         gram = np.empty((kernels.LOOKAHEAD, kernels.LOOKAHEAD), self.dtype)
         grad = np.empty_like(self.params)
         batch_targets = np.empty((capacity, self.sizes[-1]), self.dtype)
+        shared = not per_sample and kernels.use_shared_epoch(self.sizes, capacity)
+        # The inputs of three batches, for the shared epoch's copies of them.
+        x_ring = np.empty((3 * capacity if shared else 0, self.sizes[0]), self.dtype)
         order = np.arange(n_samples, dtype=np.int64)
         epoch_seeds = np.random.SeedSequence(seed).generate_state(epochs)
 
@@ -278,6 +282,12 @@ class Network:
                 total_cost = kernels.train_epoch_per_sample(
                     self.params, self._sizes_array, inputs, targets, order, eta,
                     activations, deltas, gram,
+                )
+            elif shared:
+                total_cost = kernels.train_epoch_shared(
+                    self.params, grad, self._sizes_array, inputs, targets, order,
+                    capacity, eta, activations, deltas, batch_targets, x_ring,
+                    numba.get_num_threads(),
                 )
             else:
                 total_cost = kernels.train_epoch(

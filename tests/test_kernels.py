@@ -327,3 +327,118 @@ def test_forward_blocks_cover_the_batch_with_fewest_single_samples():
         assert starts[0] == 0 and starts[-1] == m - n_single, m
         assert np.sum(sizes == 6) == n_six and np.sum(sizes == 4) == n_four, (m, sizes)
         assert n_single == (m % 2 if m not in (2, 3) else m), (m, n_single)
+
+
+# -- the shared epoch: one parallel region per epoch, work handed out by atomics
+def _epoch_buffers(sizes, batch_size, n_samples, dtype):
+    sizes_array = np.asarray(sizes, dtype=np.int64)
+    length = kernels.workspace_size(sizes_array, batch_size)
+    return dict(
+        grad=np.zeros(sum(sizes[i] * sizes[i - 1] + sizes[i] for i in range(1, len(sizes))),
+                      dtype),
+        activations=np.zeros(length, dtype), deltas=np.zeros(length, dtype),
+        batch_targets=np.zeros((batch_size, sizes[-1]), dtype),
+    )
+
+
+def _run_epochs(shared, sizes, batch_size, n_samples, dtype, shuffled, n_threads=2, epochs=2):
+    rng = np.random.default_rng(5)
+    sizes_array = np.asarray(sizes, dtype=np.int64)
+    params = np.concatenate(
+        [rng.standard_normal(sizes[i] * sizes[i - 1]) / np.sqrt(sizes[i - 1])
+         for i in range(1, len(sizes))]
+        + [rng.standard_normal(sizes[i]) for i in range(1, len(sizes))]).astype(dtype)
+    inputs = rng.random((n_samples, sizes[0])).astype(dtype)
+    targets = np.zeros((n_samples, sizes[-1]), dtype)
+    targets[np.arange(n_samples), rng.integers(0, sizes[-1], n_samples)] = 1
+    buffers = _epoch_buffers(sizes, batch_size, n_samples, dtype)
+    x_ring = np.zeros((3 * batch_size, sizes[0]), dtype)
+    order = np.arange(n_samples, dtype=np.int64)
+    costs = []
+    for epoch in range(epochs):
+        if shuffled:
+            kernels.shuffle_order(order, 7 + epoch)
+        args = (params, buffers["grad"], sizes_array, inputs, targets, order, batch_size, 0.7,
+                buffers["activations"], buffers["deltas"], buffers["batch_targets"])
+        if shared:
+            costs.append(kernels.train_epoch_shared(*args, x_ring, n_threads))
+        else:
+            costs.append(kernels.train_epoch(*args))
+    return params, buffers["grad"], costs
+
+
+SHARED_CASES = [
+    # sizes, batch size, samples: two parts of eight rows and a tail of
+    # fewer; a last short batch; a layer 1 narrower than eight rows (one
+    # part); three layers; one layer (no tail layers); batches of 1 and 2.
+    ((40, 30, 10), 10, 103),
+    ((40, 17, 6, 3), 6, 50),
+    ((12, 5, 4), 4, 21),
+    ((20, 24), 5, 23),
+    ((16, 16, 3), 1, 9),
+    ((16, 16, 3), 2, 9),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", SHARED_CASES, ids=str)
+@pytest.mark.parametrize("shuffled", [False, True], ids=["in order", "shuffled"])
+def test_shared_epoch_is_bitwise_train_epoch(dtype, case, shuffled):
+    """train_epoch_shared runs the same kernels on the same rows as
+    train_epoch, only in other threads: parameters, gradient and cost are
+    bitwise the same, whatever the number of threads it is told to use."""
+    sizes, batch_size, n_samples = case
+    expected = _run_epochs(False, sizes, batch_size, n_samples, dtype, shuffled)
+    for n_threads in (1, 2, 3):
+        params, grad, costs = _run_epochs(True, sizes, batch_size, n_samples, dtype, shuffled,
+                                          n_threads)
+        assert np.array_equal(params, expected[0]), n_threads
+        assert np.array_equal(grad, expected[1]), n_threads
+        assert costs == expected[2], n_threads
+
+
+@pytest.mark.skipif(JIT_DISABLED, reason="threads only run with the JIT")
+def test_shared_epoch_is_bitwise_with_one_and_two_numba_threads():
+    """One numba thread runs every part itself (no part waits on a thread
+    that does not exist): the same result as two."""
+    previous = numba.get_num_threads()
+    results = []
+    try:
+        for count in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(count)
+            results.append(_run_epochs(True, (60, 40, 10), 10, 200, np.float32, True))
+    finally:
+        numba.set_num_threads(previous)
+    assert np.array_equal(results[0][0], results[1][0])
+    assert results[0][2] == results[1][2]
+
+
+def test_use_shared_epoch_takes_wide_first_layers_only():
+    assert kernels.use_shared_epoch([784, 30, 10], 10)  # W2
+    assert kernels.use_shared_epoch([784, 100, 10], 32)  # W3
+    assert not kernels.use_shared_epoch([784, 256, 256, 10], 128)  # W4: layer 2 is big
+    assert not kernels.use_shared_epoch([784, 30, 10], 1)  # per-sample SGD
+    assert not kernels.use_shared_epoch([4, 3, 2], 10)  # too little work for threads
+    assert not kernels.use_shared_epoch([784, 30], 10)  # one layer: nothing to overlap
+
+
+
+def _atomic_operations():
+    from fastnn import _atomics
+
+    def operations(counters):
+        old = _atomics.fetch_add(counters, 1, 5)
+        swapped = _atomics.compare_exchange(counters, 2, 0, 9)
+        refused = _atomics.compare_exchange(counters, 2, 0, 11)
+        _atomics.store_release(counters, 3, old + 1)
+        _atomics.spin_pause()
+        return old, swapped, refused, _atomics.load_acquire(counters, 1)
+
+    return operations if JIT_DISABLED else numba.njit(operations)
+
+
+def test_atomic_operations_do_what_they_say():
+    counters = np.array([0, 3, 0, 0], dtype=np.int64)
+    old, swapped, refused, loaded = _atomic_operations()(counters)
+    assert (old, swapped, refused, loaded) == (3, True, False, 8)
+    assert counters.tolist() == [0, 8, 9, 4]

@@ -181,8 +181,15 @@ def test_evaluate_counts_argmax_matches():
     assert np.array_equal(net.predict(X), [1, 1, 1, 1])
 
 
+# (sizes, batch size): threaded kernels per layer (train_epoch), and
+# threads kept for the epoch with layer 1 split between them
+# (train_epoch_shared).
+THREADED_TRAINING = [([200, 128, 64, 10], 64), ([200, 40, 10], 10)]
+
+
 @pytest.mark.parametrize("threads", [1, 2])
-def test_training_is_bitwise_identical_with_one_and_two_threads(threads):
+@pytest.mark.parametrize("sizes, batch_size", THREADED_TRAINING, ids=str)
+def test_training_is_bitwise_identical_with_one_and_two_threads(threads, sizes, batch_size):
     """The threaded kernels split samples or rows j, never a sum: the result
     cannot depend on how many threads there are."""
     if numba.config.NUMBA_NUM_THREADS < 2:
@@ -195,12 +202,16 @@ def test_training_is_bitwise_identical_with_one_and_two_threads(threads):
     try:
         for count in (threads, 3 - threads):
             numba.set_num_threads(count)
-            net = fastnn.Network([200, 128, 64, 10], seed=1, dtype=np.float32)
-            net.train(X, labels, epochs=2, batch_size=64, eta=0.5, seed=2)
+            net = fastnn.Network(sizes, seed=1, dtype=np.float32)
+            net.train(X, labels, epochs=2, batch_size=batch_size, eta=0.5, seed=2)
             results[count] = net.params.copy()
     finally:
         numba.set_num_threads(previous)
-    assert 64 * 128 * 200 >= fastnn.kernels.PARALLEL_MIN_WORK  # threads really used
+    # threads really used
+    if fastnn.kernels.use_shared_epoch(sizes, batch_size):
+        assert sizes[1] >= 16  # two parts of layer 1's rows
+    else:
+        assert batch_size * sizes[1] * sizes[0] >= fastnn.kernels.PARALLEL_MIN_WORK
     assert np.array_equal(results[1], results[2])
 
 

@@ -1,0 +1,145 @@
+"""Atomic operations on int64 array elements, for threads that share work
+inside one parallel region (``kernels.train_epoch_shared``).
+
+numba has no atomics of its own on the CPU; these are LLVM's, emitted by
+intrinsics. Each takes an int64 array and an index (not checked: the
+callers use constant indices into an array they allocated). Under
+``NUMBA_DISABLE_JIT=1`` they are plain Python, which is correct because
+nothing then runs in parallel.
+
+Why atomics instead of one numba parallel region per phase: a region costs
+7.5-10 us on this machine (``scripts/bench_prange_launch.py``), about the
+whole work of a mini-batch of 10 on 784-30-10; handing work between two
+spinning threads through these costs 0.2 us.
+"""
+from __future__ import annotations
+
+import platform
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.core import config as numba_config
+from numba.extending import intrinsic
+
+_X86 = platform.machine().lower() in {"x86_64", "amd64", "i686", "i386"}
+
+
+def _element_pointer(context, builder, array_type, array, index):
+    array_struct = context.make_array(array_type)(context, builder, array)
+    return cgutils.get_item_pointer(context, builder, array_type, array_struct, [index],
+                                    wraparound=False)
+
+
+def _check_int64_array(array):
+    return isinstance(array, types.Array) and array.dtype == types.int64 and array.ndim == 1
+
+
+@intrinsic
+def _fetch_add(typingctx, array, index, value):
+    if not _check_int64_array(array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        pointer = _element_pointer(context, builder, signature.args[0], args[0], args[1])
+        amount = context.cast(builder, args[2], signature.args[2], types.int64)
+        return builder.atomic_rmw("add", pointer, amount, "seq_cst")
+
+    return types.int64(array, index, value), codegen
+
+
+@intrinsic
+def _compare_exchange(typingctx, array, index, expected, new):
+    if not _check_int64_array(array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        pointer = _element_pointer(context, builder, signature.args[0], args[0], args[1])
+        old = context.cast(builder, args[2], signature.args[2], types.int64)
+        replacement = context.cast(builder, args[3], signature.args[3], types.int64)
+        outcome = builder.cmpxchg(pointer, old, replacement, "seq_cst", "seq_cst")
+        return builder.extract_value(outcome, 1)  # i1, numba's boolean value
+
+    return types.boolean(array, index, expected, new), codegen
+
+
+@intrinsic
+def _load_acquire(typingctx, array, index):
+    if not _check_int64_array(array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        pointer = _element_pointer(context, builder, signature.args[0], args[0], args[1])
+        return builder.load_atomic(pointer, "acquire", 8)
+
+    return types.int64(array, index), codegen
+
+
+@intrinsic
+def _store_release(typingctx, array, index, value):
+    if not _check_int64_array(array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        pointer = _element_pointer(context, builder, signature.args[0], args[0], args[1])
+        stored = context.cast(builder, args[2], signature.args[2], types.int64)
+        builder.store_atomic(stored, pointer, "release", 8)
+        return context.get_dummy_value()
+
+    return types.void(array, index, value), codegen
+
+
+@intrinsic
+def _spin_pause(typingctx):
+    def codegen(context, builder, signature, args):
+        # x86's PAUSE: tells the core this is a spin-wait loop (saves power,
+        # and avoids a memory-order flush when the awaited store arrives).
+        # numba's JIT cannot assemble inline asm, so LLVM's intrinsic.
+        if _X86:
+            function_type = ir.FunctionType(ir.VoidType(), [])
+            pause = cgutils.get_or_insert_function(builder.module, function_type,
+                                                   "llvm.x86.sse2.pause")
+            builder.call(pause, [])
+        return context.get_dummy_value()
+
+    return types.void(), codegen
+
+
+# Plain Python versions for NUMBA_DISABLE_JIT=1 (one thread: no race).
+def _fetch_add_python(array, index, value):  # pragma: no cover - no-JIT runs only
+    old = array[index]
+    array[index] = old + value
+    return old
+
+
+def _compare_exchange_python(array, index, expected, new):  # pragma: no cover
+    if array[index] != expected:
+        return False
+    array[index] = new
+    return True
+
+
+def _load_acquire_python(array, index):  # pragma: no cover - no-JIT runs only
+    return array[index]
+
+
+def _store_release_python(array, index, value):  # pragma: no cover - no-JIT runs only
+    array[index] = value
+
+
+def _spin_pause_python():  # pragma: no cover - no-JIT runs only
+    """Nothing to wait for in one thread."""
+
+
+if numba_config.DISABLE_JIT:
+    fetch_add = _fetch_add_python
+    compare_exchange = _compare_exchange_python
+    load_acquire = _load_acquire_python
+    store_release = _store_release_python
+    spin_pause = _spin_pause_python
+else:
+    fetch_add = _fetch_add  # array[index] += value; returns the old value
+    compare_exchange = _compare_exchange  # if array[index] == expected: set new; True
+    load_acquire = _load_acquire  # array[index], ordered before later loads
+    store_release = _store_release  # array[index] = value, after earlier stores
+    spin_pause = _spin_pause
