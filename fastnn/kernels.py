@@ -60,6 +60,7 @@ __all__ = [
     "backward_pass",
     "train_epoch",
     "train_epoch_per_sample",
+    "train_epoch_per_sample_shared",
     "train_epoch_shared",
     "use_shared_epoch",
     "shuffle_order",
@@ -1053,11 +1054,14 @@ SHARED_MAX_TAIL_SHARE = 8
 
 
 def use_shared_epoch(sizes, batch_size):
-    """Whether ``train_epoch_shared`` is the faster path for these layers
-    and this batch size (see SHARED_MIN_WORK)."""
+    """Whether the shared epoch (``train_epoch_shared``, or for batch_size 1
+    ``train_epoch_per_sample_shared``, whose layer 1 works on LOOKAHEAD
+    samples at a time) is the faster path for these layers and this batch
+    size (see SHARED_MIN_WORK)."""
     products = [int(sizes[i]) * int(sizes[i - 1]) for i in range(1, len(sizes))]
-    return (batch_size > 1 and len(products) > 1
-            and batch_size * products[0] >= SHARED_MIN_WORK
+    samples = LOOKAHEAD if batch_size == 1 else batch_size
+    return (len(products) > 1
+            and samples * products[0] >= SHARED_MIN_WORK
             and SHARED_MAX_TAIL_SHARE * sum(products[1:]) <= products[0])
 
 
@@ -1387,15 +1391,16 @@ def _step(w, b, delta, a_prev, eta):
 # Per-sample SGD with layer 1's step deferred over a block of samples
 # ---------------------------------------------------------------------------
 @jit
-def _pair_products(x, gram, m):
-    """gram[r, q] = sum_k x[r, k] x[q, k] for q < r < m (the strict lower triangle).
+def _pair_products(x, gram, m, first, stride):
+    """gram[r, q] = sum_k x[r, k] x[q, k] for q < r < m (the strict lower
+    triangle), for the rows r = first, first + stride, ... of it.
 
-    x: (LOOKAHEAD, L_0); gram: (LOOKAHEAD, LOOKAHEAD), its lower triangle written.
+    x: (LOOKAHEAD, L_0); gram: (LOOKAHEAD, LOOKAHEAD), those rows written.
     """
     prefer_wide_vectors()
     zero = cast_like(0.0, x)
     n_k = x.shape[1]
-    for r in range(1, m):
+    for r in range(first, m, stride):
         for q in range(r):
             total = zero
             for k in range(n_k):
@@ -1498,16 +1503,65 @@ def _begin_block(params, sizes, inputs, order, start, activations, deltas, gram)
         else:
             for k in range(n_inputs):
                 x[r, k] = 0
-    if m < LOOKAHEAD:
-        steps = _layer_rows(deltas, sizes, 1, LOOKAHEAD, LOOKAHEAD)
-        for r in range(m, LOOKAHEAD):
-            for j in range(sizes[1]):
-                steps[r, j] = 0
     w = layer_weights(params, sizes, 1)
     for n0 in range(0, LOOKAHEAD, SAMPLE_BLOCK):
         _weighted_sums_block(w, x, z, n0, 0, w.shape[0])
-    _pair_products(x, gram, m)
+    _pair_products(x, gram, m, 1, 1)
     return m
+
+
+@jit
+def _block_tail(params, sizes, targets, order, start, m, eta, activations, deltas, gram, cost):
+    """The m samples of the block at ``start``, one after another, once
+    layer 1's weighted sums (with the block's first weights) and the pair
+    products are known: each sample's activations (the deferred-step
+    correction), layers 2..l forward, backward, and the steps of every layer
+    but layer 1's weights (those steps are left in the deltas' layer-1
+    slot, and rows past m zeroed). eta is of the network's dtype.
+    Returns ``cost`` + sum_r C_r (added one by one, as the epoch's sum).
+    """
+    n_layers = len(sizes) - 1
+    b1 = layer_biases(params, sizes, 1)
+    z1 = _layer_rows(activations, sizes, 1, LOOKAHEAD, LOOKAHEAD)
+    steps = _layer_rows(deltas, sizes, 1, LOOKAHEAD, LOOKAHEAD)
+    for r in range(m, LOOKAHEAD):
+        for j in range(sizes[1]):
+            steps[r, j] = 0
+    _activate_deferred(z1, b1, steps, gram, 0)
+    for i in range(2, n_layers + 1):
+        _forward_sample_flat(_flat_weights(params, sizes, i), layer_biases(params, sizes, i),
+                             _sample_row(activations, sizes, i - 1, LOOKAHEAD, 0),
+                             _sample_row(activations, sizes, i, LOOKAHEAD, 0))
+    for r in range(m):
+        cost += _output_delta_sample(
+            _sample_row(activations, sizes, n_layers, LOOKAHEAD, r),
+            targets[order[start + r]],
+            _sample_row(deltas, sizes, n_layers, LOOKAHEAD, r))
+        for i in range(n_layers, 1, -1):
+            _backward_sample(_flat_weights(params, sizes, i),
+                             _sample_row(deltas, sizes, i, LOOKAHEAD, r),
+                             _sample_row(activations, sizes, i - 1, LOOKAHEAD, r),
+                             _sample_row(deltas, sizes, i - 1, LOOKAHEAD, r))
+        step = steps[r]
+        for j in range(step.shape[0]):
+            step[j] *= eta
+            b1[j] -= step[j]
+        if r + 1 < m:
+            _activate_deferred(z1, b1, steps, gram, r + 1)
+            for i in range(2, n_layers + 1):
+                _step_and_forward(_flat_weights(params, sizes, i),
+                                  layer_biases(params, sizes, i),
+                                  _sample_row(deltas, sizes, i, LOOKAHEAD, r),
+                                  _sample_row(activations, sizes, i - 1, LOOKAHEAD, r),
+                                  _sample_row(activations, sizes, i - 1, LOOKAHEAD, r + 1),
+                                  _sample_row(activations, sizes, i, LOOKAHEAD, r + 1),
+                                  eta)
+        else:
+            for i in range(2, n_layers + 1):
+                _step(_flat_weights(params, sizes, i), layer_biases(params, sizes, i),
+                      _sample_row(deltas, sizes, i, LOOKAHEAD, r),
+                      _sample_row(activations, sizes, i - 1, LOOKAHEAD, r), eta)
+    return cost
 
 
 @jit
@@ -1540,48 +1594,121 @@ def train_epoch_per_sample(params, sizes, inputs, targets, order, eta, activatio
     Returns sum_t C_t, each C_t measured in the forward pass of its step.
     """
     n_samples = inputs.shape[0]
-    n_layers = len(sizes) - 1
     eta = cast_like(eta, params)
-    cost = 0.0
-    b1 = layer_biases(params, sizes, 1)
+    cost = np.float64(0.0)
     x_flat = activations[:LOOKAHEAD * sizes[0]]
-    z1 = _layer_rows(activations, sizes, 1, LOOKAHEAD, LOOKAHEAD)
     steps = _layer_rows(deltas, sizes, 1, LOOKAHEAD, LOOKAHEAD)
     for start in range(0, n_samples, LOOKAHEAD):
         m = _begin_block(params, sizes, inputs, order, start, activations, deltas, gram)
-        _activate_deferred(z1, b1, steps, gram, 0)
-        for i in range(2, n_layers + 1):
-            _forward_sample_flat(_flat_weights(params, sizes, i), layer_biases(params, sizes, i),
-                                 _sample_row(activations, sizes, i - 1, LOOKAHEAD, 0),
-                                 _sample_row(activations, sizes, i, LOOKAHEAD, 0))
-        for r in range(m):
-            cost += _output_delta_sample(
-                _sample_row(activations, sizes, n_layers, LOOKAHEAD, r),
-                targets[order[start + r]],
-                _sample_row(deltas, sizes, n_layers, LOOKAHEAD, r))
-            for i in range(n_layers, 1, -1):
-                _backward_sample(_flat_weights(params, sizes, i),
-                                 _sample_row(deltas, sizes, i, LOOKAHEAD, r),
-                                 _sample_row(activations, sizes, i - 1, LOOKAHEAD, r),
-                                 _sample_row(deltas, sizes, i - 1, LOOKAHEAD, r))
-            step = steps[r]
-            for j in range(step.shape[0]):
-                step[j] *= eta
-                b1[j] -= step[j]
-            if r + 1 < m:
-                _activate_deferred(z1, b1, steps, gram, r + 1)
-                for i in range(2, n_layers + 1):
-                    _step_and_forward(_flat_weights(params, sizes, i),
-                                      layer_biases(params, sizes, i),
-                                      _sample_row(deltas, sizes, i, LOOKAHEAD, r),
-                                      _sample_row(activations, sizes, i - 1, LOOKAHEAD, r),
-                                      _sample_row(activations, sizes, i - 1, LOOKAHEAD, r + 1),
-                                      _sample_row(activations, sizes, i, LOOKAHEAD, r + 1),
-                                      eta)
-            else:
-                for i in range(2, n_layers + 1):
-                    _step(_flat_weights(params, sizes, i), layer_biases(params, sizes, i),
-                          _sample_row(deltas, sizes, i, LOOKAHEAD, r),
-                          _sample_row(activations, sizes, i - 1, LOOKAHEAD, r), eta)
+        cost = _block_tail(params, sizes, targets, order, start, m, eta, activations, deltas,
+                           gram, cost)
         _deferred_step(_flat_weights(params, sizes, 1), steps, x_flat)
     return cost
+
+
+@jit
+def _lookahead_block(inputs, x_ring, in_order, block):
+    """The inputs of block ``block`` of per-sample SGD, flat
+    (LOOKAHEAD L_0,): a full block of samples taken in order is read where
+    it is; any other block was copied into slot block % 3 of the ring.
+    inputs must be C-contiguous."""
+    n_samples, n_k = inputs.shape
+    start = block * LOOKAHEAD
+    if in_order and start + LOOKAHEAD <= n_samples:
+        return inputs.reshape(n_samples * n_k)[start * n_k:(start + LOOKAHEAD) * n_k]
+    first = (block % 3) * LOOKAHEAD * n_k
+    return x_ring[first:first + LOOKAHEAD * n_k]
+
+
+@jit
+def _per_sample_part(params, sizes, inputs, order, in_order, block, part, n_parts, x_ring,
+                     activations, deltas, gram):
+    """Part ``part`` of layer 1's work between the tails of block-1 and block
+    (train_epoch_per_sample_shared): for the rows of the part (_part_rows),
+    the deferred step of block-1, then the weighted sums of block with the
+    stepped rows; a share of the pair products of block; and a share of the
+    samples of block+1 copied into the ring when it is not read in place.
+    """
+    n_samples, n_k = inputs.shape
+    n_blocks = (n_samples + LOOKAHEAD - 1) // LOOKAHEAD
+    j_begin, j_end = _part_rows(sizes[1], n_parts, part)
+    steps = _layer_rows(deltas, sizes, 1, LOOKAHEAD, LOOKAHEAD)
+    if block > 0:
+        _deferred_step(_flat_weights(params, sizes, 1)[j_begin * n_k:j_end * n_k],
+                       steps[:, j_begin:j_end],
+                       _lookahead_block(inputs, x_ring, in_order, block - 1))
+    if block < n_blocks:
+        x = _lookahead_block(inputs, x_ring, in_order, block).reshape((LOOKAHEAD, n_k))
+        z = _layer_rows(activations, sizes, 1, LOOKAHEAD, LOOKAHEAD)
+        w = layer_weights(params, sizes, 1)
+        for n0 in range(0, LOOKAHEAD, SAMPLE_BLOCK):
+            _weighted_sums_block(w, x, z, n0, j_begin, j_end)
+        m = min(LOOKAHEAD, n_samples - block * LOOKAHEAD)
+        _pair_products(x, gram, m, 1 + part, n_parts)
+    start = (block + 1) * LOOKAHEAD
+    if start < n_samples and not (in_order and start + LOOKAHEAD <= n_samples):
+        m = min(LOOKAHEAD, n_samples - start)
+        x = _lookahead_block(inputs, x_ring, in_order, block + 1)
+        for r in range(part * LOOKAHEAD // n_parts, (part + 1) * LOOKAHEAD // n_parts):
+            row = x[r * n_k:(r + 1) * n_k]
+            if r < m:
+                source = order[start + r]
+                for k in range(n_k):
+                    row[k] = inputs[source, k]
+            else:
+                for k in range(n_k):
+                    row[k] = 0
+
+
+@jit(parallel=True)
+def train_epoch_per_sample_shared(params, sizes, inputs, targets, order, eta, activations,
+                                  deltas, gram, x_ring, n_threads):
+    """``train_epoch_per_sample`` with layer 1's rows split between threads
+    kept for the whole epoch: the same steps, bitwise the same results.
+
+    Each block of LOOKAHEAD samples has two phases: the parts of layer 1
+    (_per_sample_part: the previous block's deferred step and this block's
+    weighted sums, for a share of the rows j each; the pair products and
+    the next block's copy, shared out too), then the block's samples one
+    after another (_block_tail) in the thread that finished the last part.
+    Parts are handed out as in ``train_epoch_shared``.
+
+    x_ring: (3 LOOKAHEAD L_0,), the inputs of three blocks when they are not
+    read in place (shuffled, or the last short block). inputs must be
+    C-contiguous. n_threads: numba.get_num_threads() (the results do not
+    depend on it). The other arguments are those of train_epoch_per_sample.
+    """
+    n_samples, n_k = inputs.shape
+    n_blocks = (n_samples + LOOKAHEAD - 1) // LOOKAHEAD
+    n_parts = max(1, min(n_threads, sizes[1] // 8))
+    eta = cast_like(eta, params)
+    done_index = 8 * n_parts
+    stage_index = done_index + 8
+    sync = np.zeros(stage_index + 8, np.int64)
+    for part in range(n_parts):
+        sync[8 * part] = -1
+    cost = np.zeros(1)
+    in_order = _is_identity(order)
+    if not (in_order and LOOKAHEAD <= n_samples):
+        m = min(LOOKAHEAD, n_samples)
+        x = _lookahead_block(inputs, x_ring, in_order, 0)
+        for r in range(LOOKAHEAD):
+            for k in range(n_k):
+                x[r * n_k + k] = inputs[order[r], k] if r < m else 0
+    for worker in prange(n_parts):
+        for block in range(n_blocks + 1):
+            while load_acquire(sync, stage_index) < block:
+                spin_pause()
+            for attempt in range(n_parts):
+                part = (worker + attempt) % n_parts
+                if compare_exchange(sync, 8 * part, block - 1, block):
+                    _per_sample_part(params, sizes, inputs, order, in_order, block, part,
+                                     n_parts, x_ring, activations, deltas, gram)
+                    if fetch_add(sync, done_index, 1) == n_parts * (block + 1) - 1:
+                        if block < n_blocks:
+                            start = block * LOOKAHEAD
+                            cost[0] = _block_tail(params, sizes, targets, order, start,
+                                                  min(LOOKAHEAD, n_samples - start), eta,
+                                                  activations, deltas, gram, cost[0])
+                        store_release(sync, stage_index, block + 1)
+    return cost[0]

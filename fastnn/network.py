@@ -267,9 +267,9 @@ class Network:
         gram = np.empty((kernels.LOOKAHEAD, kernels.LOOKAHEAD), self.dtype)
         grad = np.empty_like(self.params)
         batch_targets = np.empty((capacity, self.sizes[-1]), self.dtype)
-        shared = not per_sample and kernels.use_shared_epoch(self.sizes, capacity)
-        # The inputs of three batches, for the shared epoch's copies of them.
-        x_ring = np.empty((3 * capacity if shared else 0, self.sizes[0]), self.dtype)
+        shared = kernels.use_shared_epoch(self.sizes, capacity)
+        # The inputs of three batches (blocks), for the shared epoch's copies.
+        x_ring = np.empty((3 * rows if shared else 0, self.sizes[0]), self.dtype)
         order = np.arange(n_samples, dtype=np.int64)
         epoch_seeds = np.random.SeedSequence(seed).generate_state(epochs)
 
@@ -278,7 +278,12 @@ class Network:
             started = time.perf_counter()
             if shuffle:
                 kernels.shuffle_order(order, epoch_seeds[epoch])
-            if per_sample:
+            if per_sample and shared:
+                total_cost = kernels.train_epoch_per_sample_shared(
+                    self.params, self._sizes_array, inputs, targets, order, eta,
+                    activations, deltas, gram, x_ring.reshape(-1), numba.get_num_threads(),
+                )
+            elif per_sample:
                 total_cost = kernels.train_epoch_per_sample(
                     self.params, self._sizes_array, inputs, targets, order, eta,
                     activations, deltas, gram,

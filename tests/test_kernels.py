@@ -417,7 +417,7 @@ def test_use_shared_epoch_takes_wide_first_layers_only():
     assert kernels.use_shared_epoch([784, 30, 10], 10)  # W2
     assert kernels.use_shared_epoch([784, 100, 10], 32)  # W3
     assert not kernels.use_shared_epoch([784, 256, 256, 10], 128)  # W4: layer 2 is big
-    assert not kernels.use_shared_epoch([784, 30, 10], 1)  # per-sample SGD
+    assert kernels.use_shared_epoch([784, 30, 10], 1)  # W1, blocks of LOOKAHEAD samples
     assert not kernels.use_shared_epoch([4, 3, 2], 10)  # too little work for threads
     assert not kernels.use_shared_epoch([784, 30], 10)  # one layer: nothing to overlap
 
@@ -442,3 +442,47 @@ def test_atomic_operations_do_what_they_say():
     old, swapped, refused, loaded = _atomic_operations()(counters)
     assert (old, swapped, refused, loaded) == (3, True, False, 8)
     assert counters.tolist() == [0, 8, 9, 4]
+
+
+def _run_per_sample_epochs(shared, sizes, n_samples, dtype, shuffled, n_threads=2, epochs=2):
+    rng = np.random.default_rng(6)
+    sizes_array = np.asarray(sizes, dtype=np.int64)
+    params = np.concatenate(
+        [rng.standard_normal(sizes[i] * sizes[i - 1]) / np.sqrt(sizes[i - 1])
+         for i in range(1, len(sizes))]
+        + [rng.standard_normal(sizes[i]) for i in range(1, len(sizes))]).astype(dtype)
+    inputs = rng.random((n_samples, sizes[0])).astype(dtype)
+    targets = np.zeros((n_samples, sizes[-1]), dtype)
+    targets[np.arange(n_samples), rng.integers(0, sizes[-1], n_samples)] = 1
+    length = kernels.workspace_size(sizes_array, kernels.LOOKAHEAD)
+    activations, deltas = np.zeros(length, dtype), np.zeros(length, dtype)
+    gram = np.zeros((kernels.LOOKAHEAD, kernels.LOOKAHEAD), dtype)
+    x_ring = np.zeros(3 * kernels.LOOKAHEAD * sizes[0], dtype)
+    order = np.arange(n_samples, dtype=np.int64)
+    costs = []
+    for epoch in range(epochs):
+        if shuffled:
+            kernels.shuffle_order(order, 3 + epoch)
+        args = (params, sizes_array, inputs, targets, order, 0.9, activations, deltas, gram)
+        if shared:
+            costs.append(kernels.train_epoch_per_sample_shared(*args, x_ring, n_threads))
+        else:
+            costs.append(kernels.train_epoch_per_sample(*args))
+    return params, costs
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sizes, n_samples", [
+    # two parts and a last short block; whole blocks only; fewer samples
+    # than a block; one part; three layers; one layer
+    ((40, 30, 10), 43), ((40, 30, 10), 16), ((40, 30, 10), 5), ((12, 5, 4), 21),
+    ((40, 17, 6, 3), 37), ((20, 24), 13)], ids=str)
+@pytest.mark.parametrize("shuffled", [False, True], ids=["in order", "shuffled"])
+def test_shared_per_sample_epoch_is_bitwise_train_epoch_per_sample(dtype, sizes, n_samples,
+                                                                   shuffled):
+    expected = _run_per_sample_epochs(False, sizes, n_samples, dtype, shuffled)
+    for n_threads in (1, 2, 3):
+        params, costs = _run_per_sample_epochs(True, sizes, n_samples, dtype, shuffled,
+                                               n_threads)
+        assert np.array_equal(params, expected[0]), n_threads
+        assert costs == expected[1], n_threads

@@ -184,7 +184,7 @@ def test_evaluate_counts_argmax_matches():
 # (sizes, batch size): threaded kernels per layer (train_epoch), and
 # threads kept for the epoch with layer 1 split between them
 # (train_epoch_shared).
-THREADED_TRAINING = [([200, 128, 64, 10], 64), ([200, 40, 10], 10)]
+THREADED_TRAINING = [([200, 128, 64, 10], 64), ([200, 40, 10], 10), ([200, 40, 10], 1)]
 
 
 @pytest.mark.parametrize("threads", [1, 2])
