@@ -1051,6 +1051,8 @@ def train_epoch(params, grad, sizes, inputs, targets, order, batch_size, eta,
 # run in one thread there.
 SHARED_MIN_WORK = 20_000
 SHARED_MAX_TAIL_SHARE = 8
+# Layer 1's rows are handed out in parts of this many (a multiple of eight).
+ROWS_PER_PART = 16
 
 
 def use_shared_epoch(sizes, batch_size):
@@ -1066,16 +1068,35 @@ def use_shared_epoch(sizes, batch_size):
 
 
 @jit
-def _part_rows(n_j, n_parts, part):
-    """Rows j_begin, j_end of layer 1 in part ``part`` of n_parts.
+def _part_rows(n_j, part):
+    """Rows j_begin, j_end of layer 1 in part ``part``: ROWS_PER_PART rows
+    a part (the last may have fewer), each summed by the same kernels as in
+    one pass over all rows (parts start at multiples of eight)."""
+    return ROWS_PER_PART * part, min(ROWS_PER_PART * (part + 1), n_j)
 
-    Boundaries are multiples of eight, so that every row is summed by the
-    same kernel as in layer_gradient whatever the number of parts.
+
+@jit
+def _n_parts(n_j):
+    return (n_j + ROWS_PER_PART - 1) // ROWS_PER_PART
+
+
+@jit
+def _part_to_try(worker, n_workers, n_parts, attempt):
+    """The part that ``worker`` tries to claim at its attempt-th try.
+
+    Each worker first tries its own contiguous run of parts, so that in
+    the usual case it steps and reads the same rows of w every batch (they
+    stay in its core's cache); then every part from the last, so that a
+    worker done early takes parts from the end of a slower worker's run.
+    Returns -1 past the last try.
     """
-    j_begin = 8 * ((part * n_j + 4 * n_parts) // (8 * n_parts)) if part > 0 else 0
-    if part == n_parts - 1:
-        return j_begin, n_j
-    return j_begin, 8 * (((part + 1) * n_j + 4 * n_parts) // (8 * n_parts))
+    first = worker * n_parts // n_workers
+    own = (worker + 1) * n_parts // n_workers - first
+    if attempt < own:
+        return first + attempt
+    if attempt < own + n_parts:
+        return n_parts - 1 - (attempt - own)
+    return -1
 
 
 @jit
@@ -1112,7 +1133,7 @@ def _layer1_part(params, grad, sizes, inputs, order, in_order, batch_size, batch
     n_batches = (n_samples + batch_size - 1) // batch_size
     w = layer_weights(params, sizes, 1)
     b = layer_biases(params, sizes, 1)
-    j_begin, j_end = _part_rows(sizes[1], n_parts, part)
+    j_begin, j_end = _part_rows(sizes[1], part)
     if batch > 0:
         m = min(batch_size, n_samples - (batch - 1) * batch_size)
         _gradient_rows(_layer_rows(deltas, sizes, 1, m, batch_size),
@@ -1203,7 +1224,8 @@ def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, 
     """
     n_samples = inputs.shape[0]
     n_batches = (n_samples + batch_size - 1) // batch_size
-    n_parts = max(1, min(n_threads, sizes[1] // 8))
+    n_parts = _n_parts(sizes[1])
+    n_workers = max(1, min(n_threads, n_parts))
     # Counters one cache line (eight int64) apart: claimed[p] at 8 p (the
     # last batch whose part p was claimed), then parts done, then tails done.
     done_index = 8 * n_parts
@@ -1221,12 +1243,13 @@ def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, 
         for n in range(m):
             for k in range(inputs.shape[1]):
                 x[n, k] = inputs[order[n], k]
-    for worker in prange(n_parts):
+    for worker in prange(n_workers):
         for batch in range(n_batches + 1):
             while load_acquire(sync, stage_index) < batch:
                 spin_pause()
-            for attempt in range(n_parts):
-                part = (worker + attempt) % n_parts
+            attempt = 0
+            part = _part_to_try(worker, n_workers, n_parts, 0)
+            while part >= 0:
                 if compare_exchange(sync, 8 * part, batch - 1, batch):
                     _layer1_part(params, grad, sizes, inputs, order, in_order, batch_size,
                                  batch, part, n_parts, eta, x_ring, activations, deltas)
@@ -1237,6 +1260,8 @@ def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, 
                                                    batch_size, n_samples, batch, eta,
                                                    activations, deltas, batch_targets)
                         store_release(sync, stage_index, batch + 1)
+                attempt += 1
+                part = _part_to_try(worker, n_workers, n_parts, attempt)
     return cost[0]
 
 
@@ -1631,7 +1656,7 @@ def _per_sample_part(params, sizes, inputs, order, in_order, block, part, n_part
     """
     n_samples, n_k = inputs.shape
     n_blocks = (n_samples + LOOKAHEAD - 1) // LOOKAHEAD
-    j_begin, j_end = _part_rows(sizes[1], n_parts, part)
+    j_begin, j_end = _part_rows(sizes[1], part)
     steps = _layer_rows(deltas, sizes, 1, LOOKAHEAD, LOOKAHEAD)
     if block > 0:
         _deferred_step(_flat_weights(params, sizes, 1)[j_begin * n_k:j_end * n_k],
@@ -1680,7 +1705,8 @@ def train_epoch_per_sample_shared(params, sizes, inputs, targets, order, eta, ac
     """
     n_samples, n_k = inputs.shape
     n_blocks = (n_samples + LOOKAHEAD - 1) // LOOKAHEAD
-    n_parts = max(1, min(n_threads, sizes[1] // 8))
+    n_parts = _n_parts(sizes[1])
+    n_workers = max(1, min(n_threads, n_parts))
     eta = cast_like(eta, params)
     done_index = 8 * n_parts
     stage_index = done_index + 8
@@ -1695,12 +1721,13 @@ def train_epoch_per_sample_shared(params, sizes, inputs, targets, order, eta, ac
         for r in range(LOOKAHEAD):
             for k in range(n_k):
                 x[r * n_k + k] = inputs[order[r], k] if r < m else 0
-    for worker in prange(n_parts):
+    for worker in prange(n_workers):
         for block in range(n_blocks + 1):
             while load_acquire(sync, stage_index) < block:
                 spin_pause()
-            for attempt in range(n_parts):
-                part = (worker + attempt) % n_parts
+            attempt = 0
+            part = _part_to_try(worker, n_workers, n_parts, 0)
+            while part >= 0:
                 if compare_exchange(sync, 8 * part, block - 1, block):
                     _per_sample_part(params, sizes, inputs, order, in_order, block, part,
                                      n_parts, x_ring, activations, deltas, gram)
@@ -1711,4 +1738,6 @@ def train_epoch_per_sample_shared(params, sizes, inputs, targets, order, eta, ac
                                                   min(LOOKAHEAD, n_samples - start), eta,
                                                   activations, deltas, gram, cost[0])
                         store_release(sync, stage_index, block + 1)
+                attempt += 1
+                part = _part_to_try(worker, n_workers, n_parts, attempt)
     return cost[0]

@@ -4,8 +4,11 @@
     python scripts/bench_kernels_ab.py main WORKTREE --cases "W4 L1" W1 --rounds 20
 
 Each case times one kernel call (forward_layer, backward_delta or
-layer_gradient at one layer of a workload of scripts/bench_peers.py) or, for
-``W1``, one per-sample epoch of 2,000 samples. Both versions are imported
+layer_gradient at one layer of a workload of scripts/bench_peers.py); for
+``W1``, one per-sample epoch of 2,000 samples; for ``epoch W1`` ..
+``epoch W4``, one whole epoch of that workload (samples in order, as in
+bench_peers.py) through the kernel Network.train would pick in that version
+(the shared-epoch kernels where it has them and use_shared_epoch says so). Both versions are imported
 into this process under their own package names (as scripts/bench_ab.py
 does) and run in alternating rounds (A B, B A, ...); a round times each
 version's best of several calls, and the report is the median over rounds of
@@ -103,6 +106,62 @@ def w1_arrays(kernels, rng):
     }
 
 
+# name: (sizes, batch size, dtype, samples), as in scripts/bench_peers.py
+EPOCHS = {
+    "epoch W1": ([784, 30, 10], 1, np.float64, 4_000),
+    "epoch W2": ([784, 30, 10], 10, np.float32, 10_000),
+    "epoch W3": ([784, 100, 10], 32, np.float32, 10_000),
+    "epoch W4": ([784, 256, 256, 10], 128, np.float32, 10_000),
+}
+
+
+def epoch_arrays(kernels, name, rng):
+    sizes, batch, dtype, n = EPOCHS[name]
+    sizes = np.array(sizes, np.int64)
+    n_params = sum(int(sizes[i] * sizes[i - 1] + sizes[i]) for i in range(1, len(sizes)))
+    Y = np.zeros((n, sizes[-1]), dtype)
+    Y[np.arange(n), rng.integers(0, sizes[-1], n)] = 1
+    rows = kernels.LOOKAHEAD if batch == 1 else batch
+    length = kernels.workspace_size(sizes, rows)
+    return {
+        "sizes": sizes, "batch": batch, "X": rng.random((n, sizes[0])).astype(dtype), "Y": Y,
+        "order": np.arange(n, dtype=np.int64),
+        "start": (rng.standard_normal(n_params) * 0.05).astype(dtype),
+        "params": np.zeros(n_params, dtype), "grad": np.zeros(n_params, dtype),
+        "activations": np.zeros(length, dtype), "deltas": np.zeros(length, dtype),
+        "gram": np.zeros((kernels.LOOKAHEAD, kernels.LOOKAHEAD), dtype),
+        "batch_targets": np.zeros((batch, sizes[-1]), dtype),
+        "x_ring": np.zeros((3 * rows, sizes[0]), dtype),
+    }
+
+
+def epoch_call(kernels, a):
+    """One epoch through the kernel that Network.train of this version uses."""
+    import numba
+
+    sizes, batch = a["sizes"], a["batch"]
+    shared = hasattr(kernels, "use_shared_epoch") and kernels.use_shared_epoch(sizes, batch)
+
+    def call():
+        a["params"][:] = a["start"]
+        if batch == 1 and shared:
+            kernels.train_epoch_per_sample_shared(
+                a["params"], sizes, a["X"], a["Y"], a["order"], ETA, a["activations"],
+                a["deltas"], a["gram"], a["x_ring"].reshape(-1), numba.get_num_threads())
+        elif batch == 1:
+            kernels.train_epoch_per_sample(a["params"], sizes, a["X"], a["Y"], a["order"], ETA,
+                                           a["activations"], a["deltas"], a["gram"])
+        elif shared:
+            kernels.train_epoch_shared(
+                a["params"], a["grad"], sizes, a["X"], a["Y"], a["order"], batch, ETA,
+                a["activations"], a["deltas"], a["batch_targets"], a["x_ring"],
+                numba.get_num_threads())
+        else:
+            kernels.train_epoch(a["params"], a["grad"], sizes, a["X"], a["Y"], a["order"], batch,
+                                ETA, a["activations"], a["deltas"], a["batch_targets"])
+    return call
+
+
 def best_of(call, repeats):
     best = np.inf
     for _ in range(repeats):
@@ -129,7 +188,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("a", help="git revision (or WORKTREE) of version A")
     parser.add_argument("b", help="git revision (or WORKTREE) of version B")
-    names = [name for name, *_ in LAYERS] + ["W1"]
+    names = [name for name, *_ in LAYERS] + ["W1"] + list(EPOCHS)
     parser.add_argument("--cases", nargs="+", default=names, choices=names)
     parser.add_argument("--kernels", nargs="+", default=list(KERNELS), choices=KERNELS)
     parser.add_argument("--rounds", type=int, default=12)
@@ -159,6 +218,15 @@ def main(argv=None):
             call_a(), call_b()
             ratio, low, high, seconds = compare(call_a, call_b, args.rounds, repeats=3)
             print(f"W1     per-sample epoch of 2,000  B {seconds * 1e3:8.2f} ms"
+                  f"   A/B {ratio:.3f} ({low:.3f}-{high:.3f})")
+        for name in EPOCHS:
+            if name not in args.cases:
+                continue
+            arrays = epoch_arrays(version_a, name, rng)
+            call_a, call_b = epoch_call(version_a, arrays), epoch_call(version_b, arrays)
+            call_a(), call_b()
+            ratio, low, high, seconds = compare(call_a, call_b, args.rounds, repeats=3)
+            print(f"{name:9s} of {len(arrays['X']):,} samples  B {seconds * 1e3:8.2f} ms"
                   f"   A/B {ratio:.3f} ({low:.3f}-{high:.3f})")
 
 
