@@ -1111,6 +1111,21 @@ def _batch_inputs(inputs, x_ring, in_order, batch, capacity, m):
 
 
 @jit
+def _touch(x):
+    """Read one element of every 64-byte line of x (2-D, C-contiguous
+    rows) and return their sum, which the caller must keep (stored, so
+    that the loads are not optimised away): brings x into this core's
+    cache."""
+    total = 0.0
+    stride = max(1, 64 // x.itemsize)
+    for n in range(x.shape[0]):
+        row = x[n]
+        for k in range(0, row.shape[0], stride):
+            total += row[k]
+    return total
+
+
+@jit
 def _is_identity(order):
     """Whether order[n] == n for every n."""
     for n in range(order.shape[0]):
@@ -1243,8 +1258,15 @@ def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, 
         for n in range(m):
             for k in range(inputs.shape[1]):
                 x[n, k] = inputs[order[n], k]
+    touched = np.zeros(8 * n_workers)
     for worker in prange(n_workers):
         for batch in range(n_batches + 1):
+            if batch < n_batches and load_acquire(sync, stage_index) < batch:
+                # While another thread runs the tail, fetch this batch's
+                # inputs (read by every part) into this core's cache.
+                m = min(batch_size, n_samples - batch * batch_size)
+                touched[8 * worker] += _touch(
+                    _batch_inputs(inputs, x_ring, in_order, batch, batch_size, m))
             while load_acquire(sync, stage_index) < batch:
                 spin_pause()
             attempt = 0
@@ -1721,8 +1743,14 @@ def train_epoch_per_sample_shared(params, sizes, inputs, targets, order, eta, ac
         for r in range(LOOKAHEAD):
             for k in range(n_k):
                 x[r * n_k + k] = inputs[order[r], k] if r < m else 0
+    touched = np.zeros(8 * n_workers)
     for worker in prange(n_workers):
         for block in range(n_blocks + 1):
+            if block < n_blocks and load_acquire(sync, stage_index) < block:
+                # While another thread runs the tail, fetch this block's
+                # inputs (read by every part) into this core's cache.
+                touched[8 * worker] += _touch(
+                    _lookahead_block(inputs, x_ring, in_order, block).reshape((LOOKAHEAD, n_k)))
             while load_acquire(sync, stage_index) < block:
                 spin_pause()
             attempt = 0
