@@ -949,11 +949,18 @@ def forward_pass(params, sizes, activations, m, capacity):
     activations: flat buffer of ``workspace_size(sizes, capacity)``; slot i
     holds a^(i) of shape (m, L_i). Slot 0 must hold the inputs.
     """
+    _forward_pass_from(params, sizes, _layer_rows(activations, sizes, 0, m, capacity),
+                       activations, m, capacity)
+
+
+@jit(calls_parallel=True)
+def _forward_pass_from(params, sizes, x, activations, m, capacity):
+    """forward_pass with the inputs in x, (m, L_0), instead of slot 0."""
     for i in range(1, len(sizes)):
         forward_layer(
             layer_weights(params, sizes, i),
             layer_biases(params, sizes, i),
-            _layer_rows(activations, sizes, i - 1, m, capacity),
+            x if i == 1 else _layer_rows(activations, sizes, i - 1, m, capacity),
             _layer_rows(activations, sizes, i, m, capacity),
         )
 
@@ -966,6 +973,13 @@ def backward_pass(params, grad, sizes, activations, deltas, targets, m, capacity
     ``params``); if ``eta != 0`` also takes the step params -= eta * grad.
     targets: (capacity, L_l), the first m rows used. Returns sum_n C_n.
     """
+    return _backward_pass_from(params, grad, sizes, _layer_rows(activations, sizes, 0, m, capacity),
+                               activations, deltas, targets, m, capacity, eta)
+
+
+@jit(calls_parallel=True)
+def _backward_pass_from(params, grad, sizes, x, activations, deltas, targets, m, capacity, eta):
+    """backward_pass with the inputs in x, (m, L_0), instead of slot 0."""
     n_layers = len(sizes) - 1
     a_out = _layer_rows(activations, sizes, n_layers, m, capacity)
     delta = _layer_rows(deltas, sizes, n_layers, m, capacity)
@@ -973,7 +987,7 @@ def backward_pass(params, grad, sizes, activations, deltas, targets, m, capacity
     scale = 1.0 / m
     for i in range(n_layers, 0, -1):
         w = layer_weights(params, sizes, i)
-        a_prev = _layer_rows(activations, sizes, i - 1, m, capacity)
+        a_prev = x if i == 1 else _layer_rows(activations, sizes, i - 1, m, capacity)
         delta = _layer_rows(deltas, sizes, i, m, capacity)
         if i > 1:
             # delta^(i-1) needs w^(i) before its step, so it comes first.
@@ -1032,13 +1046,20 @@ def train_epoch(params, grad, sizes, inputs, targets, order, batch_size, eta,
     # (np.float64, not 0.0: in plain Python, NUMBA_DISABLE_JIT=1, 0.0 plus
     # a float32 cost is a float32; compiled, the sum is float64 either way.)
     cost = np.float64(0.0)
+    # Samples taken in order (shuffle=False) are read where they are.
+    in_order = _is_identity(order)
     for start in range(0, n_samples, batch_size):
         m = min(batch_size, n_samples - start)
-        _gather_batch(inputs, targets, order[start:start + m],
-                      _layer_rows(activations, sizes, 0, m, batch_size), batch_targets)
-        forward_pass(params, sizes, activations, m, batch_size)
-        cost += backward_pass(params, grad, sizes, activations, deltas, batch_targets,
-                              m, batch_size, eta)
+        if in_order:
+            x = inputs[start:start + m]
+            y = targets[start:start + m]
+        else:
+            x = _layer_rows(activations, sizes, 0, m, batch_size)
+            y = batch_targets[:m]
+            _gather_batch(inputs, targets, order[start:start + m], x, y)
+        _forward_pass_from(params, sizes, x, activations, m, batch_size)
+        cost += _backward_pass_from(params, grad, sizes, x, activations, deltas, y, m,
+                                    batch_size, eta)
     return cost
 
 
