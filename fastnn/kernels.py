@@ -64,6 +64,7 @@ __all__ = [
     "train_epoch_shared",
     "use_shared_epoch",
     "shuffle_order",
+    "all_finite",
     "layer_weights",
     "layer_biases",
     "workspace_size",
@@ -1005,6 +1006,35 @@ def _backward_pass_from(params, grad, sizes, x, activations, deltas, targets, m,
     return cost
 
 
+@jit(parallel=True)
+def all_finite(values):
+    """Whether every element of ``values`` (float, C-contiguous, any shape)
+    is finite.
+
+    x * 0 is 0 for a finite x and NaN for an infinite or NaN one, and the
+    fastmath flags keep NaN semantics, so a sum of x * 0 is 0 exactly when
+    every x is finite: one vectorized pass in two threads, with no
+    temporary array (np.isfinite(X).all() allocates one of X's length and
+    took 7.6 ms for 784 x 10,000 float64 here, against a 41 ms epoch).
+    """
+    flat = values.reshape(values.size)
+    zero = cast_like(0.0, flat)
+    n = flat.shape[0]
+    n_chunks = 16
+    partial = np.zeros(n_chunks, flat.dtype)
+    for chunk in prange(n_chunks):
+        # (A slice, so that the loop index starts at 0 and vectorizes.)
+        piece = flat[chunk * n // n_chunks:(chunk + 1) * n // n_chunks]
+        total = zero
+        for i in range(piece.shape[0]):
+            total += piece[i] * zero
+        partial[chunk] = total
+    for chunk in range(n_chunks):
+        if not partial[chunk] == 0:
+            return False
+    return True
+
+
 @jit
 def shuffle_order(order, seed):
     """Fill ``order`` with a permutation of 0..len-1 drawn from ``seed``.
@@ -1238,7 +1268,7 @@ def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, 
     Here each thread runs the epoch's loop itself, and the work of a batch
     is handed out in pieces:
 
-    * part p of layer 1 (rows j of a share fixed by _part_rows): the
+    * part p of layer 1 (ROWS_PER_PART rows j, _part_rows): the
       gradient and step of the previous batch, then this batch's forward
       pass through the same rows (still in that thread's cache), and a
       share of the next batch's samples copied in;
@@ -1246,8 +1276,9 @@ def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, 
       by the thread that finishes the last part of layer 1.
 
     A part is claimed with an atomic compare-and-swap, each thread trying
-    its own part first, then the others. A thread waiting for the tail
-    spins. A thread that never gets a core only means the others claim its
+    its own run of parts first, then the others' from the end
+    (_part_to_try). A thread waiting for the tail reads the next batch's
+    inputs into its cache, then spins. A thread that never gets a core only means the others claim its
     parts: nothing waits on a particular thread, so one thread alone
     (``numba.set_num_threads(1)``, FASTNN_PARALLEL=0) runs the whole epoch.
     Each piece computes the same numbers whichever thread takes it.

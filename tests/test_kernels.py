@@ -486,3 +486,21 @@ def test_shared_per_sample_epoch_is_bitwise_train_epoch_per_sample(dtype, sizes,
                                                n_threads)
         assert np.array_equal(params, expected[0]), n_threads
         assert costs == expected[1], n_threads
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_all_finite_agrees_with_numpy(dtype):
+    rng = np.random.default_rng(11)
+    huge = np.finfo(dtype).max
+    for shape in [(0,), (1,), (7,), (33, 5), (4, 3, 2), (1000, 37)]:
+        values = rng.standard_normal(shape).astype(dtype)
+        assert kernels.all_finite(values)
+        if values.size == 0:
+            continue
+        values.flat[rng.integers(values.size)] = huge  # finite, however large
+        assert kernels.all_finite(values)
+        for bad in (np.nan, np.inf, -np.inf):
+            for position in (0, values.size - 1, int(rng.integers(values.size))):
+                spoiled = values.copy()
+                spoiled.flat[position] = bad
+                assert not kernels.all_finite(spoiled), (shape, bad, position)
