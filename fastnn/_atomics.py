@@ -105,6 +105,30 @@ def _spin_pause(typingctx):
     return types.void(), codegen
 
 
+_POSIX = platform.system() != "Windows"
+
+
+@intrinsic
+def _yield_core(typingctx):
+    def codegen(context, builder, signature, args):
+        # sched_yield(2): let another runnable thread have this core. The
+        # JIT linker finds it in the C library the process has loaded
+        # (libc); Windows has no such symbol, and gets a PAUSE instead.
+        if _POSIX:
+            function_type = ir.FunctionType(ir.IntType(32), [])
+            sched_yield = cgutils.get_or_insert_function(builder.module, function_type,
+                                                         "sched_yield")
+            builder.call(sched_yield, [])
+        elif _X86:
+            function_type = ir.FunctionType(ir.VoidType(), [])
+            pause = cgutils.get_or_insert_function(builder.module, function_type,
+                                                   "llvm.x86.sse2.pause")
+            builder.call(pause, [])
+        return context.get_dummy_value()
+
+    return types.void(), codegen
+
+
 # Plain Python versions for NUMBA_DISABLE_JIT=1 (one thread: no race).
 def _fetch_add_python(array, index, value):  # pragma: no cover - no-JIT runs only
     old = array[index]
@@ -131,15 +155,21 @@ def _spin_pause_python():  # pragma: no cover - no-JIT runs only
     """Nothing to wait for in one thread."""
 
 
+def _yield_core_python():  # pragma: no cover - no-JIT runs only
+    """Nothing to wait for in one thread."""
+
+
 if numba_config.DISABLE_JIT:
     fetch_add = _fetch_add_python
     compare_exchange = _compare_exchange_python
     load_acquire = _load_acquire_python
     store_release = _store_release_python
     spin_pause = _spin_pause_python
+    yield_core = _yield_core_python
 else:
     fetch_add = _fetch_add  # array[index] += value; returns the old value
     compare_exchange = _compare_exchange  # if array[index] == expected: set new; True
     load_acquire = _load_acquire  # array[index], ordered before later loads
     store_release = _store_release  # array[index] = value, after earlier stores
     spin_pause = _spin_pause
+    yield_core = _yield_core  # give the core to another thread (sched_yield)

@@ -25,7 +25,8 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from ._atomics import compare_exchange, fetch_add, load_acquire, spin_pause, store_release
+from ._atomics import (compare_exchange, fetch_add, load_acquire, spin_pause, store_release,
+                       yield_core)
 from ._config import jit, prefer_wide_vectors
 
 # A layer goes to the threads only with at least this many multiply-adds per
@@ -1176,6 +1177,25 @@ def _touch(x):
     return total
 
 
+# A thread that has spun this many times waiting for another (about 0.1 ms)
+# yields its core at each further try instead: the thread it waits for may
+# have no core (more threads than cores, or a busy machine), and a spinning
+# thread would keep it from one.
+SPINS_BEFORE_YIELD = 2048
+
+
+@jit
+def _wait_for_stage(sync, stage_index, stage):
+    """Wait until sync[stage_index] >= stage: spin, then yield."""
+    spins = 0
+    while load_acquire(sync, stage_index) < stage:
+        if spins < SPINS_BEFORE_YIELD:
+            spin_pause()
+            spins += 1
+        else:
+            yield_core()
+
+
 @jit
 def _is_identity(order):
     """Whether order[n] == n for every n."""
@@ -1319,8 +1339,7 @@ def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, 
                 m = min(batch_size, n_samples - batch * batch_size)
                 touched[8 * worker] += _touch(
                     _batch_inputs(inputs, x_ring, in_order, batch, batch_size, m))
-            while load_acquire(sync, stage_index) < batch:
-                spin_pause()
+            _wait_for_stage(sync, stage_index, batch)
             attempt = 0
             part = _part_to_try(worker, n_workers, n_parts, 0)
             while part >= 0:
@@ -1803,8 +1822,7 @@ def train_epoch_per_sample_shared(params, sizes, inputs, targets, order, eta, ac
                 # inputs (read by every part) into this core's cache.
                 touched[8 * worker] += _touch(
                     _lookahead_block(inputs, x_ring, in_order, block).reshape((LOOKAHEAD, n_k)))
-            while load_acquire(sync, stage_index) < block:
-                spin_pause()
+            _wait_for_stage(sync, stage_index, block)
             attempt = 0
             part = _part_to_try(worker, n_workers, n_parts, 0)
             while part >= 0:

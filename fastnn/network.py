@@ -281,7 +281,7 @@ class Network:
             if per_sample and shared:
                 total_cost = kernels.train_epoch_per_sample_shared(
                     self.params, self._sizes_array, inputs, targets, order, eta,
-                    activations, deltas, gram, x_ring.reshape(-1), numba.get_num_threads(),
+                    activations, deltas, gram, x_ring.reshape(-1), _thread_count(),
                 )
             elif per_sample:
                 total_cost = kernels.train_epoch_per_sample(
@@ -292,7 +292,7 @@ class Network:
                 total_cost = kernels.train_epoch_shared(
                     self.params, grad, self._sizes_array, inputs, targets, order,
                     capacity, eta, activations, deltas, batch_targets, x_ring,
-                    numba.get_num_threads(),
+                    _thread_count(),
                 )
             else:
                 total_cost = kernels.train_epoch(
@@ -380,6 +380,16 @@ def load(path) -> Network:
     if not np.isfinite(net.params).all():
         raise ValueError(f"{path} is not a valid fastnn model: it holds NaN or inf parameters")
     return net
+
+
+def _thread_count() -> int:
+    """Threads for the shared epochs: numba's, but no more than the cores
+    this process may run on (a thread of those epochs waits for the others
+    by spinning, so more threads than cores only slows them)."""
+    threads = numba.get_num_threads()
+    if hasattr(os, "sched_getaffinity"):
+        threads = min(threads, len(os.sched_getaffinity(0)))
+    return max(1, threads)
 
 
 def _parameter_views(params, sizes):

@@ -432,6 +432,7 @@ def _atomic_operations():
         refused = _atomics.compare_exchange(counters, 2, 0, 11)
         _atomics.store_release(counters, 3, old + 1)
         _atomics.spin_pause()
+        _atomics.yield_core()
         return old, swapped, refused, _atomics.load_acquire(counters, 1)
 
     return operations if JIT_DISABLED else numba.njit(operations)
