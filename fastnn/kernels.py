@@ -1007,33 +1007,24 @@ def _backward_pass_from(params, grad, sizes, x, activations, deltas, targets, m,
     return cost
 
 
-@jit(parallel=True)
+@jit
 def all_finite(values):
     """Whether every element of ``values`` (float, C-contiguous, any shape)
     is finite.
 
     x * 0 is 0 for a finite x and NaN for an infinite or NaN one, and the
     fastmath flags keep NaN semantics, so a sum of x * 0 is 0 exactly when
-    every x is finite: one vectorized pass in two threads, with no
-    temporary array (np.isfinite(X).all() allocates one of X's length and
-    took 7.6 ms for 784 x 10,000 float64 here, against a 41 ms epoch).
+    every x is finite: one vectorized pass with no temporary array
+    (np.isfinite(X).all() allocates one of X's length and took 7.6 ms for
+    784 x 10,000 float64 here, against a 41 ms epoch). One thread: it runs
+    at memory speed (two threads measured no faster) and compiles in a
+    fraction of a parallel function's time.
     """
     flat = values.reshape(values.size)
-    zero = cast_like(0.0, flat)
-    n = flat.shape[0]
-    n_chunks = 16
-    partial = np.zeros(n_chunks, flat.dtype)
-    for chunk in prange(n_chunks):
-        # (A slice, so that the loop index starts at 0 and vectorizes.)
-        piece = flat[chunk * n // n_chunks:(chunk + 1) * n // n_chunks]
-        total = zero
-        for i in range(piece.shape[0]):
-            total += piece[i] * zero
-        partial[chunk] = total
-    for chunk in range(n_chunks):
-        if not partial[chunk] == 0:
-            return False
-    return True
+    total = cast_like(0.0, flat)
+    for i in range(flat.shape[0]):
+        total += flat[i] * cast_like(0.0, flat)
+    return total == 0
 
 
 @jit
