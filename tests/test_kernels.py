@@ -490,6 +490,7 @@ def test_shared_per_sample_epoch_is_bitwise_train_epoch_per_sample(dtype, sizes,
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf * 0 in plain Python
 def test_all_finite_agrees_with_numpy(dtype):
     rng = np.random.default_rng(11)
     huge = np.finfo(dtype).max
