@@ -1591,27 +1591,36 @@ def _deferred_step(w, steps, x):
 
 
 @jit
+def _load_block_rows(inputs, order, start, x, r_begin, r_end):
+    """Rows r_begin..r_end-1 of a block of per-sample SGD: x[r] =
+    inputs[order[start + r]] for the block's samples, zero past them.
+    x: (LOOKAHEAD, L_0)."""
+    m = min(LOOKAHEAD, inputs.shape[0] - start)
+    for r in range(r_begin, r_end):
+        row = x[r]
+        if r < m:
+            source = order[start + r]
+            for k in range(row.shape[0]):
+                row[k] = inputs[source, k]
+        else:
+            for k in range(row.shape[0]):
+                row[k] = 0
+
+
+@jit
 def _begin_block(params, sizes, inputs, order, start, activations, deltas, gram):
     """Load the samples of the block at ``start`` and compute what layer 1
     needs of them; returns the number of samples m in the block.
 
     x[r] = inputs[order[start + r]]; z[r] = sum_k w_jk x_k(r) with the
     weights at the block's start; gram = the pairwise products x(r).x(q).
-    Rows past m (the last, short block) are zero in x and steps, so that
-    the deferred step adds nothing for them.
+    Rows past m (the last, short block) are zero in x (and in the steps:
+    _block_tail), so that the deferred step adds nothing for them.
     """
-    n_samples, n_inputs = inputs.shape
-    m = min(LOOKAHEAD, n_samples - start)
+    m = min(LOOKAHEAD, inputs.shape[0] - start)
     x = _layer_rows(activations, sizes, 0, LOOKAHEAD, LOOKAHEAD)
     z = _layer_rows(activations, sizes, 1, LOOKAHEAD, LOOKAHEAD)
-    for r in range(LOOKAHEAD):
-        if r < m:
-            source = order[start + r]
-            for k in range(n_inputs):
-                x[r, k] = inputs[source, k]
-        else:
-            for k in range(n_inputs):
-                x[r, k] = 0
+    _load_block_rows(inputs, order, start, x, 0, LOOKAHEAD)
     w = layer_weights(params, sizes, 1)
     for n0 in range(0, LOOKAHEAD, SAMPLE_BLOCK):
         _weighted_sums_block(w, x, z, n0, 0, w.shape[0])
@@ -1756,17 +1765,10 @@ def _per_sample_part(params, sizes, inputs, order, in_order, block, part, n_part
         _pair_products(x, gram, m, 1 + part, n_parts)
     start = (block + 1) * LOOKAHEAD
     if start < n_samples and not (in_order and start + LOOKAHEAD <= n_samples):
-        m = min(LOOKAHEAD, n_samples - start)
-        x = _lookahead_block(inputs, x_ring, in_order, block + 1)
-        for r in range(part * LOOKAHEAD // n_parts, (part + 1) * LOOKAHEAD // n_parts):
-            row = x[r * n_k:(r + 1) * n_k]
-            if r < m:
-                source = order[start + r]
-                for k in range(n_k):
-                    row[k] = inputs[source, k]
-            else:
-                for k in range(n_k):
-                    row[k] = 0
+        _load_block_rows(inputs, order, start,
+                         _lookahead_block(inputs, x_ring, in_order, block + 1).reshape(
+                             (LOOKAHEAD, n_k)),
+                         part * LOOKAHEAD // n_parts, (part + 1) * LOOKAHEAD // n_parts)
 
 
 @jit(parallel=True)
@@ -1800,11 +1802,9 @@ def train_epoch_per_sample_shared(params, sizes, inputs, targets, order, eta, ac
     cost = np.zeros(1)
     in_order = _is_identity(order)
     if not (in_order and LOOKAHEAD <= n_samples):
-        m = min(LOOKAHEAD, n_samples)
-        x = _lookahead_block(inputs, x_ring, in_order, 0)
-        for r in range(LOOKAHEAD):
-            for k in range(n_k):
-                x[r * n_k + k] = inputs[order[r], k] if r < m else 0
+        _load_block_rows(inputs, order, 0,
+                         _lookahead_block(inputs, x_ring, in_order, 0).reshape((LOOKAHEAD, n_k)),
+                         0, LOOKAHEAD)
     touched = np.zeros(8 * n_workers)
     for worker in prange(n_workers):
         for block in range(n_blocks + 1):

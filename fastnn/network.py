@@ -270,6 +270,7 @@ class Network:
         shared = kernels.use_shared_epoch(self.sizes, capacity)
         # The inputs of three batches (blocks), for the shared epoch's copies.
         x_ring = np.empty((3 * rows if shared else 0, self.sizes[0]), self.dtype)
+        n_threads = _thread_count()
         order = np.arange(n_samples, dtype=np.int64)
         epoch_seeds = np.random.SeedSequence(seed).generate_state(epochs)
 
@@ -281,7 +282,7 @@ class Network:
             if per_sample and shared:
                 total_cost = kernels.train_epoch_per_sample_shared(
                     self.params, self._sizes_array, inputs, targets, order, eta,
-                    activations, deltas, gram, x_ring.reshape(-1), _thread_count(),
+                    activations, deltas, gram, x_ring.reshape(-1), n_threads,
                 )
             elif per_sample:
                 total_cost = kernels.train_epoch_per_sample(
@@ -291,8 +292,7 @@ class Network:
             elif shared:
                 total_cost = kernels.train_epoch_shared(
                     self.params, grad, self._sizes_array, inputs, targets, order,
-                    capacity, eta, activations, deltas, batch_targets, x_ring,
-                    _thread_count(),
+                    capacity, eta, activations, deltas, batch_targets, x_ring, n_threads,
                 )
             else:
                 total_cost = kernels.train_epoch(
