@@ -1176,6 +1176,17 @@ SPINS_BEFORE_YIELD = 2048
 
 
 @jit
+def _new_sync(n_parts):
+    """The counters of a shared epoch, one cache line (eight int64) apart:
+    claimed[p] at 8 p (the last batch whose part p was claimed; -1 at the
+    start), then parts done at 8 n_parts, then tails done at 8 (n_parts + 1)."""
+    sync = np.zeros(8 * (n_parts + 2), np.int64)
+    for part in range(n_parts):
+        sync[8 * part] = -1
+    return sync
+
+
+@jit
 def _wait_for_stage(sync, stage_index, stage):
     """Wait until sync[stage_index] >= stage: spin, then yield."""
     spins = 0
@@ -1289,8 +1300,9 @@ def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, 
     A part is claimed with an atomic compare-and-swap, each thread trying
     its own run of parts first, then the others' from the end
     (_part_to_try). A thread waiting for the tail reads the next batch's
-    inputs into its cache, then spins. A thread that never gets a core only means the others claim its
-    parts: nothing waits on a particular thread, so one thread alone
+    inputs into its cache, then spins. A thread that never gets a core only
+    means the others claim its parts: nothing waits on a particular thread,
+    so one thread alone
     (``numba.set_num_threads(1)``, FASTNN_PARALLEL=0) runs the whole epoch.
     Each piece computes the same numbers whichever thread takes it.
 
@@ -1304,13 +1316,9 @@ def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, 
     n_batches = (n_samples + batch_size - 1) // batch_size
     n_parts = _n_parts(sizes[1])
     n_workers = max(1, min(n_threads, n_parts))
-    # Counters one cache line (eight int64) apart: claimed[p] at 8 p (the
-    # last batch whose part p was claimed), then parts done, then tails done.
     done_index = 8 * n_parts
     stage_index = done_index + 8
-    sync = np.zeros(stage_index + 8, np.int64)
-    for part in range(n_parts):
-        sync[8 * part] = -1
+    sync = _new_sync(n_parts)
     cost = np.zeros(1)
     # Samples in order (shuffle=False) are read where they are; otherwise
     # each batch is copied into the ring, the first one here.
@@ -1796,9 +1804,7 @@ def train_epoch_per_sample_shared(params, sizes, inputs, targets, order, eta, ac
     eta = cast_like(eta, params)
     done_index = 8 * n_parts
     stage_index = done_index + 8
-    sync = np.zeros(stage_index + 8, np.int64)
-    for part in range(n_parts):
-        sync[8 * part] = -1
+    sync = _new_sync(n_parts)
     cost = np.zeros(1)
     in_order = _is_identity(order)
     if not (in_order and LOOKAHEAD <= n_samples):

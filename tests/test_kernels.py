@@ -341,9 +341,10 @@ def _epoch_buffers(sizes, batch_size, n_samples, dtype):
     )
 
 
-def _run_epochs(shared, sizes, batch_size, n_samples, dtype, shuffled, n_threads=2, epochs=2):
-    rng = np.random.default_rng(5)
-    sizes_array = np.asarray(sizes, dtype=np.int64)
+def _training_problem(sizes, n_samples, dtype, seed):
+    """Flat parameters (weights by layer, then biases), inputs in [0, 1) and
+    one-hot targets, drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
     params = np.concatenate(
         [rng.standard_normal(sizes[i] * sizes[i - 1]) / np.sqrt(sizes[i - 1])
          for i in range(1, len(sizes))]
@@ -351,6 +352,12 @@ def _run_epochs(shared, sizes, batch_size, n_samples, dtype, shuffled, n_threads
     inputs = rng.random((n_samples, sizes[0])).astype(dtype)
     targets = np.zeros((n_samples, sizes[-1]), dtype)
     targets[np.arange(n_samples), rng.integers(0, sizes[-1], n_samples)] = 1
+    return params, inputs, targets
+
+
+def _run_epochs(shared, sizes, batch_size, n_samples, dtype, shuffled, n_threads=2, epochs=2):
+    params, inputs, targets = _training_problem(sizes, n_samples, dtype, seed=5)
+    sizes_array = np.asarray(sizes, dtype=np.int64)
     buffers = _epoch_buffers(sizes, batch_size, n_samples, dtype)
     x_ring = np.zeros((3 * batch_size, sizes[0]), dtype)
     order = np.arange(n_samples, dtype=np.int64)
@@ -446,15 +453,8 @@ def test_atomic_operations_do_what_they_say():
 
 
 def _run_per_sample_epochs(shared, sizes, n_samples, dtype, shuffled, n_threads=2, epochs=2):
-    rng = np.random.default_rng(6)
+    params, inputs, targets = _training_problem(sizes, n_samples, dtype, seed=6)
     sizes_array = np.asarray(sizes, dtype=np.int64)
-    params = np.concatenate(
-        [rng.standard_normal(sizes[i] * sizes[i - 1]) / np.sqrt(sizes[i - 1])
-         for i in range(1, len(sizes))]
-        + [rng.standard_normal(sizes[i]) for i in range(1, len(sizes))]).astype(dtype)
-    inputs = rng.random((n_samples, sizes[0])).astype(dtype)
-    targets = np.zeros((n_samples, sizes[-1]), dtype)
-    targets[np.arange(n_samples), rng.integers(0, sizes[-1], n_samples)] = 1
     length = kernels.workspace_size(sizes_array, kernels.LOOKAHEAD)
     activations, deltas = np.zeros(length, dtype), np.zeros(length, dtype)
     gram = np.zeros((kernels.LOOKAHEAD, kernels.LOOKAHEAD), dtype)
