@@ -1,23 +1,28 @@
 """Every JIT flag of fastnn in one place.
 
 Kernels are decorated with :func:`jit` and never spell out flags of their own
-(``tests/test_config.py`` fails any kernel module that calls ``numba.njit``
-directly), so that one edit here changes the whole library.
+(``tests/test_kernels.py::test_no_kernel_sets_its_own_jit_flags`` fails any
+module of the package that calls ``numba.njit`` directly), so that one edit
+here changes the whole library.
 
 Environment switches, read once at import:
 
 ``FASTNN_CACHE=0``
-    Do not write compiled kernels to disk (``cache=False``). When caching is on
-    but neither the package directory nor numba's user-wide cache directory is
-    writable, fastnn falls back to no caching instead of failing to import.
+    Do not write compiled kernels to disk. Otherwise every kernel is cached
+    in fastnn's own directory (``FASTNN_CACHE_DIR``, else the user's cache
+    directory; never inside the package), keyed on fastnn's version, the
+    kernel sources, numba's version, the CPU and ``FASTNN_PARALLEL``. A
+    damaged cache file or an unwritable directory gives one warning and a
+    compile, never an error: see ``fastnn/_cache.py`` and docs/runtime.md.
 ``FASTNN_PARALLEL=0``
-    Never use the threaded (``prange``) kernels. This also turns the disk
-    cache off: numba keys its cache on the source and the signature, not on
-    the ``parallel`` flag, so a threaded build in the cache would be loaded.
+    Never use the threaded (``prange``) kernels. Cached separately from the
+    threaded build (the flag is part of the cache key).
 
 Tuning constants of the kernels (block sizes, the work at which threads
 start) live in ``fastnn/kernels.py`` itself: numba freezes globals into the
-compiled code and only notices edits to the kernel's own source file.
+compiled code. Any edit of a kernel source file (every module but the
+pure-Python ones listed in ``fastnn/_cache.py``) changes the cache key, so
+all kernels are compiled again.
 """
 from __future__ import annotations
 
@@ -27,8 +32,12 @@ import warnings
 import numba
 from numba import types
 from numba.core import config as numba_config
+from numba.core.caching import NullCache as _NullCache
+from numba.core.dispatcher import Dispatcher
 from numba.core.errors import NumbaPerformanceWarning
 from numba.extending import intrinsic
+
+from . import _cache
 
 # Reassociation and contraction let LLVM vectorise the k-sums and fuse
 # multiply-adds; "nnan" and "ninf" are deliberately absent so that NaN and inf
@@ -48,7 +57,7 @@ def _env_flag(name: str, default: bool) -> bool:
 
 
 PARALLEL = _env_flag("FASTNN_PARALLEL", True)
-CACHE = _env_flag("FASTNN_CACHE", True) and PARALLEL
+CACHE = _env_flag("FASTNN_CACHE", True)
 
 # LLVM vectorizes for 256-bit registers on Intel's AVX-512 cores unless told
 # otherwise (its "prefer-256-bit" tuning). The kernels that call
@@ -83,6 +92,21 @@ def _compile_quietly(dispatcher):
     return dispatcher
 
 
+_cache_failure = []
+
+
+def _kernel_cache(py_func):
+    if not _cache_failure:
+        try:
+            return _cache.KernelCache(py_func)
+        except Exception as error:  # e.g. sources that cannot be read to key the cache
+            _cache_failure.append(error)
+            warnings.warn(_cache.CacheWarning(
+                f"fastnn cannot cache its compiled kernels ({error}); they are compiled in "
+                "memory for this process."), stacklevel=4)
+    return _NullCache()
+
+
 def jit(function=None, *, parallel: bool = False, calls_parallel: bool = False,
         reassociate: bool = True):
     """Compile ``function`` with fastnn's flags (usable bare or with arguments).
@@ -104,16 +128,12 @@ def jit(function=None, *, parallel: bool = False, calls_parallel: bool = False,
             parallel=(parallel or calls_parallel) and PARALLEL,
             nogil=True,
         )
-        dispatcher = None
-        if CACHE:
-            try:
-                dispatcher = numba.njit(cache=True, **options)(func)
-            except RuntimeError:
-                # numba found no writable cache directory (read-only install
-                # and home); compiling each session is slower but correct.
-                pass
-        if dispatcher is None:
-            dispatcher = numba.njit(cache=False, **options)(func)
+        # Not numba's cache=True: that one writes into the package and keys
+        # on one source file. fastnn's cache (fastnn/_cache.py) is attached
+        # as numba's Dispatcher.enable_caching attaches its own.
+        dispatcher = numba.njit(cache=False, **options)(func)
+        if CACHE and isinstance(dispatcher, Dispatcher):  # not with NUMBA_DISABLE_JIT=1
+            dispatcher._cache = _kernel_cache(dispatcher.py_func)
         return _compile_quietly(dispatcher) if calls_parallel and PARALLEL else dispatcher
 
     if function is not None:

@@ -1,0 +1,716 @@
+"""Where fastnn's compiled kernels live on disk, and a cache that never stops training.
+
+numba's own cache (``cache=True``) writes next to the source, into the
+installed package's ``__pycache__``, and keys each file on that one source
+file's contents: a kernel whose callee changed in another file is loaded
+stale, a reinstall leaves files pip does not know about, and a damaged file
+raises from inside ``train()`` in every later process. fastnn's kernels use
+the cache defined here instead (``_config.jit`` attaches it to each
+dispatcher, as numba's ``Dispatcher.enable_caching`` attaches its own):
+
+* **Where.** ``cache_root()``: ``$FASTNN_CACHE_DIR`` if set, else
+  ``$NUMBA_CACHE_DIR/fastnn`` if numba's cache is redirected, else the user's
+  cache directory (``~/.cache/fastnn`` on Linux, ``~/Library/Caches/fastnn``
+  on macOS, ``%LOCALAPPDATA%\\fastnn\\Cache`` on Windows). Never inside the
+  package. The kernels of one build live in ``kernels-<16 hex digits of the
+  key>/`` below it; other builds' directories are left alone (``fastnn info``
+  shows their size, ``fastnn info --clear-cache`` removes them).
+* **Key.** ``cache_key()``: a SHA-256 over fastnn's version, the contents of
+  every kernel source file of the package (every ``.py`` file except the
+  pure-Python modules in ``PURE_PYTHON_MODULES``), numba's and llvmlite's
+  versions, the Python build, the CPU (name and features, as numba's codegen
+  sees them, ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` honoured), numba's
+  code-generation settings and fastnn's ``PARALLEL`` flag. An edit anywhere
+  in the kernels therefore recompiles every kernel; a reinstall of the same
+  sources (non-editable, then editable) reuses the cache.
+* **Faults.** A truncated, zeroed, foreign or version-mismatched index or
+  data file gives one ``CacheWarning`` naming it; the file is removed, the
+  kernel compiled again and written anew. Every data file carries a digest
+  of the function and signature it belongs to and a checksum of its
+  contents. A cache directory that cannot be created or written gives one
+  ``CacheWarning`` naming it and ``FASTNN_CACHE_DIR``; kernels then compile
+  in memory (kernels already in a read-only cache are still loaded).
+* **Concurrency.** Files are written to a temporary name and renamed into
+  place; the read-modify-write of an index (and the data file it points to)
+  happens under an exclusive ``fcntl.flock`` on ``<key dir>/.lock`` (where
+  ``fcntl`` is missing, without the lock: renames keep the files whole, a
+  lost index entry means one more compile).
+
+Tests: ``tests/test_cache.py``.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import inspect
+import io
+import os
+import pickle
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import warnings
+import weakref
+from pathlib import Path
+
+import llvmlite
+import llvmlite.binding as llvm
+import numba
+from numba.core import config as numba_config
+from numba.core.caching import (CompileResultCacheImpl, FunctionCache, IndexDataCacheFile,
+                                _CacheLocator)
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+__all__ = [
+    "CacheWarning",
+    "ENV_DIR",
+    "PURE_PYTHON_MODULES",
+    "KernelCache",
+    "cache_root",
+    "user_cache_dir",
+    "cache_key",
+    "compute_key",
+    "kernels_dir",
+    "kernel_source_files",
+    "key_directories",
+    "directory_usage",
+    "clear_cache",
+    "session_stats",
+]
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ENV_DIR = "FASTNN_CACHE_DIR"
+KEY_DIR_PREFIX = "kernels-"
+LOCK_NAME = ".lock"
+
+# Modules of the package that define no compiled code (relative paths; a
+# trailing "/" names a whole subpackage). Every other .py file below the
+# package directory is a kernel source and part of the key: including one too
+# many only costs a recompile after its edits, leaving one out could load
+# stale code, so tests/test_cache.py fails if any module listed here defines
+# a kernel.
+PURE_PYTHON_MODULES = (
+    "__init__.py",
+    "__main__.py",
+    "_validation.py",
+    "cli.py",
+    "datasets.py",
+    "estimators.py",
+    "network.py",
+    "compat/",
+)
+
+# Formats of fastnn's index and data files (numba's layout, plus what the
+# checks below need).
+_INDEX_FORMAT = "fastnn-kernel-index-1"
+_DATA_FORMAT = "fastnn-kernel-data-1"
+
+
+class CacheWarning(UserWarning):
+    """A problem with fastnn's compiled-kernel cache; training goes on."""
+
+
+# ---------------------------------------------------------------------------
+# Where
+# ---------------------------------------------------------------------------
+def user_cache_dir() -> Path:
+    """The user's cache directory for fastnn (as platformdirs.user_cache_dir("fastnn"))."""
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError):  # no HOME and no password entry
+        home = None
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or (home and str(home / "AppData" / "Local"))
+        if base:
+            return Path(base) / "fastnn" / "Cache"
+    elif sys.platform == "darwin" and home is not None:
+        return home / "Library" / "Caches" / "fastnn"
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        if os.path.isabs(xdg):  # the XDG spec ignores relative paths
+            return Path(xdg) / "fastnn"
+        if home is not None:
+            return home / ".cache" / "fastnn"
+    return Path(tempfile.gettempdir()) / "fastnn-cache"
+
+
+def cache_root() -> Path:
+    """The directory holding fastnn's compiled kernels (one subdirectory per key)."""
+    configured = os.environ.get(ENV_DIR, "").strip()
+    if configured:
+        return Path(configured).expanduser().absolute()
+    # Whoever redirected numba's cache (a read-only home, a container, the
+    # benchmarks) wants fastnn's redirected too.
+    if numba_config.CACHE_DIR:
+        return Path(numba_config.CACHE_DIR).expanduser().absolute() / "fastnn"
+    return user_cache_dir()
+
+
+def kernels_dir() -> Path:
+    """This build's directory: ``cache_root()/kernels-<first 16 hex digits of the key>``."""
+    return cache_root() / (KEY_DIR_PREFIX + cache_key()[:16])
+
+
+# ---------------------------------------------------------------------------
+# Key
+# ---------------------------------------------------------------------------
+def _is_pure_python(relative: str) -> bool:
+    return any(relative == entry or (entry.endswith("/") and relative.startswith(entry))
+               for entry in PURE_PYTHON_MODULES)
+
+
+def kernel_source_files(package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    """Every .py file below the package directory that may define compiled code."""
+    files = []
+    for path in sorted(Path(package_dir).rglob("*.py")):
+        relative = path.relative_to(package_dir).as_posix()
+        if not _is_pure_python(relative):
+            files.append(path)
+    return files
+
+
+def _package_version(package_dir: Path) -> str:
+    # Read, not imported: the kernels are decorated (and the key computed)
+    # while fastnn/__init__.py is still importing them.
+    try:
+        text = (Path(package_dir) / "__init__.py").read_text(encoding="utf-8")
+    except OSError:
+        return "unknown"
+    match = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.MULTILINE)
+    return match.group(1) if match else "unknown"
+
+
+def _cpu() -> tuple[str, str]:
+    """The CPU name and features numba's codegen compiles for (its own rules)."""
+    from numba.core.codegen import get_host_cpu_features
+
+    name = numba_config.CPU_NAME or llvm.get_host_cpu_name()
+    features = numba_config.CPU_FEATURES
+    if features is None:
+        features = get_host_cpu_features()
+    return name, features
+
+
+def compute_key(parallel: bool, package_dir: Path = PACKAGE_DIR) -> str:
+    """The cache key (64 hex digits) of the kernels in ``package_dir``."""
+    package_dir = Path(package_dir)
+    parts = [("fastnn", _package_version(package_dir))]
+    sources = kernel_source_files(package_dir)
+    if not sources:
+        raise OSError(f"no kernel sources found in {package_dir}")
+    for path in sources:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        parts.append(("source " + path.relative_to(package_dir).as_posix(), digest))
+    cpu_name, cpu_features = _cpu()
+    parts += [
+        ("numba", numba.__version__),
+        ("llvmlite", llvmlite.__version__),
+        ("python", sys.version),
+        ("cache tag", sys.implementation.cache_tag),
+        ("abiflags", getattr(sys, "abiflags", "")),
+        ("platform", f"{sys.platform} {platform.machine()}"),
+        ("cpu", cpu_name),
+        ("cpu features", cpu_features),
+        ("parallel", bool(parallel)),
+    ]
+    # numba settings that change the generated code without entering its
+    # own index key.
+    for name in ("OPT", "LOOP_VECTORIZE", "SLP_VECTORIZE", "ENABLE_AVX", "BOUNDSCHECK",
+                 "DEBUGINFO_DEFAULT"):
+        parts.append(("numba." + name, str(getattr(numba_config, name, None))))
+    hasher = hashlib.sha256()
+    for label, value in parts:
+        hasher.update(f"{label}\0{value}\n".encode())
+    return hasher.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def cache_key() -> str:
+    """This process's key: the package's sources as first read, fastnn's PARALLEL."""
+    from ._config import PARALLEL  # here, not at the top: _config imports this module
+
+    return compute_key(PARALLEL)
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel_source_set() -> frozenset:
+    return frozenset(path.resolve() for path in kernel_source_files())
+
+
+# ---------------------------------------------------------------------------
+# numba's cache, with fastnn's locator and checks
+# ---------------------------------------------------------------------------
+class KernelCacheLocator(_CacheLocator):
+    """Locates every kernel in ``kernels_dir()``, stamped with the cache key.
+
+    The stamp is the key, not the source file's time and size, so that the
+    same sources installed elsewhere (or again) find their kernels.
+    """
+
+    def __init__(self, py_func, py_file):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        self._cache_path = str(kernels_dir())
+        stamp = cache_key()
+        try:
+            in_key = Path(py_file).resolve() in _kernel_source_set()
+        except OSError:
+            in_key = False
+        if not in_key:
+            # A function outside the kernel sources (jit used elsewhere):
+            # its own file goes into its stamp.
+            try:
+                stamp = (stamp, hashlib.sha256(Path(py_file).read_bytes()).hexdigest())
+            except OSError:
+                stamp = (stamp, py_file)
+        self._stamp = stamp
+
+    def ensure_cache_path(self):
+        os.makedirs(self._cache_path, exist_ok=True)
+        tempfile.TemporaryFile(dir=self._cache_path).close()
+
+    def get_cache_path(self):
+        return self._cache_path
+
+    def get_source_stamp(self):
+        return self._stamp
+
+    def get_disambiguator(self):
+        return str(self._lineno)
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        return cls(py_func, py_file)
+
+
+class _KernelCacheImpl(CompileResultCacheImpl):
+    _locator_classes = [KernelCacheLocator]
+
+    def __init__(self, py_func):
+        # numba's __init__, minus NUMBA_CACHE_LOCATOR_CLASSES (which would
+        # swap the locator) and with the module's dotted name in the file
+        # names, so that equally named modules of subpackages cannot collide.
+        self._lineno = py_func.__code__.co_firstlineno
+        qualname = getattr(py_func, "__qualname__", py_func.__name__)
+        source_path = inspect.getfile(py_func)
+        self._locator = KernelCacheLocator.from_function(py_func, source_path)
+        module = getattr(py_func, "__module__", None) or Path(source_path).stem
+        self._filename_base = self.get_filename_base(f"{module}.{qualname}",
+                                                     getattr(sys, "abiflags", ""))
+
+
+class _SessionState:
+    """What this process learnt about the cache (one warning per problem)."""
+
+    def __init__(self):
+        self.can_read = True
+        self.can_write = True
+        self.directory_warned = False
+        self.warned_files: set[str] = set()
+
+
+_state = _SessionState()
+_caches: "weakref.WeakSet[KernelCache]" = weakref.WeakSet()
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+_NUMBA_DIR = os.path.dirname(numba.__file__)
+
+
+def _warn(message: str):
+    # Attributed to the first caller outside fastnn and numba (the user's
+    # train() or feedforward() call), not to this module.
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(
+            (str(PACKAGE_DIR), _NUMBA_DIR)):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(CacheWarning(message), stacklevel=level - 1 if frame is None else level)
+
+
+def _directory_unusable(directory: str, error: BaseException, *, reading: bool = False):
+    """One warning per process; then no more writing (nor reading, if that failed)."""
+    _state.can_write = False
+    if reading:
+        _state.can_read = False
+    if _state.directory_warned:
+        return
+    _state.directory_warned = True
+    _warn(f"fastnn cannot use {directory} for its compiled kernels ({_describe(error)}); "
+          f"they are compiled in memory for this process, which costs that time again in "
+          f"every new process. Set {ENV_DIR} to a writable directory (or FASTNN_CACHE=0 to "
+          f"not cache).")
+
+
+def _report_fault(path: str, problem: str, removed: bool):
+    """One warning per damaged file and process."""
+    if path in _state.warned_files:
+        return
+    _state.warned_files.add(path)
+    action = "removed it" if removed else "could not remove it"
+    _warn(f"fastnn's compiled-kernel cache file {path} is {problem}; {action}, the kernel "
+          f"is compiled again.")
+
+
+def _file_identity(stat_result) -> tuple:
+    return (stat_result.st_dev, stat_result.st_ino, stat_result.st_size,
+            stat_result.st_mtime_ns)
+
+
+def _remove_if_unchanged(path: str, identity: tuple) -> bool:
+    """Remove ``path`` if it is still the file that was read (not a newer one)."""
+    try:
+        if _file_identity(os.stat(path)) != identity:
+            return False
+        os.remove(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+class KernelCacheFile(IndexDataCacheFile):
+    """numba's index and data files, checked on load and updated under a lock.
+
+    Index file: numba's version (a pickle), then ``((format, function,
+    stamp), {index key: data file name})``. Data file: a pickled header
+    ``(format, numba version, digest of function and index key, SHA-256 of
+    the payload)``, then the payload (numba's serialized compile result).
+    """
+
+    def __init__(self, cache_path, filename_base, source_stamp):
+        super().__init__(cache_path, filename_base, source_stamp)
+        self._function = filename_base
+        self._lock_path = os.path.join(cache_path, LOCK_NAME)
+        self._data_name_re = re.compile(re.escape(filename_base) + r"\.\d+\.nbc\Z")
+
+    @property
+    def index_path(self) -> str:
+        return self._index_path
+
+    def data_path(self, name: str) -> str:
+        return self._data_path(name)
+
+    # -- locking ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self):
+        os.makedirs(self._cache_path, exist_ok=True)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except OSError:  # a file system without locks: renames still keep files whole
+                    pass
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    # -- index -----------------------------------------------------------------
+    def _entry_digest(self, key) -> str:
+        return hashlib.sha256(repr((self._function, key)).encode()).hexdigest()
+
+    def _parse_index(self, raw: bytes):
+        """(overloads, None), or (None, what is wrong with the file)."""
+        if not raw:
+            return None, "empty"
+        stream = io.BytesIO(raw)
+        try:
+            version = pickle.load(stream)
+        except Exception as error:
+            return None, f"unreadable ({_describe(error)})"
+        if not isinstance(version, str):
+            return None, "not a fastnn kernel index (foreign data)"
+        if version != self._version:
+            return None, f"written by numba {version[:40]!r}, not this numba {self._version}"
+        try:
+            content = pickle.loads(stream.read())
+        except Exception as error:
+            return None, f"truncated or damaged ({_describe(error)})"
+        try:
+            (index_format, function, stamp), overloads = content
+            valid = (isinstance(index_format, str) and index_format == _INDEX_FORMAT
+                     and isinstance(overloads, dict)
+                     and all(isinstance(name, str) and self._data_name_re.match(name)
+                             for name in overloads.values()))
+        except Exception:
+            valid = False
+        if not valid:
+            return None, "not a fastnn kernel index (foreign data)"
+        if function != self._function:
+            return None, f"the index of another kernel ({str(function)[:100]})"
+        if stamp != self._source_stamp:
+            return {}, None  # stale (another build): overwritten by the next save
+        return overloads, None
+
+    def _read_index(self):
+        """(overloads, file identity, problem); empty when there is no index."""
+        try:
+            with open(self._index_path, "rb") as stream:
+                identity = _file_identity(os.fstat(stream.fileno()))
+                raw = stream.read()
+        except FileNotFoundError:
+            return {}, None, None
+        overloads, problem = self._parse_index(raw)
+        return overloads or {}, identity, problem
+
+    def _load_index(self):
+        overloads, identity, problem = self._read_index()
+        if problem is not None:
+            self._drop_index(identity, problem)
+            return {}
+        return overloads
+
+    def _drop_index(self, identity, problem):
+        removed = False
+        try:
+            with self._locked():
+                removed = _remove_if_unchanged(self._index_path, identity)
+        except OSError:
+            pass
+        _report_fault(self._index_path, problem, removed)
+
+    def _save_index(self, overloads):
+        content = self._dump(((_INDEX_FORMAT, self._function, self._source_stamp), overloads))
+        with self._open_for_write(self._index_path) as stream:
+            pickle.dump(self._version, stream, protocol=-1)
+            stream.write(content)
+
+    def flush(self):
+        with self._locked():
+            self._save_index({})
+
+    # -- entries ---------------------------------------------------------------
+    def save(self, key, data):
+        payload = self._dump(data)
+        header = pickle.dumps((_DATA_FORMAT, self._version, self._entry_digest(key),
+                               hashlib.sha256(payload).hexdigest()), protocol=4)
+        with self._locked():
+            overloads, identity, problem = self._read_index()
+            if problem is not None:
+                _report_fault(self._index_path, problem, True)  # replaced below
+                overloads = {}
+            name = overloads.get(key)
+            if name is None:
+                taken = set(overloads.values())
+                number = 1
+                while self._data_name(number) in taken:
+                    number += 1
+                name = self._data_name(number)
+            # The data first, then the index that points to it: a reader
+            # never finds an entry without its file.
+            with self._open_for_write(self._data_path(name)) as stream:
+                stream.write(header)
+                stream.write(payload)
+            overloads[key] = name
+            self._save_index(overloads)
+
+    def load(self, key):
+        entry = self.load_entry(key)
+        return None if entry is None else entry[1]
+
+    def load_entry(self, key):
+        """(data file path, payload, undo) or None; a damaged entry is dropped."""
+        name = self._load_index().get(key)
+        if name is None:
+            return None
+        path = self._data_path(name)
+        try:
+            with open(path, "rb") as stream:
+                identity = _file_identity(os.fstat(stream.fileno()))
+                raw = stream.read()
+        except FileNotFoundError:
+            return None  # removed since (by hand, or --clear-cache): compiled again
+        data, problem = self._parse_data(raw, key)
+        if problem is not None:
+            self.drop_entry(key, name, identity, problem)
+            return None
+        return path, data, (key, name, identity)
+
+    def _parse_data(self, raw: bytes, key):
+        if not raw:
+            return None, "empty"
+        stream = io.BytesIO(raw)
+        try:
+            header = pickle.load(stream)
+        except Exception as error:
+            return None, f"unreadable ({_describe(error)})"
+        if not (isinstance(header, tuple) and len(header) == 4
+                and isinstance(header[0], str) and header[0] == _DATA_FORMAT
+                and all(isinstance(field, str) for field in header)):
+            return None, "not a fastnn kernel data file (foreign data)"
+        _, version, digest, checksum = header
+        if version != self._version:
+            return None, f"written by numba {version[:40]!r}, not this numba {self._version}"
+        if digest != self._entry_digest(key):
+            return None, "the compiled code of another kernel or signature"
+        payload = stream.read()
+        if hashlib.sha256(payload).hexdigest() != checksum:
+            return None, "truncated or damaged (its checksum does not match)"
+        try:
+            return pickle.loads(payload), None
+        except Exception as error:
+            return None, f"damaged ({_describe(error)})"
+
+    def drop_entry(self, key, name, identity, problem):
+        """Remove a damaged data file and its index entry, then warn once."""
+        path = self._data_path(name)
+        removed = False
+        try:
+            with self._locked():
+                removed = _remove_if_unchanged(path, identity)
+                if removed or not os.path.exists(path):
+                    overloads, _, index_problem = self._read_index()
+                    if index_problem is None and overloads.get(key) == name:
+                        del overloads[key]
+                        self._save_index(overloads)
+        except OSError:
+            pass
+        _report_fault(path, problem, removed)
+
+
+class KernelCache(FunctionCache):
+    """numba's per-function cache in ``kernels_dir()``, whose faults never raise.
+
+    Counts its loads (``hits``) and compiles (``misses``) for ``session_stats``.
+    """
+
+    _impl_class = _KernelCacheImpl
+
+    def __init__(self, py_func):
+        # numba's Cache.__init__ with fastnn's file class.
+        self._name = repr(py_func)
+        self._py_func = py_func
+        self._impl = self._impl_class(py_func)
+        self._cache_path = self._impl.locator.get_cache_path()
+        self._cache_file = KernelCacheFile(cache_path=self._cache_path,
+                                           filename_base=self._impl.filename_base,
+                                           source_stamp=self._impl.locator.get_source_stamp())
+        self.hits = 0
+        self.misses = 0
+        self.loaded_files: list[str] = []
+        self.enable()
+        _caches.add(self)
+
+    @property
+    def index_path(self) -> str:
+        return self._cache_file.index_path
+
+    def load_overload(self, sig, target_context):
+        result = self._load_overload(sig, target_context)
+        if result is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return result
+
+    def _load_overload(self, sig, target_context):
+        if not (self._enabled and _state.can_read):
+            return None
+        target_context.refresh()
+        try:
+            key = self._index_key(sig, target_context.codegen())
+            entry = self._cache_file.load_entry(key)
+            if entry is None:
+                return None
+            path, data, undo = entry
+            try:
+                result = self._impl.rebuild(target_context, data)
+            except Exception as error:
+                self._cache_file.drop_entry(*undo, f"not loadable ({_describe(error)})")
+                return None
+        except OSError as error:  # e.g. a parent of the directory is a file
+            _directory_unusable(self._cache_path, error, reading=True)
+            return None
+        except Exception as error:  # a fault of its own: never stop training
+            _report_fault(self._cache_file.index_path, f"not loadable ({_describe(error)})",
+                          False)
+            return None
+        self.loaded_files.append(path)
+        return result
+
+    def save_overload(self, sig, data):
+        if not (self._enabled and _state.can_write):
+            return
+        try:
+            if not self._impl.check_cachable(data):
+                return
+            key = self._index_key(sig, data.codegen)
+            self._cache_file.save(key, self._impl.reduce(data))
+        except OSError as error:
+            _directory_unusable(self._cache_path, error)
+        except Exception as error:
+            if self._name not in _state.warned_files:
+                _state.warned_files.add(self._name)
+                _warn(f"fastnn could not cache the compiled {self._py_func.__qualname__} "
+                      f"({_describe(error)}); it is compiled again in the next process.")
+
+    def flush(self):
+        try:
+            self._cache_file.flush()
+        except OSError:
+            pass
+
+
+def session_stats() -> dict:
+    """Loads and compiles of fastnn's cached kernels in this process."""
+    caches = list(_caches)
+    return {
+        "hits": sum(cache.hits for cache in caches),
+        "misses": sum(cache.misses for cache in caches),
+        "loaded": sorted(path for cache in caches for path in cache.loaded_files),
+        "compiled": sorted(cache._impl.filename_base for cache in caches if cache.misses),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Housekeeping (fastnn info)
+# ---------------------------------------------------------------------------
+def key_directories(root: Path | None = None) -> list[Path]:
+    """The ``kernels-*`` directories below ``root`` (default: ``cache_root()``)."""
+    root = cache_root() if root is None else Path(root)
+    try:
+        return sorted(path for path in root.iterdir()
+                      if path.name.startswith(KEY_DIR_PREFIX) and path.is_dir())
+    except OSError:
+        return []
+
+
+def directory_usage(path: Path) -> tuple[int, int]:
+    """(bytes, files) below ``path``; (0, 0) if it does not exist."""
+    total = files = 0
+    for directory, _, names in os.walk(path):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(directory, name)).st_size
+            except OSError:
+                continue
+            files += 1
+    return total, files
+
+
+def clear_cache(root: Path | None = None) -> tuple[int, int]:
+    """Remove every ``kernels-*`` directory below ``root``; returns (directories, bytes).
+
+    Only those: ``FASTNN_CACHE_DIR`` may point at a directory holding other
+    files too. A process loading from a removed directory compiles instead.
+    """
+    removed = freed = 0
+    for directory in key_directories(root):
+        size, _ = directory_usage(directory)
+        shutil.rmtree(directory, ignore_errors=True)
+        if not directory.exists():
+            removed += 1
+            freed += size
+    return removed, freed
