@@ -3,7 +3,7 @@
     fastnn train [--data digits|FILE.npz|MNIST_DIR] [--sizes 64,30,10] ...
     fastnn evaluate MODEL [--data ...]
     fastnn predict MODEL INPUT.npy [--output OUT.npy]
-    fastnn info MODEL
+    fastnn info [MODEL] [--clear-cache]
 
 Every expected failure (missing or corrupt file, data that does not fit the
 model, a bad option) prints one line ``fastnn: error: ...`` on stderr and
@@ -151,8 +151,17 @@ def build_parser() -> argparse.ArgumentParser:
                               "printing one per line")
     predict.set_defaults(handler=_predict)
 
-    info = commands.add_parser("info", help="layer sizes, dtype and parameter count of a model")
-    info.add_argument("model", metavar="MODEL")
+    info = commands.add_parser(
+        "info", help="a model's layer sizes, dtype and parameter count; without MODEL, "
+                     "where compiled kernels are cached and the threading layer",
+        description="With MODEL: its layer sizes, dtype and parameter count. Without: "
+                    "fastnn's compiled-kernel cache (directory, size, on or off) and "
+                    "numba's threading layer.",
+    )
+    info.add_argument("model", metavar="MODEL", nargs="?", help="a file written by train --out")
+    info.add_argument("--clear-cache", action="store_true",
+                      help="first delete every cached build of the kernels (the kernels-* "
+                           "directories of the cache directory); the next run compiles again")
     info.set_defaults(handler=_info)
     return parser
 
@@ -363,6 +372,10 @@ def _read_input_array(path):
 
 
 def _info(args) -> int:
+    if args.clear_cache:
+        _clear_cache()
+    if args.model is None:
+        return _environment_info()
     net = _load_model(args.model)
     n_weights = sum(w.size for w in net.weights)
     n_biases = sum(b.size for b in net.biases)
@@ -370,6 +383,78 @@ def _info(args) -> int:
     print(f"dtype: {net.dtype.name}")
     print(f"parameters: {net.n_params} ({n_weights} weights, {n_biases} biases)")
     return 0
+
+
+def _environment_info() -> int:
+    import numba
+
+    from . import _cache, _config
+
+    root = _cache.cache_root()
+    if os.environ.get(_cache.ENV_DIR, "").strip():
+        origin = f"from {_cache.ENV_DIR}"
+    elif numba.config.CACHE_DIR:
+        origin = "under NUMBA_CACHE_DIR"
+    else:
+        origin = f"the user's cache directory; set {_cache.ENV_DIR} to move it"
+    print(f"fastnn {__version__}, numba {numba.__version__}, Python {sys.version.split()[0]}")
+    print("cache: " + ("on" if _config.CACHE else "off (FASTNN_CACHE=0)"))
+    print(f"cache directory: {root} ({origin})")
+    build = _cache.kernels_dir()
+    if build.is_dir():
+        print(f"this build's kernels: {build} ({_usage(build)})")
+    else:
+        print(f"this build's kernels: {build} (none yet)")
+    builds = _cache.key_directories(root)
+    if builds:
+        total, files = 0, 0
+        for directory in builds:
+            size, count = _cache.directory_usage(directory)
+            total, files = total + size, files + count
+        print(f"all builds: {len(builds)} director{'y' if len(builds) == 1 else 'ies'}, "
+              f"{_megabytes(total)} in {_files(files)} (fastnn info --clear-cache deletes them)")
+    print(f"threading layer: {_threading_layer()}"
+          + ("" if _config.PARALLEL else "; fastnn's threaded kernels are off (FASTNN_PARALLEL=0)"))
+    return 0
+
+
+def _threading_layer() -> str:
+    import numba
+
+    try:
+        # numba loads its threading layer on first use; asking for the
+        # thread count loads it without compiling anything.
+        threads = numba.get_num_threads()
+        return f"{numba.threading_layer()} ({threads} thread{'' if threads == 1 else 's'})"
+    except Exception as error:  # no layer could be loaded
+        return f"unavailable ({_one_line(error)})"
+
+
+def _usage(directory) -> str:
+    from . import _cache
+
+    size, files = _cache.directory_usage(directory)
+    return f"{_megabytes(size)} in {_files(files)}"
+
+
+def _megabytes(size) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def _files(count) -> str:
+    return f"{count} file{'' if count == 1 else 's'}"
+
+
+def _clear_cache():
+    from . import _cache
+
+    root = _cache.cache_root()
+    removed, freed = _cache.clear_cache(root)
+    left = _cache.key_directories(root)
+    print(f"removed {removed} cached build{'' if removed == 1 else 's'} of the kernels "
+          f"({_megabytes(freed)}) from {root}")
+    if left:
+        raise CommandError(f"could not remove {', '.join(str(path) for path in left)}")
 
 
 # ---------------------------------------------------------------------------

@@ -56,20 +56,50 @@ def installed_console_script():
     script = shutil.which("fastnn", path=sysconfig.get_path("scripts"))
     if script is None:
         pytest.skip("the fastnn console script is not installed (pip install -e .)")
-    probe = subprocess.run([sys.executable, "-c", "import fastnn; print(fastnn.__file__)"],
-                           cwd="/", capture_output=True, text=True, timeout=120)
-    if not Path(probe.stdout.strip()).resolve().is_relative_to(ROOT):
+    location = imported_fastnn_location(script_interpreter(script))
+    if location is None:
+        # The failure of issue 12: a directory named fastnn without an
+        # __init__.py (a site-packages/fastnn/__pycache__ that an uninstall
+        # left behind) shadows the install as an empty namespace package.
+        pytest.fail("`import fastnn` finds a namespace package (fastnn.__file__ is None): "
+                    "a leftover directory named fastnn shadows the installed package")
+    if not location.is_relative_to(ROOT):
         pytest.skip("the installed fastnn is another checkout")
     return script
+
+
+def script_interpreter(script):
+    """The Python of a console script's #! line (the one it imports fastnn with)."""
+    with open(script, "rb") as stream:
+        first = stream.readline().decode(errors="replace")
+    if first.startswith("#!"):
+        words = first[2:].split()
+        if words and "python" in os.path.basename(words[0]) and os.path.isfile(words[0]):
+            return words[0]
+    return sys.executable
+
+
+def imported_fastnn_location(python):
+    """Where ``python`` imports fastnn from, run outside the checkout; None: no __file__."""
+    probe = subprocess.run([python, "-c", "import fastnn; print(fastnn.__file__)"], cwd="/",
+                           capture_output=True, text=True, timeout=120)
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    printed = probe.stdout.strip()
+    return None if printed == "None" else Path(printed).resolve()
 
 
 def test_installed_console_script_trains_and_reports_errors(tmp_path):
     script = installed_console_script()
     env = dict(os.environ, COLUMNS="120")
+    package = imported_fastnn_location(script_interpreter(script)).parent
+    compiled_in_package = set(package.rglob("*.nb[ic]"))
     trained = subprocess.run([script, "train", "--epochs", "2", "--quiet",
                               "--out", str(tmp_path / "model.npz")],
                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert trained.returncode == 0, trained.stderr
+    # Compiled kernels go to the user's cache directory, never into the
+    # package (where an uninstall would leave them behind).
+    assert set(package.rglob("*.nb[ic]")) <= compiled_in_package
     assert "test accuracy" in trained.stdout
     info = subprocess.run([script, "info", str(tmp_path / "model.npz")], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
@@ -142,6 +172,64 @@ def test_info_evaluate_predict_on_the_saved_model(trained, tmp_path):
     saved = fastnn("predict", model, tmp_path / "inputs.npy", "--output", tmp_path / "labels.npy")
     assert saved.returncode == 0 and "25 predictions written to" in saved.stdout
     np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), expected)
+
+
+def fastnn_info(*args, **environment):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "NUMBA_CACHE_DIR", "FASTNN_CACHE_DIR", "FASTNN_CACHE",
+                        "FASTNN_PARALLEL")}
+    env.update(environment)
+    result = subprocess.run([sys.executable, "-m", "fastnn", "info", *map(str, args)], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    return result.stdout.splitlines()
+
+
+def test_info_without_a_model_shows_the_cache_and_the_threading_layer(tmp_path):
+    cache = tmp_path / "cache"
+    lines = fastnn_info(FASTNN_CACHE_DIR=cache)
+    assert lines[0].startswith("fastnn ") and "numba " in lines[0]
+    assert lines[1] == "cache: on"
+    assert lines[2] == f"cache directory: {cache} (from FASTNN_CACHE_DIR)"
+    build = re.fullmatch(rf"this build's kernels: ({re.escape(str(cache))}/kernels-[0-9a-f]{{16}})"
+                         r" \(none yet\)", lines[3])
+    assert build, lines[3]
+    assert re.fullmatch(r"threading layer: (omp|tbb|workqueue) \(\d+ threads?\)", lines[4]), lines
+    assert len(lines) == 5
+
+    build = Path(build[1])
+    build.mkdir(parents=True)
+    (build / "a.nbc").write_bytes(bytes(2_500_000))
+    (build / "a.nbi").write_bytes(bytes(100))
+    old = cache / "kernels-0123456789abcdef"
+    old.mkdir()
+    (old / "b.nbc").write_bytes(bytes(1_000_000))
+    (cache / "keep.txt").write_text("not fastnn's\n")
+    lines = fastnn_info(FASTNN_CACHE_DIR=cache)
+    assert lines[3] == f"this build's kernels: {build} (2.5 MB in 2 files)"
+    assert lines[4] == ("all builds: 2 directories, 3.5 MB in 3 files "
+                        "(fastnn info --clear-cache deletes them)")
+
+    lines = fastnn_info("--clear-cache", FASTNN_CACHE_DIR=cache)
+    assert lines[0] == f"removed 2 cached builds of the kernels (3.5 MB) from {cache}"
+    assert lines[4] == f"this build's kernels: {build} (none yet)"
+    assert sorted(p.name for p in cache.iterdir()) == ["keep.txt"]
+
+
+def test_info_reports_the_cache_and_threads_switched_off(tmp_path):
+    lines = fastnn_info(FASTNN_CACHE_DIR=tmp_path, FASTNN_CACHE="0", FASTNN_PARALLEL="0")
+    assert lines[1] == "cache: off (FASTNN_CACHE=0)"
+    assert lines[-1].endswith("; fastnn's threaded kernels are off (FASTNN_PARALLEL=0)")
+    # The single-threaded build has a key of its own.
+    assert lines[3] != fastnn_info(FASTNN_CACHE_DIR=tmp_path)[3]
+
+
+def test_info_uses_the_users_cache_directory_by_default(tmp_path):
+    lines = fastnn_info(XDG_CACHE_HOME=tmp_path, HOME=tmp_path / "home")
+    if sys.platform.startswith("linux"):
+        assert lines[2] == (f"cache directory: {tmp_path / 'fastnn'} (the user's cache "
+                            "directory; set FASTNN_CACHE_DIR to move it)")
 
 
 def test_train_and_evaluate_on_mnist_idx_files_and_npz(tmp_path):
