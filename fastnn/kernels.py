@@ -28,6 +28,7 @@ from numba.extending import overload
 from ._atomics import (compare_exchange, fetch_add, load_acquire, spin_pause, store_release,
                        yield_core)
 from ._config import jit, prefer_wide_vectors
+from ._threads import run_workers
 
 # A layer goes to the threads only with at least this many multiply-adds per
 # mini-batch (m * L_i * L_{i-1}); below it, waking the threads costs more than
@@ -50,6 +51,12 @@ LOOKAHEAD = 8
 # Columns per tile of _deferred_step: 8 rows x 256 float64 = 16 KiB of L1.
 STEP_TILE = 256
 
+# Row and sample ranges that start at the first row are passed as
+# FIRST = np.int64(0), never as a literal 0: numba types a literal argument
+# as Literal[int](0) and compiles the callee a second time for it (one to
+# three seconds for each of _forward_rows, _gradient_rows and
+# _backward_delta_samples), beside the int64 version the threads use.
+
 __all__ = [
     "sigmoid",
     "sigmoid_prime",
@@ -60,6 +67,9 @@ __all__ = [
     "forward_pass",
     "backward_pass",
     "train_epoch",
+    "train_epoch_threaded",
+    "uses_layer_threads",
+    "forward_pass_threaded",
     "train_epoch_per_sample",
     "train_epoch_per_sample_shared",
     "train_epoch_shared",
@@ -511,7 +521,7 @@ def forward_layer(w, b, a_prev, a):
             j_end = n_j if part == n_parts - 1 else 16 * (part + 1)
             _forward_rows(w, b, a_prev, a, 16 * part, j_end)
     else:
-        _forward_rows(w, b, a_prev, a, 0, n_j)
+        _forward_rows(w, b, a_prev, a, np.int64(0), n_j)
 
 
 @jit
@@ -630,7 +640,7 @@ def backward_delta(w, delta, a_prev, delta_prev):
             _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + SAMPLE_BLOCK)
         _backward_delta_samples(w, delta, a_prev, delta_prev, n_blocks * SAMPLE_BLOCK)
     else:
-        _backward_delta_samples(w, delta, a_prev, delta_prev, 0)
+        _backward_delta_samples(w, delta, a_prev, delta_prev, np.int64(0))
 
 
 @jit
@@ -865,7 +875,7 @@ def layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta):
             _gradient_row_octet(delta, a_prev, w, b, grad_w, grad_b, scale, eta, 8 * octet)
         _gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, 8 * n_octets, n_j)
     else:
-        _gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, 0, n_j)
+        _gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, np.int64(0), n_j)
 
 
 @jit
@@ -944,9 +954,10 @@ def workspace_size(sizes, capacity):
     return int(capacity) * int(np.sum(sizes))
 
 
-@jit(calls_parallel=True)
+@jit
 def forward_pass(params, sizes, activations, m, capacity):
-    """Feed the m samples in activation slot 0 through every layer.
+    """Feed the m samples in activation slot 0 through every layer, in one
+    thread (forward_pass_threaded splits big layers between threads).
 
     activations: flat buffer of ``workspace_size(sizes, capacity)``; slot i
     holds a^(i) of shape (m, L_i). Slot 0 must hold the inputs.
@@ -955,9 +966,63 @@ def forward_pass(params, sizes, activations, m, capacity):
                        activations, m, capacity)
 
 
-@jit(calls_parallel=True)
+@jit
 def _forward_pass_from(params, sizes, x, activations, m, capacity):
     """forward_pass with the inputs in x, (m, L_0), instead of slot 0."""
+    for i in range(1, len(sizes)):
+        w = layer_weights(params, sizes, i)
+        _forward_rows(w, layer_biases(params, sizes, i),
+                      x if i == 1 else _layer_rows(activations, sizes, i - 1, m, capacity),
+                      _layer_rows(activations, sizes, i, m, capacity), np.int64(0), w.shape[0])
+
+
+@jit
+def backward_pass(params, grad, sizes, activations, deltas, targets, m, capacity, eta):
+    """Backpropagation for the m samples whose forward pass is in activations.
+
+    Writes the mean gradient over the m samples into ``grad`` (laid out like
+    ``params``); if ``eta != 0`` also takes the step params -= eta * grad.
+    targets: (capacity, L_l), the first m rows used. Returns sum_n C_n.
+    One thread; the threaded twin is _backward_pass_threaded_from.
+    """
+    return _backward_pass_from(params, grad, sizes, _layer_rows(activations, sizes, 0, m, capacity),
+                               activations, deltas, targets, m, capacity, eta)
+
+
+@jit
+def _backward_pass_from(params, grad, sizes, x, activations, deltas, targets, m, capacity, eta):
+    """backward_pass with the inputs in x, (m, L_0), instead of slot 0."""
+    n_layers = len(sizes) - 1
+    cost = output_delta(_layer_rows(activations, sizes, n_layers, m, capacity), targets[:m],
+                        _layer_rows(deltas, sizes, n_layers, m, capacity))
+    scale = cast_like(1.0 / m, params)
+    eta = cast_like(eta, params)
+    for i in range(n_layers, 0, -1):
+        w = layer_weights(params, sizes, i)
+        a_prev = x if i == 1 else _layer_rows(activations, sizes, i - 1, m, capacity)
+        delta = _layer_rows(deltas, sizes, i, m, capacity)
+        if i > 1:
+            # delta^(i-1) needs w^(i) before its step, so it comes first.
+            _backward_delta_samples(w, delta, a_prev,
+                                    _layer_rows(deltas, sizes, i - 1, m, capacity), np.int64(0))
+        _gradient_rows(delta, a_prev, w, layer_biases(params, sizes, i),
+                       layer_weights(grad, sizes, i), layer_biases(grad, sizes, i),
+                       scale, eta, np.int64(0), w.shape[0])
+    return cost
+
+
+@jit(calls_parallel=True)
+def forward_pass_threaded(params, sizes, activations, m, capacity):
+    """forward_pass with every layer of at least PARALLEL_MIN_WORK
+    multiply-adds split between numba's threads (forward_layer); bitwise
+    the same outputs."""
+    _forward_pass_threaded_from(params, sizes, _layer_rows(activations, sizes, 0, m, capacity),
+                                activations, m, capacity)
+
+
+@jit(calls_parallel=True)
+def _forward_pass_threaded_from(params, sizes, x, activations, m, capacity):
+    """_forward_pass_from through forward_layer (threads for big layers)."""
     for i in range(1, len(sizes)):
         forward_layer(
             layer_weights(params, sizes, i),
@@ -968,42 +1033,21 @@ def _forward_pass_from(params, sizes, x, activations, m, capacity):
 
 
 @jit(calls_parallel=True)
-def backward_pass(params, grad, sizes, activations, deltas, targets, m, capacity, eta):
-    """Backpropagation for the m samples whose forward pass is in activations.
-
-    Writes the mean gradient over the m samples into ``grad`` (laid out like
-    ``params``); if ``eta != 0`` also takes the step params -= eta * grad.
-    targets: (capacity, L_l), the first m rows used. Returns sum_n C_n.
-    """
-    return _backward_pass_from(params, grad, sizes, _layer_rows(activations, sizes, 0, m, capacity),
-                               activations, deltas, targets, m, capacity, eta)
-
-
-@jit(calls_parallel=True)
-def _backward_pass_from(params, grad, sizes, x, activations, deltas, targets, m, capacity, eta):
-    """backward_pass with the inputs in x, (m, L_0), instead of slot 0."""
+def _backward_pass_threaded_from(params, grad, sizes, x, activations, deltas, targets, m,
+                                 capacity, eta):
+    """_backward_pass_from through backward_delta and layer_gradient
+    (threads for big layers): bitwise the same gradient, step and cost."""
     n_layers = len(sizes) - 1
-    a_out = _layer_rows(activations, sizes, n_layers, m, capacity)
-    delta = _layer_rows(deltas, sizes, n_layers, m, capacity)
-    cost = output_delta(a_out, targets[:m], delta)
-    scale = 1.0 / m
+    cost = output_delta(_layer_rows(activations, sizes, n_layers, m, capacity), targets[:m],
+                        _layer_rows(deltas, sizes, n_layers, m, capacity))
     for i in range(n_layers, 0, -1):
         w = layer_weights(params, sizes, i)
         a_prev = x if i == 1 else _layer_rows(activations, sizes, i - 1, m, capacity)
         delta = _layer_rows(deltas, sizes, i, m, capacity)
         if i > 1:
-            # delta^(i-1) needs w^(i) before its step, so it comes first.
             backward_delta(w, delta, a_prev, _layer_rows(deltas, sizes, i - 1, m, capacity))
-        layer_gradient(
-            delta,
-            a_prev,
-            w,
-            layer_biases(params, sizes, i),
-            layer_weights(grad, sizes, i),
-            layer_biases(grad, sizes, i),
-            scale,
-            eta,
-        )
+        layer_gradient(delta, a_prev, w, layer_biases(params, sizes, i),
+                       layer_weights(grad, sizes, i), layer_biases(grad, sizes, i), 1.0 / m, eta)
     return cost
 
 
@@ -1051,10 +1095,25 @@ def _gather_batch(inputs, targets, rows, batch_inputs, batch_targets):
             batch_targets[n, j] = targets[source, j]
 
 
-@jit(calls_parallel=True)
+@jit
+def _batch_rows(inputs, targets, order, in_order, start, m, sizes, activations, batch_size,
+                batch_targets):
+    """Inputs (m, L_0) and targets (m, L_l) of the batch at ``start``: the
+    rows themselves when the samples are taken in order (shuffle=False),
+    else copies in activation slot 0 and batch_targets."""
+    if in_order:
+        return inputs[start:start + m], targets[start:start + m]
+    x = _layer_rows(activations, sizes, 0, m, batch_size)
+    y = batch_targets[:m]
+    _gather_batch(inputs, targets, order[start:start + m], x, y)
+    return x, y
+
+
+@jit
 def train_epoch(params, grad, sizes, inputs, targets, order, batch_size, eta,
                 activations, deltas, batch_targets):
-    """One epoch of mini-batch gradient descent, entirely in compiled code.
+    """One epoch of mini-batch gradient descent, entirely in compiled code,
+    in one thread.
 
     For each batch of ``batch_size`` samples taken in ``order``:
     w <- w - (eta / m) sum_n dC_n/dw (likewise b).
@@ -1064,25 +1123,44 @@ def train_epoch(params, grad, sizes, inputs, targets, order, batch_size, eta,
     batch_targets: (batch_size, L_l). Returns sum_n C_n, each C_n measured in
     the forward pass that produced its gradient.
     """
-    n_samples = inputs.shape[0]
     # (np.float64, not 0.0: in plain Python, NUMBA_DISABLE_JIT=1, 0.0 plus
     # a float32 cost is a float32; compiled, the sum is float64 either way.)
     cost = np.float64(0.0)
-    # Samples taken in order (shuffle=False) are read where they are.
     in_order = _is_identity(order)
-    for start in range(0, n_samples, batch_size):
-        m = min(batch_size, n_samples - start)
-        if in_order:
-            x = inputs[start:start + m]
-            y = targets[start:start + m]
-        else:
-            x = _layer_rows(activations, sizes, 0, m, batch_size)
-            y = batch_targets[:m]
-            _gather_batch(inputs, targets, order[start:start + m], x, y)
+    for start in range(0, inputs.shape[0], batch_size):
+        m = min(batch_size, inputs.shape[0] - start)
+        x, y = _batch_rows(inputs, targets, order, in_order, start, m, sizes, activations,
+                           batch_size, batch_targets)
         _forward_pass_from(params, sizes, x, activations, m, batch_size)
         cost += _backward_pass_from(params, grad, sizes, x, activations, deltas, y, m,
                                     batch_size, eta)
     return cost
+
+
+@jit(calls_parallel=True)
+def train_epoch_threaded(params, grad, sizes, inputs, targets, order, batch_size, eta,
+                         activations, deltas, batch_targets):
+    """train_epoch with the layers of at least PARALLEL_MIN_WORK multiply-adds
+    per batch split between numba's threads (forward_layer, backward_delta,
+    layer_gradient): bitwise the same steps and cost. Same arguments."""
+    cost = np.float64(0.0)
+    in_order = _is_identity(order)
+    for start in range(0, inputs.shape[0], batch_size):
+        m = min(batch_size, inputs.shape[0] - start)
+        x, y = _batch_rows(inputs, targets, order, in_order, start, m, sizes, activations,
+                           batch_size, batch_targets)
+        _forward_pass_threaded_from(params, sizes, x, activations, m, batch_size)
+        cost += _backward_pass_threaded_from(params, grad, sizes, x, activations, deltas, y, m,
+                                             batch_size, eta)
+    return cost
+
+
+def uses_layer_threads(sizes, batch_size):
+    """Whether some layer has at least PARALLEL_MIN_WORK multiply-adds per
+    batch, so that train_epoch_threaded / forward_pass_threaded would split
+    it between threads (else they do what the one-thread kernels do)."""
+    return any(int(batch_size) * int(sizes[i]) * int(sizes[i - 1]) >= PARALLEL_MIN_WORK
+               for i in range(1, len(sizes)))
 
 
 # ---------------------------------------------------------------------------
@@ -1261,7 +1339,8 @@ def _batch_tail(params, grad, sizes, targets, order, batch_size, n_samples, batc
         w = layer_weights(params, sizes, i)
         _forward_rows(w, layer_biases(params, sizes, i),
                       _layer_rows(activations, sizes, i - 1, m, batch_size),
-                      _layer_rows(activations, sizes, i, m, batch_size), 0, w.shape[0])
+                      _layer_rows(activations, sizes, i, m, batch_size), np.int64(0),
+                      w.shape[0])
     cost = output_delta(_layer_rows(activations, sizes, n_layers, m, batch_size),
                         batch_targets[:m], _layer_rows(deltas, sizes, n_layers, m, batch_size))
     scale = cast_like(1.0 / m, params)
@@ -1271,24 +1350,22 @@ def _batch_tail(params, grad, sizes, targets, order, batch_size, n_samples, batc
         a_prev = _layer_rows(activations, sizes, i - 1, m, batch_size)
         delta = _layer_rows(deltas, sizes, i, m, batch_size)
         _backward_delta_samples(w, delta, a_prev, _layer_rows(deltas, sizes, i - 1, m, batch_size),
-                                0)
+                                np.int64(0))
         _gradient_rows(delta, a_prev, w, layer_biases(params, sizes, i),
                        layer_weights(grad, sizes, i), layer_biases(grad, sizes, i),
-                       scale, eta, 0, w.shape[0])
+                       scale, eta, np.int64(0), w.shape[0])
     return cost
 
 
-@jit(parallel=True)
 def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, eta,
                        activations, deltas, batch_targets, x_ring, n_threads):
-    """``train_epoch`` with the threads started once per epoch: the same
-    steps, bitwise the same results, for networks whose layer 1 holds most
-    of the work (``use_shared_epoch``).
+    """``train_epoch`` with layer 1 shared between threads kept for the whole
+    epoch: the same steps, bitwise the same results, for networks whose
+    layer 1 holds most of the work (``use_shared_epoch``).
 
-    train_epoch wakes the threads for each threaded kernel of each batch,
-    7.5-10 us a time here, which is the whole of a 784-30-10 batch of ten.
-    Here each thread runs the epoch's loop itself, and the work of a batch
-    is handed out in pieces:
+    A numba parallel region costs 7.5-10 us here, which is the whole of a
+    784-30-10 batch of ten. Here each thread runs the epoch's loop itself
+    (_shared_epoch_worker), and the work of a batch is handed out in pieces:
 
     * part p of layer 1 (ROWS_PER_PART rows j, _part_rows): the
       gradient and step of the previous batch, then this batch's forward
@@ -1297,64 +1374,89 @@ def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, 
     * the tail (``_batch_tail``): layers 2..l forward and backward, taken
       by the thread that finishes the last part of layer 1.
 
+    The threads are plain Python threads (fastnn._threads) running the
+    worker kernel without the GIL, not a numba parallel region: the worker
+    compiles as an ordinary function (no parfor passes, 10-15 s less on a
+    cold start) and uses none of numba's threading layers, so that any
+    number of these epochs may run at once in one process.
+
     A part is claimed with an atomic compare-and-swap, each thread trying
     its own run of parts first, then the others' from the end
-    (_part_to_try). A thread waiting for the tail reads the next batch's
-    inputs into its cache, then spins. A thread that never gets a core only
-    means the others claim its parts: nothing waits on a particular thread,
-    so one thread alone
-    (``numba.set_num_threads(1)``, FASTNN_PARALLEL=0) runs the whole epoch.
-    Each piece computes the same numbers whichever thread takes it.
+    (_part_to_try). Nothing waits on a particular thread: the calling
+    thread alone runs the whole epoch when the others get no core (or
+    n_threads is 1), and each piece computes the same numbers whichever
+    thread takes it.
 
     x_ring: (3 batch_size, L_0), the inputs of the previous, current and
-    next batch. n_threads: how many threads to use (numba.get_num_threads();
-    the results do not depend on it). The other arguments are those of
-    train_epoch (the input slot of ``activations`` is not used). Returns
-    sum_n C_n.
+    next batch. n_threads: how many threads to use (the results do not
+    depend on it). The other arguments are those of train_epoch (the input
+    slot of ``activations`` is not used). Returns sum_n C_n.
     """
-    n_samples = inputs.shape[0]
-    n_batches = (n_samples + batch_size - 1) // batch_size
     n_parts = _n_parts(sizes[1])
-    n_workers = max(1, min(n_threads, n_parts))
-    done_index = 8 * n_parts
-    stage_index = done_index + 8
+    n_workers = max(1, min(int(n_threads), n_parts))
     sync = _new_sync(n_parts)
-    cost = np.zeros(1)
-    # Samples in order (shuffle=False) are read where they are; otherwise
-    # each batch is copied into the ring, the first one here.
+    cost = np.zeros(8 * (n_workers + 1))
+    in_order = _begin_shared_epoch(inputs, order, batch_size, x_ring)
+    run_workers(_shared_epoch_worker, n_workers,
+                (params, grad, sizes, inputs, targets, order, in_order, batch_size, eta,
+                 activations, deltas, batch_targets, x_ring, sync, cost))
+    return cost[0]
+
+
+@jit
+def _begin_shared_epoch(inputs, order, batch_size, x_ring):
+    """Copy the first batch into the ring unless the samples are taken in
+    order (then every batch is read where it is); returns that in_order."""
     in_order = _is_identity(order)
     if not in_order:
-        m = min(batch_size, n_samples)
+        m = min(batch_size, inputs.shape[0])
         x = _batch_inputs(inputs, x_ring, in_order, 0, batch_size, m)
         for n in range(m):
             for k in range(inputs.shape[1]):
                 x[n, k] = inputs[order[n], k]
-    touched = np.zeros(8 * n_workers)
-    for worker in prange(n_workers):
-        for batch in range(n_batches + 1):
-            if batch < n_batches and load_acquire(sync, stage_index) < batch:
-                # While another thread runs the tail, fetch this batch's
-                # inputs (read by every part) into this core's cache.
-                m = min(batch_size, n_samples - batch * batch_size)
-                touched[8 * worker] += _touch(
-                    _batch_inputs(inputs, x_ring, in_order, batch, batch_size, m))
-            _wait_for_stage(sync, stage_index, batch)
-            attempt = 0
-            part = _part_to_try(worker, n_workers, n_parts, 0)
-            while part >= 0:
-                if compare_exchange(sync, 8 * part, batch - 1, batch):
-                    _layer1_part(params, grad, sizes, inputs, order, in_order, batch_size,
-                                 batch, part, n_parts, eta, x_ring, activations, deltas)
-                    if fetch_add(sync, done_index, 1) == n_parts * (batch + 1) - 1:
-                        # The last part of the batch: its tail is this thread's.
-                        if batch < n_batches:
-                            cost[0] += _batch_tail(params, grad, sizes, targets, order,
-                                                   batch_size, n_samples, batch, eta,
-                                                   activations, deltas, batch_targets)
-                        store_release(sync, stage_index, batch + 1)
-                attempt += 1
-                part = _part_to_try(worker, n_workers, n_parts, attempt)
-    return cost[0]
+    return in_order
+
+
+@jit
+def _shared_epoch_worker(worker, n_workers, params, grad, sizes, inputs, targets, order,
+                         in_order, batch_size, eta, activations, deltas, batch_targets, x_ring,
+                         sync, cost):
+    """The loop of one of the n_workers threads of train_epoch_shared.
+
+    sync: _new_sync(n_parts); cost: float64 (8 (n_workers + 1),), cost[0]
+    the epoch's sum_n C_n (added by whichever thread runs a tail, one at a
+    time), cost[8 (worker + 1)] this worker's _touch sum (kept so that its
+    loads are not optimised away).
+    """
+    n_samples = inputs.shape[0]
+    n_batches = (n_samples + batch_size - 1) // batch_size
+    n_parts = _n_parts(sizes[1])
+    done_index = 8 * n_parts
+    stage_index = done_index + 8
+    touched = 0.0
+    for batch in range(n_batches + 1):
+        if batch < n_batches and load_acquire(sync, stage_index) < batch:
+            # While another thread runs the tail, fetch this batch's
+            # inputs (read by every part) into this core's cache.
+            m = min(batch_size, n_samples - batch * batch_size)
+            touched += _touch(_batch_inputs(inputs, x_ring, in_order, batch, batch_size, m))
+        _wait_for_stage(sync, stage_index, batch)
+        attempt = 0
+        part = _part_to_try(worker, n_workers, n_parts, attempt)
+        while part >= 0:
+            if compare_exchange(sync, 8 * part, batch - 1, batch):
+                _layer1_part(params, grad, sizes, inputs, order, in_order, batch_size,
+                             batch, part, n_parts, eta, x_ring, activations, deltas)
+                if fetch_add(sync, done_index, 1) == n_parts * (batch + 1) - 1:
+                    # The last part of the batch: its tail is this thread's.
+                    if batch < n_batches:
+                        cost[0] += _batch_tail(params, grad, sizes, targets, order,
+                                               batch_size, n_samples, batch, eta,
+                                               activations, deltas, batch_targets)
+                    store_release(sync, stage_index, batch + 1)
+            attempt += 1
+            part = _part_to_try(worker, n_workers, n_parts, attempt)
+    cost[8 * (worker + 1)] = touched
 
 
 @jit
@@ -1779,7 +1881,6 @@ def _per_sample_part(params, sizes, inputs, order, in_order, block, part, n_part
                          part * LOOKAHEAD // n_parts, (part + 1) * LOOKAHEAD // n_parts)
 
 
-@jit(parallel=True)
 def train_epoch_per_sample_shared(params, sizes, inputs, targets, order, eta, activations,
                                   deltas, gram, x_ring, n_threads):
     """``train_epoch_per_sample`` with layer 1's rows split between threads
@@ -1790,49 +1891,69 @@ def train_epoch_per_sample_shared(params, sizes, inputs, targets, order, eta, ac
     weighted sums, for a share of the rows j each; the pair products and
     the next block's copy, shared out too), then the block's samples one
     after another (_block_tail) in the thread that finished the last part.
-    Parts are handed out as in ``train_epoch_shared``.
+    Parts are handed out, and the threads run, as in ``train_epoch_shared``.
 
     x_ring: (3 LOOKAHEAD L_0,), the inputs of three blocks when they are not
     read in place (shuffled, or the last short block). inputs must be
-    C-contiguous. n_threads: numba.get_num_threads() (the results do not
+    C-contiguous. n_threads: how many threads to use (the results do not
     depend on it). The other arguments are those of train_epoch_per_sample.
     """
-    n_samples, n_k = inputs.shape
-    n_blocks = (n_samples + LOOKAHEAD - 1) // LOOKAHEAD
     n_parts = _n_parts(sizes[1])
-    n_workers = max(1, min(n_threads, n_parts))
-    eta = cast_like(eta, params)
-    done_index = 8 * n_parts
-    stage_index = done_index + 8
+    n_workers = max(1, min(int(n_threads), n_parts))
     sync = _new_sync(n_parts)
-    cost = np.zeros(1)
+    cost = np.zeros(8 * (n_workers + 1))
+    in_order = _begin_per_sample_shared_epoch(inputs, order, x_ring)
+    run_workers(_per_sample_shared_worker, n_workers,
+                (params, sizes, inputs, targets, order, in_order, eta, activations, deltas,
+                 gram, x_ring, sync, cost))
+    return cost[0]
+
+
+@jit
+def _begin_per_sample_shared_epoch(inputs, order, x_ring):
+    """Copy the first block into the ring unless it is read in place;
+    returns whether the samples are taken in order."""
+    n_samples, n_k = inputs.shape
     in_order = _is_identity(order)
     if not (in_order and LOOKAHEAD <= n_samples):
         _load_block_rows(inputs, order, 0,
                          _lookahead_block(inputs, x_ring, in_order, 0).reshape((LOOKAHEAD, n_k)),
                          0, LOOKAHEAD)
-    touched = np.zeros(8 * n_workers)
-    for worker in prange(n_workers):
-        for block in range(n_blocks + 1):
-            if block < n_blocks and load_acquire(sync, stage_index) < block:
-                # While another thread runs the tail, fetch this block's
-                # inputs (read by every part) into this core's cache.
-                touched[8 * worker] += _touch(
-                    _lookahead_block(inputs, x_ring, in_order, block).reshape((LOOKAHEAD, n_k)))
-            _wait_for_stage(sync, stage_index, block)
-            attempt = 0
-            part = _part_to_try(worker, n_workers, n_parts, 0)
-            while part >= 0:
-                if compare_exchange(sync, 8 * part, block - 1, block):
-                    _per_sample_part(params, sizes, inputs, order, in_order, block, part,
-                                     n_parts, x_ring, activations, deltas, gram)
-                    if fetch_add(sync, done_index, 1) == n_parts * (block + 1) - 1:
-                        if block < n_blocks:
-                            start = block * LOOKAHEAD
-                            cost[0] = _block_tail(params, sizes, targets, order, start,
-                                                  min(LOOKAHEAD, n_samples - start), eta,
-                                                  activations, deltas, gram, cost[0])
-                        store_release(sync, stage_index, block + 1)
-                attempt += 1
-                part = _part_to_try(worker, n_workers, n_parts, attempt)
-    return cost[0]
+    return in_order
+
+
+@jit
+def _per_sample_shared_worker(worker, n_workers, params, sizes, inputs, targets, order,
+                              in_order, eta, activations, deltas, gram, x_ring, sync, cost):
+    """The loop of one of the n_workers threads of
+    train_epoch_per_sample_shared (sync and cost as in _shared_epoch_worker)."""
+    n_samples, n_k = inputs.shape
+    n_blocks = (n_samples + LOOKAHEAD - 1) // LOOKAHEAD
+    n_parts = _n_parts(sizes[1])
+    eta = cast_like(eta, params)
+    done_index = 8 * n_parts
+    stage_index = done_index + 8
+    touched = 0.0
+    for block in range(n_blocks + 1):
+        if block < n_blocks and load_acquire(sync, stage_index) < block:
+            # While another thread runs the tail, fetch this block's
+            # inputs (read by every part) into this core's cache.
+            touched += _touch(
+                _lookahead_block(inputs, x_ring, in_order, block).reshape((LOOKAHEAD, n_k)))
+        _wait_for_stage(sync, stage_index, block)
+        attempt = 0
+        part = _part_to_try(worker, n_workers, n_parts, attempt)
+        while part >= 0:
+            if compare_exchange(sync, 8 * part, block - 1, block):
+                _per_sample_part(params, sizes, inputs, order, in_order, block, part,
+                                 n_parts, x_ring, activations, deltas, gram)
+                if fetch_add(sync, done_index, 1) == n_parts * (block + 1) - 1:
+                    if block < n_blocks:
+                        start = block * LOOKAHEAD
+                        cost[0] = _block_tail(params, sizes, targets, order, start,
+                                              min(LOOKAHEAD, n_samples - start), eta,
+                                              activations, deltas, gram, cost[0])
+                    store_release(sync, stage_index, block + 1)
+            attempt += 1
+            part = _part_to_try(worker, n_workers, n_parts, attempt)
+    cost[8 * (worker + 1)] = touched

@@ -1,0 +1,163 @@
+"""Threads for fastnn's kernels: how many a call may use, and the workers
+of the shared epochs.
+
+Two kinds of threaded kernels exist (docs/runtime.md, "Threads and
+processes"):
+
+* the shared epochs (``kernels.train_epoch_shared`` and its per-sample
+  twin) run one worker kernel per thread. The threads are Python threads
+  from one process-wide pool, each running a compiled kernel without the
+  GIL; they share work through atomic counters, and the calling thread
+  alone can finish the epoch, so a worker that starts late (or never)
+  costs nothing but its share of the speed-up;
+* ``kernels.train_epoch_threaded`` and ``kernels.forward_pass_threaded``
+  split big layers with numba's ``prange``. numba's "workqueue" threading
+  layer aborts the process when two threads enter a parallel region at
+  once, so one region at a time runs in this process: a call that finds
+  another region running uses the one-thread kernels instead (bitwise the
+  same results).
+
+The threads a call uses come out of one budget of the process's cores
+(``borrow_threads``), so that two networks trained in two Python threads
+do not start four spinning workers on two cores.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import numba
+from numba.core import config as numba_config
+
+__all__ = ["available_cores", "default_thread_count", "borrow_threads", "run_workers",
+           "parallel_region"]
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def default_thread_count() -> int:
+    """Threads a call uses when the caller does not say: numba's count
+    (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``), capped by the cores
+    of the process's affinity and by ``OMP_NUM_THREADS`` when it is set,
+    which is how joblib's worker processes (``GridSearchCV(n_jobs=...)``)
+    and threadpoolctl-minded launchers say how many threads each may use."""
+    threads = min(numba.get_num_threads(), available_cores())
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if omp.isdigit() and int(omp) > 0:
+        threads = min(threads, int(omp))
+    return max(1, threads)
+
+
+def check_thread_count(n_threads) -> int:
+    """``n_threads`` as an int >= 1 (None: default_thread_count())."""
+    if n_threads is None:
+        return default_thread_count()
+    if isinstance(n_threads, bool) or not isinstance(n_threads, (int,)) and not (
+            hasattr(n_threads, "__index__")):
+        raise TypeError(f"n_threads must be a whole number or None, got {n_threads!r}")
+    n_threads = int(n_threads)
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be at least 1, got {n_threads}")
+    return n_threads
+
+
+class _CoreBudget:
+    """The cores beyond the calling thread's own that fastnn's calls may
+    use at once in this process."""
+
+    def __init__(self, spare):
+        self._spare = spare
+        self._lock = threading.Lock()
+
+    def take(self, wanted):
+        with self._lock:
+            taken = max(0, min(wanted, self._spare))
+            self._spare -= taken
+            return taken
+
+    def give_back(self, count):
+        with self._lock:
+            self._spare += count
+
+
+_BUDGET = _CoreBudget(available_cores() - 1)
+
+
+@contextmanager
+def borrow_threads(n_threads):
+    """Yields how many threads (1..n_threads) the caller may use now: its
+    own, plus as many of the process's spare cores as are free. Never
+    waits: when other calls hold the spare cores, the caller gets 1."""
+    extra = _BUDGET.take(int(n_threads) - 1)
+    try:
+        yield 1 + extra
+    finally:
+        _BUDGET.give_back(extra)
+
+
+_REGION_LOCK = threading.Lock()
+
+
+@contextmanager
+def parallel_region(n_threads):
+    """Yields whether the caller may enter a numba parallel region (prange)
+    now, with numba's thread count set to n_threads for it. At most one
+    such caller at a time in this process (see the module docstring); a
+    caller that gets False runs the one-thread kernels instead."""
+    if n_threads < 2 or not _REGION_LOCK.acquire(blocking=False):
+        yield False
+        return
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+        yield True
+    finally:
+        numba.set_num_threads(previous)
+        _REGION_LOCK.release()
+
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool():
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            # Threads are started only when a task needs one, and wait on
+            # a queue (no spinning) between epochs.
+            _POOL = ThreadPoolExecutor(max_workers=max(2, available_cores()),
+                                       thread_name_prefix="fastnn-worker")
+        return _POOL
+
+
+def run_workers(kernel, n_workers, args):
+    """kernel(worker, n_workers, *args) for worker = 0..n_workers-1: worker 0
+    in the calling thread, the others in the pool.
+
+    The kernels are written so that worker 0 alone finishes the job (the
+    others only take parts of it), so a worker still queued when worker 0
+    is done is cancelled, and one that started late finds nothing left.
+    Under NUMBA_DISABLE_JIT=1 the kernels are Python holding the GIL, and
+    their spinning would only wait for the switch interval: the workers run
+    one after another there (the first does everything).
+    """
+    if n_workers == 1 or numba_config.DISABLE_JIT:
+        for worker in range(n_workers):
+            kernel(worker, n_workers, *args)
+        return
+    futures = [_pool().submit(kernel, worker, n_workers, *args)
+               for worker in range(1, n_workers)]
+    try:
+        kernel(0, n_workers, *args)
+    finally:
+        for future in futures:
+            if not future.cancel():
+                future.result()
