@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 
 from . import kernels
+from ._threads import check_thread_count, default_thread_count, parallel_region
+from .plan import EpochPlan
 from ._validation import (
     check_dtype,
     check_inputs,
@@ -27,6 +29,10 @@ __all__ = ["Network", "TrainingHistory", "load"]
 # feedforward/cost/evaluate walk large inputs in chunks of this many samples,
 # so their work buffers stay small whatever the data set's size.
 _CHUNK = 1024
+# feedforward splits layers between threads from this many multiply-adds
+# per call (about 20-40 ms in one thread): below it, the threaded kernel's
+# compile time (seconds, once) would outweigh what it saves.
+_THREADED_FORWARD_WORK = 200_000_000
 _FORMAT_VERSION = 1
 
 
@@ -40,11 +46,17 @@ class TrainingHistory:
     test_accuracy: ``evaluate(*test_data)`` after the epoch, if test data
         was given, else empty.
     seconds: wall time of the epoch's training (not of the evaluation).
+    compile_seconds: time spent before the first epoch compiling the
+        kernels this call runs, or loading them from the disk cache
+        (milliseconds once they are cached); not part of ``seconds``.
+    driver: the epoch kernel that ran (``fastnn.plan.EpochPlan``).
     """
 
     cost: list = field(default_factory=list)
     test_accuracy: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
+    compile_seconds: float = 0.0
+    driver: str = ""
 
     @property
     def epochs(self) -> int:
@@ -79,9 +91,16 @@ class Network:
 
     Initialisation: w_jk ~ N(0, 1) / sqrt(L_{i-1}) (so z starts with unit
     variance for inputs of unit scale), b_j ~ N(0, 1).
+
+    Threads: one ``train`` at a time per network; a second call from
+    another thread while one runs raises RuntimeError. ``feedforward``,
+    ``predict``, ``evaluate`` and ``cost`` may run in other threads during
+    training (they see the parameters as the running epoch leaves them).
+    Different networks train in different threads at once.
     """
 
     def __init__(self, sizes, *, seed=None, dtype=np.float64):
+        self._training = threading.Lock()
         self.sizes = check_sizes(sizes)
         self.dtype = check_dtype(dtype)
         self._sizes_array = np.asarray(self.sizes, dtype=np.int64)
@@ -114,6 +133,7 @@ class Network:
         return {"sizes": self.sizes, "dtype": self.dtype.name, "params": self.params.copy()}
 
     def __setstate__(self, state):
+        self._training = threading.Lock()
         self.sizes = check_sizes(state["sizes"])
         self.dtype = check_dtype(state["dtype"])
         self._sizes_array = np.asarray(self.sizes, dtype=np.int64)
@@ -136,19 +156,35 @@ class Network:
         outputs = self._feedforward_checked(inputs)
         return outputs[0] if single else outputs
 
-    def _feedforward_checked(self, inputs):
+    def _feedforward_checked(self, inputs, *, warm_up=False):
+        """Outputs for checked inputs (n, L_0), in chunks of _CHUNK samples.
+
+        Big layers are split between threads (forward_pass_threaded) only
+        when the whole call has at least _THREADED_FORWARD_WORK
+        multiply-adds, so that evaluating a small test set never pays the
+        threaded kernel's compile time. warm_up: compute the first sample
+        only, through the kernel the whole call would use.
+        """
         n_samples = inputs.shape[0]
         capacity = min(n_samples, _CHUNK)
+        work = n_samples * sum(a * b for a, b in zip(self.sizes[1:], self.sizes[:-1]))
+        threaded = (work >= _THREADED_FORWARD_WORK
+                    and kernels.uses_layer_threads(self.sizes, capacity))
+        if warm_up:
+            inputs = inputs[:1]
+            n_samples = 1
         activations = np.empty(kernels.workspace_size(self.sizes, capacity), self.dtype)
         outputs = np.empty((n_samples, self.sizes[-1]), self.dtype)
         offset_out = capacity * sum(self.sizes[:-1])
-        for start in range(0, n_samples, capacity):
-            m = min(capacity, n_samples - start)
-            activations[: m * self.sizes[0]] = inputs[start:start + m].ravel()
-            kernels.forward_pass(self.params, self._sizes_array, activations, m, capacity)
-            outputs[start:start + m] = activations[
-                offset_out:offset_out + m * self.sizes[-1]
-            ].reshape(m, self.sizes[-1])
+        with parallel_region(default_thread_count() if threaded else 1) as may_use_threads:
+            forward = kernels.forward_pass_threaded if may_use_threads else kernels.forward_pass
+            for start in range(0, n_samples, capacity):
+                m = min(capacity, n_samples - start)
+                activations[: m * self.sizes[0]] = inputs[start:start + m].ravel()
+                forward(self.params, self._sizes_array, activations, m, capacity)
+                outputs[start:start + m] = activations[
+                    offset_out:offset_out + m * self.sizes[-1]
+                ].reshape(m, self.sizes[-1])
         return outputs
 
     def cost(self, X, Y):
@@ -223,11 +259,12 @@ class Network:
         return nabla_w, nabla_b
 
     # -- training --------------------------------------------------------------
-    def train(self, X, Y, *, epochs, batch_size, eta, test_data=None, shuffle=True,
-              seed=None, callback=None):
+    def train(self, X, Y, *, epochs=30, batch_size=10, eta=3.0, test_data=None, shuffle=True,
+              seed=None, callback=None, n_threads=None):
         """Mini-batch gradient descent: w <- w - (eta/m) sum_n dC_n/dw.
 
         X : (n, sizes[0]); Y : (n, sizes[-1]) targets or (n,) integer labels.
+        epochs, batch_size, eta : the command line's defaults (30, 10, 3.0).
         test_data : optional ``(X_test, labels_test)``, evaluated after each
             epoch.
         shuffle, seed : the samples are visited in a new random order each
@@ -235,14 +272,19 @@ class Network:
         callback : optional ``callback(epoch, history)`` called after each
             epoch (epoch counts from 1); training stops early if it returns
             True.
+        n_threads : the most threads to use (None: numba's thread count,
+            capped by this process's cores and by ``OMP_NUM_THREADS``). The
+            results are bitwise the same for every thread count.
 
         Returns a :class:`TrainingHistory`. Nothing is printed. All input is
         checked before the first step: a rejected call leaves the network
-        as it was.
+        as it was. Raises RuntimeError if this network is already training
+        in another thread.
         """
         epochs = check_positive_int(epochs, "epochs")
         batch_size = check_positive_int(batch_size, "batch_size")
         eta = check_positive_float(eta, "eta")
+        n_threads = check_thread_count(n_threads)
         inputs, targets = self._check_pair(X, Y, "X", "Y")
         if test_data is not None:
             if not isinstance(test_data, (tuple, list)) or len(test_data) != 2:
@@ -256,52 +298,41 @@ class Network:
                                        "test labels")
         if callback is not None and not callable(callback):
             raise TypeError("callback must be callable")
+        if not self._training.acquire(blocking=False):
+            raise RuntimeError(
+                "this Network is already training in another thread; train one network "
+                "from one thread at a time (or train a copy: Network.copy())"
+            )
+        try:
+            return self._train_checked(inputs, targets, epochs, batch_size, eta,
+                                       test_inputs if test_data is not None else None,
+                                       test_labels if test_data is not None else None,
+                                       shuffle, seed, callback, n_threads)
+        finally:
+            self._training.release()
 
+    def _train_checked(self, inputs, targets, epochs, batch_size, eta, test_inputs,
+                       test_labels, shuffle, seed, callback, n_threads):
         n_samples = inputs.shape[0]
-        capacity = min(batch_size, n_samples)
-        per_sample = capacity == 1
-        # per-sample SGD works on blocks of LOOKAHEAD samples (its docstring)
-        rows = kernels.LOOKAHEAD if per_sample else capacity
-        activations = np.empty(kernels.workspace_size(self.sizes, rows), self.dtype)
-        deltas = np.empty(kernels.workspace_size(self.sizes, rows), self.dtype)
-        gram = np.empty((kernels.LOOKAHEAD, kernels.LOOKAHEAD), self.dtype)
-        grad = np.empty_like(self.params)
-        batch_targets = np.empty((capacity, self.sizes[-1]), self.dtype)
-        shared = kernels.use_shared_epoch(self.sizes, capacity)
-        # The inputs of three batches (blocks), for the shared epoch's copies.
-        x_ring = np.empty((3 * rows if shared else 0, self.sizes[0]), self.dtype)
-        n_threads = _thread_count()
+        plan = EpochPlan(self.sizes, batch_size, self.dtype, n_samples, n_threads)
         order = np.arange(n_samples, dtype=np.int64)
         epoch_seeds = np.random.SeedSequence(seed).generate_state(epochs)
+        history = TrainingHistory(driver=plan.driver)
 
-        history = TrainingHistory()
+        started = time.perf_counter()
+        plan.warm_up(self.params, inputs, targets, eta)
+        if test_inputs is not None:
+            self._feedforward_checked(test_inputs, warm_up=True)
+        history.compile_seconds = time.perf_counter() - started
+
         for epoch in range(epochs):
             started = time.perf_counter()
             if shuffle:
                 kernels.shuffle_order(order, epoch_seeds[epoch])
-            if per_sample and shared:
-                total_cost = kernels.train_epoch_per_sample_shared(
-                    self.params, self._sizes_array, inputs, targets, order, eta,
-                    activations, deltas, gram, x_ring.reshape(-1), n_threads,
-                )
-            elif per_sample:
-                total_cost = kernels.train_epoch_per_sample(
-                    self.params, self._sizes_array, inputs, targets, order, eta,
-                    activations, deltas, gram,
-                )
-            elif shared:
-                total_cost = kernels.train_epoch_shared(
-                    self.params, grad, self._sizes_array, inputs, targets, order,
-                    capacity, eta, activations, deltas, batch_targets, x_ring, n_threads,
-                )
-            else:
-                total_cost = kernels.train_epoch(
-                    self.params, grad, self._sizes_array, inputs, targets, order,
-                    capacity, eta, activations, deltas, batch_targets,
-                )
+            total_cost = plan.run(self.params, inputs, targets, order, eta)
             history.seconds.append(time.perf_counter() - started)
             history.cost.append(float(total_cost) / n_samples)
-            if test_data is not None:
+            if test_inputs is not None:
                 predicted = np.argmax(self._feedforward_checked(test_inputs), axis=1)
                 history.test_accuracy.append(float(np.mean(predicted == test_labels)))
             if callback is not None and callback(epoch + 1, history):
@@ -380,16 +411,6 @@ def load(path) -> Network:
     if not np.isfinite(net.params).all():
         raise ValueError(f"{path} is not a valid fastnn model: it holds NaN or inf parameters")
     return net
-
-
-def _thread_count() -> int:
-    """Threads for the shared epochs: numba's, but no more than the cores
-    this process may run on (a thread of those epochs waits for the others
-    by spinning, so more threads than cores only slows them)."""
-    threads = numba.get_num_threads()
-    if hasattr(os, "sched_getaffinity"):
-        threads = min(threads, len(os.sched_getaffinity(0)))
-    return max(1, threads)
 
 
 def _parameter_views(params, sizes):

@@ -1,0 +1,107 @@
+"""How an epoch runs: the driver kernel, its buffers, its threads.
+
+``EpochPlan`` is the one place that knows which epoch driver of
+``fastnn.kernels`` suits a network and batch size, how big each driver's
+work buffers are, and how many threads it may use. ``Network.train`` makes
+one per call; tests and benchmarks use it to run the same drivers.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernels
+from ._threads import borrow_threads, parallel_region
+
+__all__ = ["EpochPlan"]
+
+
+class EpochPlan:
+    """The driver, buffers and threads of one ``Network.train`` call.
+
+    sizes : layer sizes; batch_size, n_samples : of the training set (the
+    batch is capped at n_samples); dtype : the network's; n_threads : the
+    most threads an epoch may use (it uses fewer when other calls in this
+    process hold the cores: ``fastnn._threads.borrow_threads``).
+
+    Drivers (``driver``), all bitwise equal to the one-thread kernel of
+    their batch size whatever the thread count:
+
+    * ``train_epoch_per_sample`` / ``train_epoch``: one thread;
+    * ``train_epoch_per_sample_shared`` / ``train_epoch_shared``: layer 1
+      shared between worker threads kept for the epoch, for networks whose
+      layer 1 holds most of the work (``kernels.use_shared_epoch``);
+    * ``train_epoch_threaded``: big layers split by numba's prange
+      (``kernels.uses_layer_threads``).
+    """
+
+    def __init__(self, sizes, batch_size, dtype, n_samples, n_threads):
+        self.sizes = tuple(int(s) for s in sizes)
+        self.sizes_array = np.asarray(self.sizes, dtype=np.int64)
+        self.dtype = np.dtype(dtype)
+        self.batch_size = min(int(batch_size), int(n_samples))
+        self.n_threads = int(n_threads)
+        per_sample = self.batch_size == 1
+        threaded = self.n_threads > 1
+        shared = threaded and kernels.use_shared_epoch(self.sizes, self.batch_size)
+        if per_sample:
+            self.driver = "train_epoch_per_sample_shared" if shared else "train_epoch_per_sample"
+        elif shared:
+            self.driver = "train_epoch_shared"
+        elif threaded and kernels.uses_layer_threads(self.sizes, self.batch_size):
+            self.driver = "train_epoch_threaded"
+        else:
+            self.driver = "train_epoch"
+        # per-sample SGD works on blocks of LOOKAHEAD samples (its docstring)
+        rows = kernels.LOOKAHEAD if per_sample else self.batch_size
+        self.activations = np.empty(kernels.workspace_size(self.sizes, rows), self.dtype)
+        self.deltas = np.empty_like(self.activations)
+        self.gram = np.empty((kernels.LOOKAHEAD, kernels.LOOKAHEAD), self.dtype)
+        self.grad = np.empty(self.n_params, self.dtype)
+        self.batch_targets = np.empty((self.batch_size, self.sizes[-1]), self.dtype)
+        # The inputs of three batches (blocks), for the shared epochs' copies.
+        self.x_ring = np.empty((3 * rows if shared else 0, self.sizes[0]), self.dtype)
+
+    @property
+    def n_params(self) -> int:
+        sizes = self.sizes
+        return sum(sizes[i] * sizes[i - 1] + sizes[i] for i in range(1, len(sizes)))
+
+    def __repr__(self):
+        return (f"EpochPlan(sizes={list(self.sizes)}, batch_size={self.batch_size}, "
+                f"dtype={self.dtype.name}, driver={self.driver}, n_threads={self.n_threads})")
+
+    def run(self, params, inputs, targets, order, eta) -> float:
+        """One epoch over ``inputs`` (N, L_0) and ``targets`` (N, L_l) in
+        ``order`` (N,) int64, stepping ``params`` in place; returns sum_n C_n.
+        Every array must be C-contiguous and of the plan's dtype (``order``
+        int64); ``Network.train`` checks that."""
+        sizes = self.sizes_array
+        if self.driver == "train_epoch_per_sample":
+            return kernels.train_epoch_per_sample(params, sizes, inputs, targets, order, eta,
+                                                  self.activations, self.deltas, self.gram)
+        if self.driver == "train_epoch":
+            return self._train_epoch(kernels.train_epoch, params, inputs, targets, order, eta)
+        with borrow_threads(self.n_threads) as threads:
+            if self.driver == "train_epoch_per_sample_shared":
+                return kernels.train_epoch_per_sample_shared(
+                    params, sizes, inputs, targets, order, eta, self.activations, self.deltas,
+                    self.gram, self.x_ring.reshape(-1), threads)
+            if self.driver == "train_epoch_shared":
+                return kernels.train_epoch_shared(
+                    params, self.grad, sizes, inputs, targets, order, self.batch_size, eta,
+                    self.activations, self.deltas, self.batch_targets, self.x_ring, threads)
+            with parallel_region(threads) as may_use_threads:
+                driver = kernels.train_epoch_threaded if may_use_threads else kernels.train_epoch
+                return self._train_epoch(driver, params, inputs, targets, order, eta)
+
+    def _train_epoch(self, driver, params, inputs, targets, order, eta):
+        return driver(params, self.grad, self.sizes_array, inputs, targets, order,
+                      self.batch_size, eta, self.activations, self.deltas, self.batch_targets)
+
+    def warm_up(self, params, inputs, targets, eta) -> None:
+        """Run the driver once on the first batch and a copy of ``params``,
+        so that numba compiles (or loads from its cache) every kernel the
+        epochs will call, for these very argument types, before the first
+        epoch's clock starts."""
+        n = min(inputs.shape[0], self.batch_size)
+        self.run(params.copy(), inputs[:n], targets[:n], np.arange(n, dtype=np.int64), eta)
