@@ -52,7 +52,32 @@ def _as_float_array(values, name: str, dtype: np.dtype) -> np.ndarray:
         raise TypeError(
             f"{name} must hold real numbers, got an array of dtype {array.dtype}"
         )
-    return np.ascontiguousarray(array, dtype=dtype)
+    return _writable_alias(np.ascontiguousarray(array, dtype=dtype))
+
+
+class _ReadOnlyMemory:
+    """A read-only array's memory presented as writable (the array
+    interface's read-only flag cleared), keeping the array alive."""
+
+    def __init__(self, array):
+        self.array = array
+        interface = dict(array.__array_interface__)
+        interface["data"] = (interface["data"][0], False)
+        self.__array_interface__ = interface
+
+
+def _writable_alias(array: np.ndarray) -> np.ndarray:
+    """``array``, or for a read-only one (``np.load(mmap_mode="r")``, a
+    broadcast, ``flags.writeable = False``) a writable alias of its memory.
+
+    numba compiles a kernel once per argument type, and read-only is part of
+    an array's type: a read-only input would make every kernel of an epoch
+    compile again (about a minute). The kernels never write their inputs,
+    and nothing else sees the alias.
+    """
+    if array.flags.writeable:
+        return array
+    return np.asarray(_ReadOnlyMemory(array))
 
 
 def _all_finite(array: np.ndarray) -> bool:
