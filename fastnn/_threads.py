@@ -31,6 +31,8 @@ from contextlib import contextmanager
 import numba
 from numba.core import config as numba_config
 
+from . import _config
+
 __all__ = ["available_cores", "default_thread_count", "borrow_threads", "run_workers",
            "parallel_region"]
 
@@ -47,7 +49,10 @@ def default_thread_count() -> int:
     (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``), capped by the cores
     of the process's affinity and by ``OMP_NUM_THREADS`` when it is set,
     which is how joblib's worker processes (``GridSearchCV(n_jobs=...)``)
-    and threadpoolctl-minded launchers say how many threads each may use."""
+    and threadpoolctl-minded launchers say how many threads each may use.
+    1 under ``FASTNN_PARALLEL=0``."""
+    if not _config.PARALLEL:
+        return 1
     threads = min(numba.get_num_threads(), available_cores())
     omp = os.environ.get("OMP_NUM_THREADS", "").strip()
     if omp.isdigit() and int(omp) > 0:

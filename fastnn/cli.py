@@ -4,6 +4,7 @@
     fastnn evaluate MODEL [--data ...]
     fastnn predict MODEL INPUT.npy [--output OUT.npy]
     fastnn info [MODEL] [--clear-cache]
+    fastnn compile [--dtype float32|float64|all]
 
 Every expected failure (missing or corrupt file, data that does not fit the
 model, a bad option) prints one line ``fastnn: error: ...`` on stderr and
@@ -15,12 +16,15 @@ come with ``pip install "fastnn[cli]"`` and are imported only when used.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import time
 import zipfile
 import zlib
 
 import numpy as np
+from numba.core import event as numba_event
 
 from . import __version__, datasets
 from .network import Network, load
@@ -163,6 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
                       help="first delete every cached build of the kernels (the kernels-* "
                            "directories of the cache directory); the next run compiles again")
     info.set_defaults(handler=_info)
+
+    compile_ = commands.add_parser(
+        "compile", help="compile every kernel into the cache ahead of time",
+        description="Compile every epoch driver and forward kernel of fastnn for the given "
+                    "dtypes and write them to the compiled-kernel cache (see fastnn info), "
+                    "so that the first training of a Docker image, CI job or cluster worker "
+                    "does not wait for the compiler.",
+    )
+    compile_.add_argument("--dtype", choices=("float64", "float32", "all"), default="all",
+                          help="default: all")
+    compile_.set_defaults(handler=_compile)
     return parser
 
 
@@ -261,12 +276,14 @@ def _train(args) -> int:
 
     net = Network(sizes, seed=args.seed, dtype=args.dtype)
     n_train = X_train.shape[0]
+    # The kernels are compiled (first run) or loaded before the progress
+    # bar starts, so that its ETA counts epochs only.
+    with _announce_compiling(quiet=args.quiet):
+        net.prepare(X_train, y_train, batch_size=args.batch_size, test_data=(X_test, y_test))
     bar = None
     if progress_bar is not None:
         bar = progress_bar(total=args.epochs, desc=f"{_dashed(sizes)} on {description}",
                            unit="epoch", file=sys.stderr, dynamic_ncols=True)
-        bar.set_postfix_str("loading kernels (the first run compiles them)")
-    _warm_up(net, X_train, y_train, args)
 
     def show_epoch(epoch, history):
         if bar is not None:
@@ -307,12 +324,57 @@ def _train(args) -> int:
     return 0
 
 
-def _warm_up(net, X, y, args):
-    # One step on a throwaway copy makes numba compile (or load from its
-    # cache) before the clock of the first epoch starts, so that the first
-    # samples/s shown is a real one.
-    net.copy().train(X[:2], y[:2], epochs=1, batch_size=min(args.batch_size, 2),
-                     eta=args.eta, test_data=(X[:1], y[:1]), seed=0)
+class _CompileAnnouncer(numba_event.Listener):
+    """A numba compile-event listener that prints one line when the first
+    kernel starts compiling (nothing when every kernel comes from the cache)."""
+
+    def __init__(self, quiet):
+        self.quiet = quiet
+        self.started = None
+        self.depth = 0
+
+    def on_start(self, event):
+        if self.depth == 0 and self.started is None:
+            self.started = time.perf_counter()
+            if not self.quiet:
+                print("compiling kernels, first run only (they are cached for later runs; "
+                      "`fastnn compile` does it ahead of time) ...", file=sys.stderr, flush=True)
+        self.depth += 1
+
+    def on_end(self, event):
+        self.depth -= 1
+
+
+@contextlib.contextmanager
+def _announce_compiling(quiet):
+    announcer = _CompileAnnouncer(quiet)
+    with numba_event.install_listener("numba:compile", announcer):
+        yield
+    if announcer.started is not None and not quiet:
+        print(f"compiled in {time.perf_counter() - announcer.started:.1f} s",
+              file=sys.stderr, flush=True)
+
+
+def _compile(args) -> int:
+    from ._precompile import DTYPES, compile_kernels
+
+    dtypes = DTYPES if args.dtype == "all" else (args.dtype,)
+    print(f"compiling fastnn's kernels for {', '.join(dtypes)} into "
+          f"{_cache_location()} ...", flush=True)
+
+    def report(dtype, name, seconds):
+        state = "loaded from the cache" if seconds < 0.5 else "compiled"
+        print(f"  {dtype:8s} {name:32s} {seconds:6.1f} s  {state}", flush=True)
+
+    total = compile_kernels(dtypes, report)
+    print(f"done in {total:.1f} s")
+    return 0
+
+
+def _cache_location() -> str:
+    from . import _cache, _config
+
+    return str(_cache.kernels_dir()) if _config.CACHE else "memory only (FASTNN_CACHE=0)"
 
 
 def _evaluate(args) -> int:

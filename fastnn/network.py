@@ -34,6 +34,8 @@ _CHUNK = 1024
 # compile time (seconds, once) would outweigh what it saves.
 _THREADED_FORWARD_WORK = 200_000_000
 _FORMAT_VERSION = 1
+# The type of the epochs' shuffle seeds (SeedSequence.generate_state).
+_EPOCH_SEED_TYPE = np.uint32
 
 
 @dataclass
@@ -311,6 +313,32 @@ class Network:
         finally:
             self._training.release()
 
+    def prepare(self, X, Y, *, batch_size=10, test_data=None, n_threads=None) -> float:
+        """Compile (or load from the disk cache) every kernel that ``train``
+        with these arguments runs, without changing the network; returns
+        the seconds it took.
+
+        ``train`` does this itself before its first epoch (and reports the
+        time as ``TrainingHistory.compile_seconds``); call it first to show
+        a message while a first run compiles, or to time epochs alone.
+        """
+        batch_size = check_positive_int(batch_size, "batch_size")
+        n_threads = check_thread_count(n_threads)
+        inputs, targets = self._check_pair(X, Y, "X", "Y")
+        test_inputs = None
+        if test_data is not None:
+            test_inputs, _ = check_inputs(test_data[0], self.sizes[0], self.dtype, "test X")
+        plan = EpochPlan(self.sizes, batch_size, self.dtype, inputs.shape[0], n_threads)
+        return self._warm_up(plan, inputs, targets, test_inputs)
+
+    def _warm_up(self, plan, inputs, targets, test_inputs):
+        started = time.perf_counter()
+        plan.warm_up(self.params, inputs, targets, 1.0)
+        kernels.shuffle_order(np.arange(2, dtype=np.int64), _EPOCH_SEED_TYPE(0))
+        if test_inputs is not None:
+            self._feedforward_checked(test_inputs, warm_up=True)
+        return time.perf_counter() - started
+
     def _train_checked(self, inputs, targets, epochs, batch_size, eta, test_inputs,
                        test_labels, shuffle, seed, callback, n_threads):
         n_samples = inputs.shape[0]
@@ -318,12 +346,7 @@ class Network:
         order = np.arange(n_samples, dtype=np.int64)
         epoch_seeds = np.random.SeedSequence(seed).generate_state(epochs)
         history = TrainingHistory(driver=plan.driver)
-
-        started = time.perf_counter()
-        plan.warm_up(self.params, inputs, targets, eta)
-        if test_inputs is not None:
-            self._feedforward_checked(test_inputs, warm_up=True)
-        history.compile_seconds = time.perf_counter() - started
+        history.compile_seconds = self._warm_up(plan, inputs, targets, test_inputs)
 
         for epoch in range(epochs):
             started = time.perf_counter()

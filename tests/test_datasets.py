@@ -129,3 +129,30 @@ def test_load_npz_rejects_a_file_that_is_not_an_archive(tmp_path):
         datasets.load_npz(path)
     with pytest.raises(FileNotFoundError):
         datasets.load_npz(tmp_path / "none.npz")
+
+
+@pytest.mark.parametrize("test_size, seed", [(450, 0), (0.3, 5), (1, 123)])
+def test_load_digits_equals_scikit_learns_load_and_split(test_size, seed):
+    """fastnn reads the digits file itself (no scikit-learn import); the
+    arrays must be exactly those of scikit-learn's load_digits and
+    train_test_split."""
+    from sklearn.datasets import load_digits as sklearn_load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = sklearn_load_digits()
+    X_train, X_test, y_train, y_test = train_test_split(
+        digits.data / 16.0, digits.target, test_size=test_size, random_state=seed)
+    ours = datasets.load_digits(test_size, seed)
+    for expected, got in zip((X_train, y_train, X_test, y_test), ours):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_load_digits_does_not_import_scikit_learn():
+    import subprocess
+    import sys
+
+    code = ("import sys, fastnn.datasets as d; d.load_digits(); "
+            "print('sklearn' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"
