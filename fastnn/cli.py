@@ -460,7 +460,10 @@ def _environment_info() -> int:
     else:
         origin = f"the user's cache directory; set {_cache.ENV_DIR} to move it"
     print(f"fastnn {__version__}, numba {numba.__version__}, Python {sys.version.split()[0]}")
-    print("cache: " + ("on" if _config.CACHE else "off (FASTNN_CACHE=0)"))
+    if numba.config.DISABLE_JIT:
+        print("cache: unused (NUMBA_DISABLE_JIT=1: nothing is compiled)")
+    else:
+        print("cache: " + ("on" if _config.CACHE else "off (FASTNN_CACHE=0)"))
     print(f"cache directory: {root} ({origin})")
     build = _cache.kernels_dir()
     if build.is_dir():

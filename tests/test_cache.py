@@ -28,7 +28,7 @@ from fastnn import _cache
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "fastnn"
 
-pytestmark = pytest.mark.skipif(numba.config.DISABLE_JIT, reason="needs compiled kernels")
+needs_jit = pytest.mark.skipif(numba.config.DISABLE_JIT, reason="needs compiled kernels")
 
 CHILD = textwrap.dedent("""
     import json, sys, warnings
@@ -131,6 +131,7 @@ def warm_cache(package, tmp_path_factory):
 # ---------------------------------------------------------------------------
 # Where, and the key
 # ---------------------------------------------------------------------------
+@needs_jit
 def test_kernels_are_cached_under_fastnn_cache_dir_and_never_in_the_package(
         package, warm_cache):
     cache, cold, warm = warm_cache
@@ -149,6 +150,7 @@ def test_kernels_are_cached_under_fastnn_cache_dir_and_never_in_the_package(
     assert not cold["cache_warnings"] and not warm["cache_warnings"]
 
 
+@needs_jit
 def test_the_entry_points_dispatcher_counts_a_cache_hit_in_a_second_process(warm_cache, package):
     cache, _, _ = warm_cache
     code = ("import numpy as np, fastnn\nfrom fastnn import kernels\n"
@@ -279,6 +281,7 @@ CORRUPTIONS = {
 }
 
 
+@needs_jit
 @pytest.mark.parametrize("which", ["index", "data"])
 @pytest.mark.parametrize("corruption", list(CORRUPTIONS))
 def test_a_damaged_cache_file_warns_once_recompiles_and_is_written_again(
@@ -306,6 +309,7 @@ def test_a_damaged_cache_file_warns_once_recompiles_and_is_written_again(
     assert after["stats"]["misses"] == 0 and after["stats"]["hits"] > 0, after["stats"]
 
 
+@needs_jit
 @pytest.mark.slow
 def test_a_damaged_training_kernel_leaves_training_results_unchanged(package, tmp_path):
     """As above with train(): the compiled epoch's data file zeroed."""
@@ -341,6 +345,7 @@ def read_only(directory):
         undo()
 
 
+@needs_jit
 @pytest.mark.parametrize("kind", ["parent is a file", "read-only directory"])
 def test_an_unusable_cache_directory_warns_once_and_compiles_in_memory(
         warm_cache, package, tmp_path, kind):
@@ -361,6 +366,7 @@ def test_an_unusable_cache_directory_warns_once_and_compiles_in_memory(
     assert cache_files(tmp_path) == []
 
 
+@needs_jit
 def test_a_read_only_cache_that_holds_the_kernels_is_loaded_without_warnings(
         warm_cache, package, tmp_path):
     """A cache filled ahead of time (a container image) and mounted read-only."""
@@ -375,6 +381,7 @@ def test_a_read_only_cache_that_holds_the_kernels_is_loaded_without_warnings(
     assert report["stats"]["misses"] == 0 and report["stats"]["hits"] > 0
 
 
+@needs_jit
 def test_four_processes_filling_an_empty_cache_together_all_succeed(package, tmp_path):
     cache = tmp_path / "cache"
     processes = [start_child(cache, package) for _ in range(4)]
@@ -430,6 +437,7 @@ LEAF = textwrap.dedent("""
 """)
 
 
+@needs_jit
 def test_editing_a_leaf_kernel_in_another_file_recompiles_its_callers(tmp_path):
     """The float64 sigmoid of a copy of the package calls a kernel of a new
     module; editing only that module changes the results of the forward pass,
@@ -467,6 +475,7 @@ def test_editing_a_leaf_kernel_in_another_file_recompiles_its_callers(tmp_path):
 # ---------------------------------------------------------------------------
 # Installed, then reinstalled editable
 # ---------------------------------------------------------------------------
+@needs_jit
 @pytest.mark.slow
 def test_non_editable_then_editable_install_both_train_and_share_the_cache(tmp_path):
     source = tmp_path / "src"
