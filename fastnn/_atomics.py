@@ -129,6 +129,32 @@ def _yield_core(typingctx):
     return types.void(), codegen
 
 
+@intrinsic
+def _sleep_microseconds(typingctx, microseconds):
+    if not isinstance(microseconds, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        # usleep(3): give the core up for a while, for a thread that has
+        # waited long enough that the one it waits for has no core (a busy
+        # machine): sched_yield gives the core back at once when nothing
+        # else is runnable on it, so a yielding waiter still burns it.
+        # Windows has no usleep in its C library, and yields (PAUSE) instead.
+        if _POSIX:
+            function_type = ir.FunctionType(ir.IntType(32), [ir.IntType(32)])
+            usleep = cgutils.get_or_insert_function(builder.module, function_type, "usleep")
+            duration = context.cast(builder, args[0], signature.args[0], types.uint32)
+            builder.call(usleep, [duration])
+        elif _X86:
+            function_type = ir.FunctionType(ir.VoidType(), [])
+            pause = cgutils.get_or_insert_function(builder.module, function_type,
+                                                   "llvm.x86.sse2.pause")
+            builder.call(pause, [])
+        return context.get_dummy_value()
+
+    return types.void(microseconds), codegen
+
+
 # Plain Python versions for NUMBA_DISABLE_JIT=1 (one thread: no race).
 def _fetch_add_python(array, index, value):  # pragma: no cover - no-JIT runs only
     old = array[index]
@@ -159,6 +185,10 @@ def _yield_core_python():  # pragma: no cover - no-JIT runs only
     """Nothing to wait for in one thread."""
 
 
+def _sleep_microseconds_python(microseconds):  # pragma: no cover - no-JIT runs only
+    """Nothing to wait for in one thread."""
+
+
 if numba_config.DISABLE_JIT:
     fetch_add = _fetch_add_python
     compare_exchange = _compare_exchange_python
@@ -166,6 +196,7 @@ if numba_config.DISABLE_JIT:
     store_release = _store_release_python
     spin_pause = _spin_pause_python
     yield_core = _yield_core_python
+    sleep_microseconds = _sleep_microseconds_python
 else:
     fetch_add = _fetch_add  # array[index] += value; returns the old value
     compare_exchange = _compare_exchange  # if array[index] == expected: set new; True
@@ -173,3 +204,4 @@ else:
     store_release = _store_release  # array[index] = value, after earlier stores
     spin_pause = _spin_pause
     yield_core = _yield_core  # give the core to another thread (sched_yield)
+    sleep_microseconds = _sleep_microseconds  # give the core up for a while (usleep)

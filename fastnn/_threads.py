@@ -95,12 +95,35 @@ class _CoreBudget:
 _BUDGET = _CoreBudget(available_cores() - 1)
 
 
+def _other_runnable_threads() -> int:
+    """Threads of any process that are runnable right now, besides the
+    caller (Linux: /proc/loadavg's running count; 0 where it is missing)."""
+    try:
+        with open("/proc/loadavg", "rb") as stream:
+            running = int(stream.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, running - 1)
+
+
 @contextmanager
 def borrow_threads(n_threads):
     """Yields how many threads (1..n_threads) the caller may use now: its
-    own, plus as many of the process's spare cores as are free. Never
-    waits: when other calls hold the spare cores, the caller gets 1."""
-    extra = _BUDGET.take(int(n_threads) - 1)
+    own, plus as many of the process's spare cores as are free, and as are
+    idle on the machine. Never waits: when other calls hold the spare
+    cores, or other processes (or thread pools still spinning after their
+    last call) keep them busy, the caller gets 1.
+
+    Why the machine's load: on a core that another runnable thread shares,
+    a worker runs half the time, and every hand-off between the workers
+    waits for it. Measured on two cores with another process running
+    (W1-W4 of scripts/bench_peers.py), two threads ran 0.88, 0.95, 0.96 and
+    0.06 times as fast as one (docs/runtime.md).
+    """
+    wanted = int(n_threads) - 1
+    if wanted > 0:
+        wanted = min(wanted, available_cores() - 1 - _other_runnable_threads())
+    extra = _BUDGET.take(wanted)
     try:
         yield 1 + extra
     finally:

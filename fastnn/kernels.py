@@ -25,8 +25,8 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from ._atomics import (compare_exchange, fetch_add, load_acquire, spin_pause, store_release,
-                       yield_core)
+from ._atomics import (compare_exchange, fetch_add, load_acquire, sleep_microseconds,
+                       spin_pause, store_release, yield_core)
 from ._config import jit, prefer_wide_vectors
 from ._threads import run_workers
 
@@ -1246,11 +1246,16 @@ def _touch(x):
     return total
 
 
-# A thread that has spun this many times waiting for another (about 0.1 ms)
-# yields its core at each further try instead: the thread it waits for may
-# have no core (more threads than cores, or a busy machine), and a spinning
-# thread would keep it from one.
+# A thread waiting for another spins (PAUSE) SPINS_BEFORE_YIELD times
+# (about 0.1 ms), then yields its core at each try (sched_yield) for
+# YIELDS_BEFORE_SLEEP more, then sleeps SLEEP_MICROSECONDS at each try: the
+# thread it waits for may have no core (more threads than cores, or a busy
+# machine), and a spinning or yielding waiter keeps a core from it or from
+# another process's work. The other worker claims every part meanwhile, so a
+# late wake-up costs nothing but this thread's share.
 SPINS_BEFORE_YIELD = 2048
+YIELDS_BEFORE_SLEEP = 64
+SLEEP_MICROSECONDS = 50
 
 
 @jit
@@ -1266,14 +1271,16 @@ def _new_sync(n_parts):
 
 @jit
 def _wait_for_stage(sync, stage_index, stage):
-    """Wait until sync[stage_index] >= stage: spin, then yield."""
-    spins = 0
+    """Wait until sync[stage_index] >= stage: spin, then yield, then sleep."""
+    tries = 0
     while load_acquire(sync, stage_index) < stage:
-        if spins < SPINS_BEFORE_YIELD:
+        if tries < SPINS_BEFORE_YIELD:
             spin_pause()
-            spins += 1
-        else:
+        elif tries < SPINS_BEFORE_YIELD + YIELDS_BEFORE_SLEEP:
             yield_core()
+        else:
+            sleep_microseconds(SLEEP_MICROSECONDS)
+        tries += 1
 
 
 @jit
