@@ -104,6 +104,7 @@ PURE_PYTHON_MODULES = (
     "datasets.py",
     "estimators.py",
     "network.py",
+    "plan.py",
     "compat/",
 )
 
