@@ -43,6 +43,7 @@ except ImportError:  # scikit-learn < 1.6 has the method instead of the function
         return estimator._validate_data(*args, **kwargs)
 
 
+from ._threads import check_thread_count
 from ._validation import check_dtype, check_positive_float, check_positive_int
 from .network import Network
 
@@ -78,6 +79,7 @@ class _BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
         validation_fraction=0.1,
         warm_start=False,
         dtype=np.float64,
+        n_threads=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.batch_size = batch_size
@@ -91,6 +93,7 @@ class _BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
         self.validation_fraction = validation_fraction
         self.warm_start = warm_start
         self.dtype = dtype
+        self.n_threads = n_threads
 
     # -- subclass hooks ----------------------------------------------------------
     @abstractmethod
@@ -126,6 +129,7 @@ class _BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
             "max_iter": check_positive_int(self.max_iter, "max_iter"),
             "n_iter_no_change": check_positive_int(self.n_iter_no_change, "n_iter_no_change"),
             "dtype": check_dtype(self.dtype),
+            "n_threads": check_thread_count(self.n_threads),
         }
         for name in ("shuffle", "early_stopping", "warm_start"):
             value = getattr(self, name)
@@ -264,6 +268,7 @@ class _BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
             shuffle=params["shuffle"],
             seed=int(rng.randint(_SEED_BOUND)),
             callback=after_epoch,
+            n_threads=params["n_threads"],
         )
         if not np.isfinite(network.params).all() or not np.isfinite(loss_curve[-1]):
             raise ValueError(
@@ -395,6 +400,13 @@ _PARAMETERS_DOC = """
         starting anew.
     dtype : float32 or float64, default=numpy.float64
         Dtype of the parameters and of every computation.
+    n_threads : int >= 1 or None, default=None
+        The most threads one ``fit`` / ``partial_fit`` may use (passed to
+        ``Network.train``). None: numba's thread count, capped by the cores
+        this process may run on and by ``OMP_NUM_THREADS`` when it is set
+        (joblib sets it in the worker processes of ``GridSearchCV(n_jobs=...)``
+        and ``cross_val_score(n_jobs=...)``, so they do not oversubscribe).
+        The fitted parameters are bitwise the same for every value.
 
     Attributes
     ----------
