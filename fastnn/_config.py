@@ -108,7 +108,7 @@ def _kernel_cache(py_func):
 
 
 def jit(function=None, *, parallel: bool = False, calls_parallel: bool = False,
-        reassociate: bool = True):
+        reassociate: bool = True, inline: bool = False):
     """Compile ``function`` with fastnn's flags (usable bare or with arguments).
 
     ``parallel=True``: the function has prange loops of its own.
@@ -119,6 +119,12 @@ def jit(function=None, *, parallel: bool = False, calls_parallel: bool = False,
     ``reassociate=False`` drops "reassoc" from the fastmath set, for code whose
     rounding is part of its accuracy (a range reduction). The flags stay on
     its instructions where it is inlined into a caller compiled with them.
+    ``inline=True``: numba inlines the function's IR into each caller
+    (``inline="always"``), for functions that only call other kernels in
+    order (no hot loop of their own). Each compiled function is an LLVM
+    module that its callers link in, optimize and emit again, so every
+    level of calls between an epoch and its loops costs seconds of compile
+    time (docs/runtime.md, "Cold start"); an inlined level costs none.
     """
 
     def decorate(func):
@@ -128,6 +134,8 @@ def jit(function=None, *, parallel: bool = False, calls_parallel: bool = False,
             parallel=(parallel or calls_parallel) and PARALLEL,
             nogil=True,
         )
+        if inline:
+            options["inline"] = "always"
         # Not numba's cache=True: that one writes into the package and keys
         # on one source file. fastnn's cache (fastnn/_cache.py) is attached
         # as numba's Dispatcher.enable_caching attaches its own.

@@ -467,7 +467,7 @@ def _forward_block_start(block, n_six):
     return 6 * n_six + 4 * (block - n_six)
 
 
-@jit
+@jit(inline=True)
 def _forward_block(w, b, a_prev, a, block, n_six, j_begin, j_end):
     """Weighted sums and activations of one block of _forward_blocks, for
     the neurons j_begin..j_end-1."""
@@ -480,7 +480,7 @@ def _forward_block(w, b, a_prev, a, block, n_six, j_begin, j_end):
     _activate_rows(b, a, n0, n1, j_begin, j_end)
 
 
-@jit
+@jit(inline=True)
 def _forward_rows(w, b, a_prev, a, j_begin, j_end):
     """The whole batch through the neurons j_begin..j_end-1 of layer i."""
     m = a_prev.shape[0]
@@ -643,7 +643,7 @@ def backward_delta(w, delta, a_prev, delta_prev):
         _backward_delta_samples(w, delta, a_prev, delta_prev, np.int64(0))
 
 
-@jit
+@jit(inline=True)
 def _backward_delta_samples(w, delta, a_prev, delta_prev, n_begin):
     """backward_delta in one thread for the samples n_begin..m-1 (n_begin a
     multiple of four): blocks of four, then single samples."""
@@ -878,7 +878,7 @@ def layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta):
         _gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, np.int64(0), n_j)
 
 
-@jit
+@jit(inline=True)
 def _gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j_begin, j_end):
     """layer_gradient in one thread for the rows j_begin..j_end-1 (j_begin a
     multiple of eight; scale and eta already of w's dtype): eight rows at a
@@ -966,7 +966,7 @@ def forward_pass(params, sizes, activations, m, capacity):
                        activations, m, capacity)
 
 
-@jit
+@jit(inline=True)
 def _forward_pass_from(params, sizes, x, activations, m, capacity):
     """forward_pass with the inputs in x, (m, L_0), instead of slot 0."""
     for i in range(1, len(sizes)):
@@ -989,7 +989,7 @@ def backward_pass(params, grad, sizes, activations, deltas, targets, m, capacity
                                activations, deltas, targets, m, capacity, eta)
 
 
-@jit
+@jit(inline=True)
 def _backward_pass_from(params, grad, sizes, x, activations, deltas, targets, m, capacity, eta):
     """backward_pass with the inputs in x, (m, L_0), instead of slot 0."""
     n_layers = len(sizes) - 1
@@ -1095,7 +1095,7 @@ def _gather_batch(inputs, targets, rows, batch_inputs, batch_targets):
             batch_targets[n, j] = targets[source, j]
 
 
-@jit
+@jit(inline=True)
 def _batch_rows(inputs, targets, order, in_order, start, m, sizes, activations, batch_size,
                 batch_targets):
     """Inputs (m, L_0) and targets (m, L_l) of the batch at ``start``: the
@@ -1292,7 +1292,7 @@ def _is_identity(order):
     return True
 
 
-@jit
+@jit(inline=True)
 def _layer1_part(params, grad, sizes, inputs, order, in_order, batch_size, batch, part,
                  n_parts, eta, x_ring, activations, deltas):
     """Part ``part`` of layer 1's work between batch-1's tail and batch's.
@@ -1327,7 +1327,7 @@ def _layer1_part(params, grad, sizes, inputs, order, in_order, batch_size, batch
                 x[n, k] = inputs[source, k]
 
 
-@jit
+@jit(inline=True)
 def _batch_tail(params, grad, sizes, targets, order, batch_size, n_samples, batch, eta,
                 activations, deltas, batch_targets):
     """Everything of batch ``batch`` after layer 1's forward pass, in one
@@ -1724,7 +1724,7 @@ def _load_block_rows(inputs, order, start, x, r_begin, r_end):
                 row[k] = 0
 
 
-@jit
+@jit(inline=True)
 def _begin_block(params, sizes, inputs, order, start, activations, deltas, gram):
     """Load the samples of the block at ``start`` and compute what layer 1
     needs of them; returns the number of samples m in the block.
@@ -1745,7 +1745,7 @@ def _begin_block(params, sizes, inputs, order, start, activations, deltas, gram)
     return m
 
 
-@jit
+@jit(inline=True)
 def _block_tail(params, sizes, targets, order, start, m, eta, activations, deltas, gram, cost):
     """The m samples of the block at ``start``, one after another, once
     layer 1's weighted sums (with the block's first weights) and the pair
@@ -1855,7 +1855,7 @@ def _lookahead_block(inputs, x_ring, in_order, block):
     return x_ring[first:first + LOOKAHEAD * n_k]
 
 
-@jit
+@jit(inline=True)
 def _per_sample_part(params, sizes, inputs, order, in_order, block, part, n_parts, x_ring,
                      activations, deltas, gram):
     """Part ``part`` of layer 1's work between the tails of block-1 and block
