@@ -157,8 +157,13 @@ def epoch_call(kernels, a):
                 a["activations"], a["deltas"], a["batch_targets"], a["x_ring"],
                 numba.get_num_threads())
         else:
-            kernels.train_epoch(a["params"], a["grad"], sizes, a["X"], a["Y"], a["order"], batch,
-                                ETA, a["activations"], a["deltas"], a["batch_targets"])
+            # Versions with one-thread and threaded mini-batch epochs pick
+            # as EpochPlan does; older ones had the threads inside train_epoch.
+            threaded = (hasattr(kernels, "train_epoch_threaded")
+                        and kernels.uses_layer_threads(sizes, batch))
+            driver = kernels.train_epoch_threaded if threaded else kernels.train_epoch
+            driver(a["params"], a["grad"], sizes, a["X"], a["Y"], a["order"], batch,
+                   ETA, a["activations"], a["deltas"], a["batch_targets"])
     return call
 
 
