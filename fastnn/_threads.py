@@ -54,7 +54,8 @@ def default_thread_count() -> int:
     if not _config.PARALLEL:
         return 1
     threads = min(numba.get_num_threads(), available_cores())
-    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    # OpenMP's nested form "4,2" gives the outer level first.
+    omp = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if omp.isdigit() and int(omp) > 0:
         threads = min(threads, int(omp))
     return max(1, threads)
@@ -96,14 +97,18 @@ _BUDGET = _CoreBudget(available_cores() - 1)
 
 
 def _other_runnable_threads() -> int:
-    """Threads of any process that are runnable right now, besides the
-    caller (Linux: /proc/loadavg's running count; 0 where it is missing)."""
+    """Threads that are runnable right now besides the caller, on the cores
+    this process may use (Linux: /proc/loadavg's running count, which is
+    the whole machine's, scaled by the share of its cores in this process's
+    affinity; 0 where it is missing)."""
     try:
         with open("/proc/loadavg", "rb") as stream:
             running = int(stream.read().split()[3].split(b"/")[0])
     except (OSError, ValueError, IndexError):
         return 0
-    return max(0, running - 1)
+    others = max(0, running - 1)
+    machine = os.cpu_count() or 1
+    return others * available_cores() // machine
 
 
 @contextmanager

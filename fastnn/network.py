@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import kernels
-from ._threads import check_thread_count, default_thread_count, parallel_region
+from ._threads import borrow_threads, check_thread_count, default_thread_count, parallel_region
 from .plan import EpochPlan
 from ._validation import (
     check_dtype,
@@ -51,7 +51,7 @@ class TrainingHistory:
     compile_seconds: time spent before the first epoch compiling the
         kernels this call runs, or loading them from the disk cache
         (milliseconds once they are cached); not part of ``seconds``.
-    driver: the epoch kernel that ran (``fastnn.plan.EpochPlan``).
+    driver: the epoch kernel the last epoch ran (``fastnn.plan.EpochPlan``).
     """
 
     cost: list = field(default_factory=list)
@@ -178,7 +178,8 @@ class Network:
         activations = np.empty(kernels.workspace_size(self.sizes, capacity), self.dtype)
         outputs = np.empty((n_samples, self.sizes[-1]), self.dtype)
         offset_out = capacity * sum(self.sizes[:-1])
-        with parallel_region(default_thread_count() if threaded else 1) as may_use_threads:
+        with borrow_threads(default_thread_count() if threaded else 1) as threads, \
+                parallel_region(threads) as may_use_threads:
             forward = kernels.forward_pass_threaded if may_use_threads else kernels.forward_pass
             for start in range(0, n_samples, capacity):
                 m = min(capacity, n_samples - start)
@@ -302,8 +303,9 @@ class Network:
             raise TypeError("callback must be callable")
         if not self._training.acquire(blocking=False):
             raise RuntimeError(
-                "this Network is already training in another thread; train one network "
-                "from one thread at a time (or train a copy: Network.copy())"
+                "this Network is already training (in another thread, or this is a call "
+                "from its own callback); train one network from one thread at a time, "
+                "or train a copy (Network.copy())"
             )
         try:
             return self._train_checked(inputs, targets, epochs, batch_size, eta,
@@ -354,6 +356,7 @@ class Network:
                 kernels.shuffle_order(order, epoch_seeds[epoch])
             total_cost = plan.run(self.params, inputs, targets, order, eta)
             history.seconds.append(time.perf_counter() - started)
+            history.driver = plan.last_run
             history.cost.append(float(total_cost) / n_samples)
             if test_inputs is not None:
                 predicted = np.argmax(self._feedforward_checked(test_inputs), axis=1)

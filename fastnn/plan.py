@@ -31,7 +31,10 @@ class EpochPlan:
       shared between worker threads kept for the epoch, for networks whose
       layer 1 holds most of the work (``kernels.use_shared_epoch``);
     * ``train_epoch_threaded``: big layers split by numba's prange
-      (``kernels.uses_layer_threads``).
+      (``kernels.uses_layer_threads``); an epoch that gets one thread (a
+      busy machine, another call holding the cores) runs ``train_epoch``.
+
+    ``last_run`` names the kernel the last ``run`` called.
     """
 
     def __init__(self, sizes, batch_size, dtype, n_samples, n_threads):
@@ -40,6 +43,7 @@ class EpochPlan:
         self.dtype = np.dtype(dtype)
         self.batch_size = min(int(batch_size), int(n_samples))
         self.n_threads = int(n_threads)
+        self.last_run = None
         per_sample = self.batch_size == 1
         threaded = self.n_threads > 1
         shared = threaded and kernels.use_shared_epoch(self.sizes, self.batch_size)
@@ -75,6 +79,7 @@ class EpochPlan:
         ``order`` (N,) int64, stepping ``params`` in place; returns sum_n C_n.
         Every array must be C-contiguous and of the plan's dtype (``order``
         int64); ``Network.train`` checks that."""
+        self.last_run = self.driver
         sizes = self.sizes_array
         if self.driver == "train_epoch_per_sample":
             return kernels.train_epoch_per_sample(params, sizes, inputs, targets, order, eta,
@@ -91,6 +96,8 @@ class EpochPlan:
                     params, self.grad, sizes, inputs, targets, order, self.batch_size, eta,
                     self.activations, self.deltas, self.batch_targets, self.x_ring, threads)
             with parallel_region(threads) as may_use_threads:
+                if not may_use_threads:
+                    self.last_run = "train_epoch"
                 driver = kernels.train_epoch_threaded if may_use_threads else kernels.train_epoch
                 return self._train_epoch(driver, params, inputs, targets, order, eta)
 

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 import fastnn
+from fastnn import _threads
 from fastnn._threads import available_cores, default_thread_count
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -166,7 +167,7 @@ def test_training_one_network_from_two_threads_raises_in_the_second():
     assert not thread_a.is_alive()
 
     assert isinstance(outcomes["B"], RuntimeError), outcomes["B"]
-    assert "already training in another thread" in str(outcomes["B"])
+    assert "already training" in str(outcomes["B"])
     assert isinstance(outcomes["A"], fastnn.TrainingHistory), outcomes["A"]
     assert outcomes["A"].epochs == 3
     twin.train(X, labels, epochs=3, batch_size=batch_size, eta=0.5, seed=4)
@@ -318,7 +319,10 @@ def test_two_networks_in_two_threads_train_as_each_alone(layer, kind):
     seen = report["kinds"][kind]
     assert seen["errors"] == []
     assert seen["drivers_alone"] == [THREADED_DRIVER[kind]] * 2
-    assert seen["drivers_together"] == [THREADED_DRIVER[kind]] * 2
+    # Side by side, a prange epoch that finds the region taken (by the other
+    # network or a feedforward) runs the one-thread train_epoch instead.
+    together_allowed = {THREADED_DRIVER[kind]} | ({"train_epoch"} if kind == "prange" else set())
+    assert set(seen["drivers_together"]) <= together_allowed, seen["drivers_together"]
     assert seen["epochs_together"] == [3, 3]
     assert seen["equal"] == [True, True]
     assert seen["feedforward_calls"] > 0
@@ -449,8 +453,10 @@ def test_n_threads_1_runs_the_one_thread_driver(kind):
 @needs_two_cores
 def test_without_limits_the_default_uses_threads(monkeypatch):
     """The control of the tests below: with no OMP_NUM_THREADS and numba's
-    full count, the default picks the threaded drivers."""
+    full count, the default picks the threaded drivers (on an idle machine:
+    the load check is told so)."""
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(_threads, "_other_runnable_threads", lambda: 0)
     assert default_thread_count() >= 2
     for kind in DRIVER_KINDS:
         sizes, batch_size, X, labels = problem(kind)
