@@ -99,6 +99,8 @@ LOCK_NAME = ".lock"
 PURE_PYTHON_MODULES = (
     "__init__.py",
     "__main__.py",
+    "_precompile.py",
+    "_threads.py",
     "_validation.py",
     "cli.py",
     "datasets.py",

@@ -9,10 +9,13 @@ workers, whose first training should not wait for the compiler.
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
+from numba.core import event as numba_event
 
 from .network import Network
+from .plan import EpochPlan
 
 __all__ = ["DTYPES", "compile_kernels"]
 
@@ -34,26 +37,47 @@ _EXAMPLES = {
 def compile_kernels(dtypes=DTYPES, report=None):
     """Compile every epoch driver and forward kernel for each dtype.
 
-    report : optional ``report(dtype, name, seconds)`` called after each
-    entry (seconds near 0 when it was already cached). Returns the total
-    seconds.
+    report : optional ``report(dtype, name, seconds, compiled)`` called
+    after each entry; ``compiled`` is the number of kernels numba compiled
+    for it (0: everything came from the cache). Returns the total seconds.
     """
     total = 0.0
     for dtype in dtypes:
-        for name, (sizes, batch_size, n_threads) in _EXAMPLES.items():
-            seconds = _compile_driver(name, sizes, batch_size, n_threads, dtype)
+        entries = [(name, partial(_compile_driver, name, *example, dtype))
+                   for name, example in _EXAMPLES.items()]
+        entries.append(("forward_pass, backward_pass", partial(_compile_passes, dtype)))
+        for name, compile_entry in entries:
+            counter = _CompileCounter()
+            started = time.perf_counter()
+            with numba_event.install_listener("numba:compile", counter):
+                compile_entry()
+            seconds = time.perf_counter() - started
             total += seconds
             if report is not None:
-                report(dtype, name, seconds)
-        started = time.perf_counter()
-        net = Network([4, 3, 2], seed=0, dtype=dtype)
-        net.feedforward(np.zeros((1, 4)))
-        net.gradient(np.zeros(4), 0)
-        seconds = time.perf_counter() - started
-        total += seconds
-        if report is not None:
-            report(dtype, "forward_pass, backward_pass", seconds)
+                report(dtype, name, seconds, counter.compiled)
     return total
+
+
+class _CompileCounter(numba_event.Listener):
+    """Counts the kernels numba compiles (a cache load is no compile)."""
+
+    def __init__(self):
+        self.compiled = 0
+        self.depth = 0
+
+    def on_start(self, event):
+        if self.depth == 0:
+            self.compiled += 1
+        self.depth += 1
+
+    def on_end(self, event):
+        self.depth -= 1
+
+
+def _compile_passes(dtype):
+    net = Network([4, 3, 2], seed=0, dtype=dtype)
+    net.feedforward(np.zeros((1, 4)))
+    net.gradient(np.zeros(4), 0)
 
 
 def _compile_driver(name, sizes, batch_size, n_threads, dtype):
@@ -61,9 +85,8 @@ def _compile_driver(name, sizes, batch_size, n_threads, dtype):
     n_samples = max(batch_size, 2)
     X = np.zeros((n_samples, sizes[0]), dtype=dtype)
     labels = np.zeros(n_samples, dtype=np.int64)
-    history_driver = net.train(X, labels, epochs=1, batch_size=batch_size, eta=1.0,
-                               shuffle=False, n_threads=n_threads)
-    if history_driver.driver != name:  # the shapes above no longer pick it
-        raise RuntimeError(f"fastnn compile: {sizes} with batch {batch_size} ran "
-                           f"{history_driver.driver}, not {name}")
-    return history_driver.compile_seconds
+    plan = EpochPlan(sizes, batch_size, net.dtype, n_samples, n_threads)
+    if plan.driver != name:  # the shapes above no longer pick it
+        raise RuntimeError(f"fastnn compile: {sizes} with batch {batch_size} picks "
+                           f"{plan.driver}, not {name}")
+    net.prepare(X, labels, batch_size=batch_size, n_threads=n_threads, test_data=(X, labels))

@@ -96,17 +96,43 @@ class _CoreBudget:
 _BUDGET = _CoreBudget(available_cores() - 1)
 
 
+def _runnable_threads_of_this_process() -> int:
+    """Threads of this process in state R (running or runnable), the
+    caller included (Linux: /proc/self/task/*/stat)."""
+    count = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/stat", "rb") as stream:
+                stat = stream.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        # "tid (name) S ...": the name may hold spaces and parentheses
+        if stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] == b"R":
+            count += 1
+    return max(1, count)
+
+
 def _other_runnable_threads() -> int:
-    """Threads that are runnable right now besides the caller, on the cores
+    """Threads of other processes that are runnable right now, on the cores
     this process may use (Linux: /proc/loadavg's running count, which is
-    the whole machine's, scaled by the share of its cores in this process's
-    affinity; 0 where it is missing)."""
+    the whole machine's, less this process's own, scaled by the share of
+    the machine's cores in this process's affinity; 0 where it is missing).
+
+    This process's own threads are left out: numba's OpenMP workers spin
+    for a while after each parallel region, and counting them made every
+    epoch after the first of train_epoch_threaded run in one thread. The
+    process's other calls are in the budget already.
+    """
     try:
         with open("/proc/loadavg", "rb") as stream:
             running = int(stream.read().split()[3].split(b"/")[0])
     except (OSError, ValueError, IndexError):
         return 0
-    others = max(0, running - 1)
+    others = max(0, running - _runnable_threads_of_this_process())
     machine = os.cpu_count() or 1
     return others * available_cores() // machine
 
@@ -194,3 +220,18 @@ def run_workers(kernel, n_workers, args):
         for future in futures:
             if not future.cancel():
                 future.result()
+
+
+def _after_fork_in_child():
+    """A forked child (multiprocessing's default on Linux) has only the
+    thread that forked: the pool's threads are gone and a lock another
+    thread held stays locked. Start afresh there."""
+    global _BUDGET, _REGION_LOCK, _POOL, _POOL_LOCK
+    _BUDGET = _CoreBudget(available_cores() - 1)
+    _REGION_LOCK = threading.Lock()
+    _POOL = None
+    _POOL_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -362,8 +362,9 @@ def _compile(args) -> int:
     print(f"compiling fastnn's kernels for {', '.join(dtypes)} into "
           f"{_cache_location()} ...", flush=True)
 
-    def report(dtype, name, seconds):
-        state = "loaded from the cache" if seconds < 0.5 else "compiled"
+    def report(dtype, name, seconds, compiled):
+        state = f"compiled {compiled} kernel{'s' if compiled != 1 else ''}" if compiled else (
+            "loaded from the cache")
         print(f"  {dtype:8s} {name:32s} {seconds:6.1f} s  {state}", flush=True)
 
     total = compile_kernels(dtypes, report)
