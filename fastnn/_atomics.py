@@ -1,5 +1,6 @@
-"""Atomic operations on int64 array elements, for threads that share work
-inside one parallel region (``kernels.train_epoch_shared``).
+"""Atomic operations on int64 array elements, for threads that share the
+work of an epoch (``kernels.train_epoch_shared``), and ways for a waiting
+thread to give up its core.
 
 numba has no atomics of its own on the CPU; these are LLVM's, emitted by
 intrinsics. Each takes an int64 array and an index (not checked: the
@@ -89,17 +90,21 @@ def _store_release(typingctx, array, index, value):
     return types.void(array, index, value), codegen
 
 
+def _emit_pause(builder):
+    """x86's PAUSE, through LLVM's intrinsic (numba's JIT cannot assemble
+    inline asm)."""
+    function_type = ir.FunctionType(ir.VoidType(), [])
+    pause = cgutils.get_or_insert_function(builder.module, function_type, "llvm.x86.sse2.pause")
+    builder.call(pause, [])
+
+
 @intrinsic
 def _spin_pause(typingctx):
     def codegen(context, builder, signature, args):
         # x86's PAUSE: tells the core this is a spin-wait loop (saves power,
         # and avoids a memory-order flush when the awaited store arrives).
-        # numba's JIT cannot assemble inline asm, so LLVM's intrinsic.
         if _X86:
-            function_type = ir.FunctionType(ir.VoidType(), [])
-            pause = cgutils.get_or_insert_function(builder.module, function_type,
-                                                   "llvm.x86.sse2.pause")
-            builder.call(pause, [])
+            _emit_pause(builder)
         return context.get_dummy_value()
 
     return types.void(), codegen
@@ -120,10 +125,7 @@ def _yield_core(typingctx):
                                                          "sched_yield")
             builder.call(sched_yield, [])
         elif _X86:
-            function_type = ir.FunctionType(ir.VoidType(), [])
-            pause = cgutils.get_or_insert_function(builder.module, function_type,
-                                                   "llvm.x86.sse2.pause")
-            builder.call(pause, [])
+            _emit_pause(builder)
         return context.get_dummy_value()
 
     return types.void(), codegen
@@ -146,10 +148,7 @@ def _sleep_microseconds(typingctx, microseconds):
             duration = context.cast(builder, args[0], signature.args[0], types.uint32)
             builder.call(usleep, [duration])
         elif _X86:
-            function_type = ir.FunctionType(ir.VoidType(), [])
-            pause = cgutils.get_or_insert_function(builder.module, function_type,
-                                                   "llvm.x86.sse2.pause")
-            builder.call(pause, [])
+            _emit_pause(builder)
         return context.get_dummy_value()
 
     return types.void(microseconds), codegen
