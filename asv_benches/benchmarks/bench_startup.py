@@ -62,7 +62,10 @@ def _expected_parameters():
     return np.concatenate([w.ravel() for w in weights] + biases)
 
 
-class StartupToFirstMiniBatch:
+class _ColdWarmStartup:
+    """A fresh interpreter running ``code``, with an empty compile cache
+    ("cold") or one that an earlier process filled ("warm")."""
+
     params = [["cold", "warm"]]
     param_names = ["compile_cache"]
     # A cold sample is a full compile (~10-20 s of one core): two samples,
@@ -72,38 +75,55 @@ class StartupToFirstMiniBatch:
     rounds = 1
     min_run_count = 1
     timeout = 300
+    code = ""
+
+    def check_first_run(self, root):
+        """Raise if what the first run (in ``root``) computed is wrong."""
+
+    def first_run_code(self, root):
+        return self.code
 
     def setup_cache(self):
-        """Fill the warm cache in a fresh interpreter and check what it trained.
+        """Fill the warm cache in a fresh interpreter and check what it did.
 
         Runs in asv's per-class temporary directory (the cwd here), which
         asv deletes after the benchmarks; the cold runs' directories go there
         too.
         """
-        root = os.path.abspath("numba-caches")
+        root = os.path.abspath("fastnn-caches")
         warm_dir = os.path.join(root, "warm")
         cold_root = os.path.join(root, "cold")
         os.makedirs(warm_dir)
         os.makedirs(cold_root)
-        result_path = os.path.join(root, "params.npy")
-        code = (_cache_setup_code(repr(warm_dir)) + FIRST_MINI_BATCH
-                + f"np.save({result_path!r}, network.params)\n")
-        subprocess.run([sys.executable, "-c", code], check=True)
-        assert_close(np.load(result_path), _expected_parameters(), np.float32,
-                     "parameters after the first mini-batch in a fresh interpreter")
-        cached = [name for _, _, files in os.walk(warm_dir) for name in files
-                  if name.endswith(".nbi")]
-        if not cached:
-            raise AssertionError(f"the first run wrote no numba cache index into {warm_dir}; "
+        subprocess.run([sys.executable, "-c",
+                        _cache_setup_code(repr(warm_dir)) + self.first_run_code(root)],
+                       check=True)
+        self.check_first_run(root)
+        if not any(name.endswith(".nbi") for _, _, files in os.walk(warm_dir) for name in files):
+            raise AssertionError(f"the first run wrote no compiled kernels into {warm_dir}; "
                                  "the 'warm' case would compile too")
         return {"warm": warm_dir, "cold_root": cold_root}
 
-    def timeraw_import_to_first_mini_batch(self, cache_dirs, compile_cache):
+    def code_and_setup(self, cache_dirs, compile_cache):
         if compile_cache == "warm":
             cache_dir = repr(cache_dirs["warm"])
         else:
             cache_dir = f"tempfile.mkdtemp(dir={cache_dirs['cold_root']!r})"
-        return FIRST_MINI_BATCH, _cache_setup_code(cache_dir)
+        return self.code, _cache_setup_code(cache_dir)
+
+
+class StartupToFirstMiniBatch(_ColdWarmStartup):
+    code = FIRST_MINI_BATCH
+
+    def first_run_code(self, root):
+        return self.code + f"np.save({os.path.join(root, 'params.npy')!r}, network.params)\n"
+
+    def check_first_run(self, root):
+        assert_close(np.load(os.path.join(root, "params.npy")), _expected_parameters(),
+                     np.float32, "parameters after the first mini-batch in a fresh interpreter")
+
+    def timeraw_import_to_first_mini_batch(self, cache_dirs, compile_cache):
+        return self.code_and_setup(cache_dirs, compile_cache)
 
 
 CLI_TRAIN = textwrap.dedent("""
@@ -115,32 +135,10 @@ CLI_TRAIN = textwrap.dedent("""
 """)
 
 
-class StartupCliTrain:
+class StartupCliTrain(_ColdWarmStartup):
     """``fastnn train --epochs 1``, cold (empty cache) and warm."""
 
-    params = [["cold", "warm"]]
-    param_names = ["compile_cache"]
-    warmup_time = 0
-    repeat = (2, 3, 20.0)
-    rounds = 1
-    min_run_count = 1
-    timeout = 300
-
-    def setup_cache(self):
-        root = os.path.abspath("fastnn-cli-caches")
-        warm_dir = os.path.join(root, "warm")
-        cold_root = os.path.join(root, "cold")
-        os.makedirs(warm_dir)
-        os.makedirs(cold_root)
-        subprocess.run([sys.executable, "-c", _cache_setup_code(repr(warm_dir)) + CLI_TRAIN],
-                       check=True)
-        if not any(name.endswith(".nbi") for _, _, files in os.walk(warm_dir) for name in files):
-            raise AssertionError(f"fastnn train wrote no compiled kernels into {warm_dir}")
-        return {"warm": warm_dir, "cold_root": cold_root}
+    code = CLI_TRAIN
 
     def timeraw_cli_train_one_epoch(self, cache_dirs, compile_cache):
-        if compile_cache == "warm":
-            cache_dir = repr(cache_dirs["warm"])
-        else:
-            cache_dir = f"tempfile.mkdtemp(dir={cache_dirs['cold_root']!r})"
-        return CLI_TRAIN, _cache_setup_code(cache_dir)
+        return self.code_and_setup(cache_dirs, compile_cache)
