@@ -44,8 +44,9 @@ class _Parser(argparse.ArgumentParser):
     # argparse prints the whole usage block before the message; one line
     # naming the subcommand and the problem is what the user needs.
     def error(self, message):
-        command = self.prog.split(" ", 1)[-1] if " " in self.prog else "usage"
-        raise CommandError(f"{command}: {message} (see {self.prog} --help)")
+        if " " in self.prog:  # a subcommand's parser: name it
+            message = f"{self.prog.split(' ', 1)[-1]}: {message}"
+        raise CommandError(f"{message} (see {self.prog} --help)")
 
 
 # ---------------------------------------------------------------------------
@@ -612,6 +613,9 @@ def _one_line(error) -> str:
 def main(argv=None) -> int:
     """Run the command line; returns the exit status (0, or 2 on an error)."""
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        parser.print_help()  # bare `fastnn`: what it can do, not an error
+        return 0
     try:
         args = parser.parse_args(argv)
         return args.handler(args)

@@ -304,3 +304,18 @@ def test_every_error_is_one_line_on_stderr_with_status_2(trained, tmp_path):
         results = list(pool.map(lambda case: fastnn(*case[0]), cases))
     for (arguments, phrases), result in zip(cases, results):
         assert_one_line_error(result, *phrases)
+
+
+def test_bare_fastnn_prints_the_help():
+    result = fastnn()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: fastnn")
+    for command in ("train", "evaluate", "predict", "info", "compile"):
+        assert command in result.stdout
+    assert result.stderr == ""
+
+
+def test_an_unknown_option_is_one_line_without_a_stray_usage():
+    result = fastnn("train", "--bogus")
+    assert_one_line_error(result, "unrecognized arguments: --bogus")
+    assert "usage" not in result.stderr
