@@ -16,4 +16,8 @@ def __getattr__(name):
         from . import estimators
 
         return getattr(estimators, name)
+    if name == "datasets":  # loaded on first use, like the estimators
+        import importlib
+
+        return importlib.import_module(".datasets", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

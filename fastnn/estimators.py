@@ -97,8 +97,11 @@ class _BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
 
     # -- subclass hooks ----------------------------------------------------------
     @abstractmethod
-    def _check_y(self, y, first_call, classes):
-        """Validated y -> (y as given to scores, training targets builder state)."""
+    def _check_y(self, y, first_call, classes, incremental):
+        """Check y for this fit (first_call: not a continuation; classes: as
+        given to partial_fit; incremental: partial_fit rather than fit) and
+        note what ``_encode_targets`` needs; raises ValueError on bad y.
+        Returns nothing."""
 
     @abstractmethod
     def _encode_targets(self, y, dtype):
@@ -187,9 +190,10 @@ class _BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
         self._check_y(y, first_call=not continuing, classes=classes,
                       incremental=incremental)
         targets = self._encode_targets(y, dtype)
-        # Kernels are compiled per array type; a read-only input (a memmap)
-        # would need its own compilation, a copy costs far less.
-        X = np.require(X, dtype=dtype, requirements=["C", "W"])
+        # C order and the network's dtype, copied only if needed: a
+        # read-only input (a memmap) reaches the kernels as a writable
+        # alias (fastnn._validation), with no compile of its own.
+        X = np.require(X, dtype=dtype, requirements=["C"])
 
         if continuing:
             # A copy, so that a call failing after it drew seeds (divergence)
