@@ -10,8 +10,8 @@ second process on the directory the cold one filled.
 
 * ``cli``: ``fastnn train --epochs 1 --quiet`` (64-30-10 on the digits,
   float64, batch 10), timed whole, from the process's start to its exit.
-* ``W1``-``W4``: the workloads of scripts/bench_peers.py (fastnn/workloads
-  sizes, batch, dtype) on 1,000 synthetic samples: ``import fastnn`` to the
+* ``W1``-``W4``: the workloads of scripts/bench_peers.py (their sizes,
+  batch size and dtype) on 1,000 synthetic samples: ``import fastnn`` to the
   end of the first epoch, and inside it the seconds numba spent compiling
   each top-level kernel (numba's "numba:compile" events; nested compiles are
   counted in their caller), with the dtype it was compiled for.
