@@ -292,7 +292,6 @@ def error_cases(directory, model):
         (["train", "--out", directory / "nowhere" / "m.npz"], ["--out", "does not exist"]),
         (["train", "--colour"], ["unrecognized arguments"]),
         (["fly"], ["invalid choice"]),
-        ([], ["COMMAND"]),
     ]
 
 
