@@ -381,6 +381,7 @@ def test_a_read_only_cache_that_holds_the_kernels_is_loaded_without_warnings(
     assert report["stats"]["misses"] == 0 and report["stats"]["hits"] > 0
 
 
+@pytest.mark.slow
 @needs_jit
 def test_four_processes_filling_an_empty_cache_together_all_succeed(package, tmp_path):
     cache = tmp_path / "cache"
@@ -437,6 +438,7 @@ LEAF = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @needs_jit
 def test_editing_a_leaf_kernel_in_another_file_recompiles_its_callers(tmp_path):
     """The float64 sigmoid of a copy of the package calls a kernel of a new

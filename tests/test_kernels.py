@@ -237,6 +237,7 @@ print("float32-only")
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(JIT_DISABLED, reason="inspects compiled code")
 def test_float32_kernels_compute_in_float32():
     """No double-precision arithmetic in the float32 specialisations: a stray
@@ -281,6 +282,7 @@ def _host_has_avx512():
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(JIT_DISABLED, reason="inspects compiled code")
 @pytest.mark.skipif(not _host_has_avx512(), reason="needs an AVX-512 CPU")
 def test_kernels_use_512_bit_vectors_on_avx512_cpus():

@@ -405,6 +405,7 @@ print(repr(net.feedforward(X[:3]).sum()))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(numba.config.DISABLE_JIT, reason="exercises numba's disk cache")
 def test_kernels_reload_from_the_cache_in_new_processes(tmp_path):
     """Three processes share one cache: the first calls the layer kernels
