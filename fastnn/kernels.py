@@ -1020,7 +1020,7 @@ def forward_pass_threaded(params, sizes, activations, m, capacity):
                                 activations, m, capacity)
 
 
-@jit(calls_parallel=True)
+@jit(calls_parallel=True, inline=True)
 def _forward_pass_threaded_from(params, sizes, x, activations, m, capacity):
     """_forward_pass_from through forward_layer (threads for big layers)."""
     for i in range(1, len(sizes)):
@@ -1032,7 +1032,7 @@ def _forward_pass_threaded_from(params, sizes, x, activations, m, capacity):
         )
 
 
-@jit(calls_parallel=True)
+@jit(calls_parallel=True, inline=True)
 def _backward_pass_threaded_from(params, grad, sizes, x, activations, deltas, targets, m,
                                  capacity, eta):
     """_backward_pass_from through backward_delta and layer_gradient
