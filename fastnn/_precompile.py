@@ -17,7 +17,7 @@ from numba.core import event as numba_event
 from .network import Network
 from .plan import EpochPlan
 
-__all__ = ["DTYPES", "compile_kernels"]
+__all__ = ["DTYPES", "CompileCounter", "compile_kernels"]
 
 DTYPES = ("float64", "float32")
 
@@ -47,7 +47,7 @@ def compile_kernels(dtypes=DTYPES, report=None):
                    for name, example in _EXAMPLES.items()]
         entries.append(("forward_pass, backward_pass", partial(_compile_passes, dtype)))
         for name, compile_entry in entries:
-            counter = _CompileCounter()
+            counter = CompileCounter()
             started = time.perf_counter()
             with numba_event.install_listener("numba:compile", counter):
                 compile_entry()
@@ -58,16 +58,24 @@ def compile_kernels(dtypes=DTYPES, report=None):
     return total
 
 
-class _CompileCounter(numba_event.Listener):
-    """Counts the kernels numba compiles (a cache load is no compile)."""
+class CompileCounter(numba_event.Listener):
+    """Counts the kernels numba compiles while installed as a listener of
+    "numba:compile" (a cache load is no compile; a kernel compiled for its
+    caller counts in the caller). Subclasses may override
+    ``on_first_compile``, called when the first one starts."""
 
     def __init__(self):
         self.compiled = 0
         self.depth = 0
 
+    def on_first_compile(self):
+        """Called once, as the first top-level compile starts."""
+
     def on_start(self, event):
         if self.depth == 0:
             self.compiled += 1
+            if self.compiled == 1:
+                self.on_first_compile()
         self.depth += 1
 
     def on_end(self, event):

@@ -32,6 +32,7 @@ import numba
 from numba.core import config as numba_config
 
 from . import _config
+from ._validation import check_positive_int
 
 __all__ = ["available_cores", "default_thread_count", "borrow_threads", "run_workers",
            "parallel_region"]
@@ -65,13 +66,7 @@ def check_thread_count(n_threads) -> int:
     """``n_threads`` as an int >= 1 (None: default_thread_count())."""
     if n_threads is None:
         return default_thread_count()
-    if isinstance(n_threads, bool) or not isinstance(n_threads, (int,)) and not (
-            hasattr(n_threads, "__index__")):
-        raise TypeError(f"n_threads must be a whole number or None, got {n_threads!r}")
-    n_threads = int(n_threads)
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be at least 1, got {n_threads}")
-    return n_threads
+    return check_positive_int(n_threads, "n_threads")
 
 
 class _CoreBudget:

@@ -27,6 +27,7 @@ import numpy as np
 from numba.core import event as numba_event
 
 from . import __version__, datasets
+from ._precompile import DTYPES, CompileCounter, compile_kernels
 from .network import Network, load
 
 __all__ = ["main"]
@@ -325,25 +326,20 @@ def _train(args) -> int:
     return 0
 
 
-class _CompileAnnouncer(numba_event.Listener):
-    """A numba compile-event listener that prints one line when the first
-    kernel starts compiling (nothing when every kernel comes from the cache)."""
+class _CompileAnnouncer(CompileCounter):
+    """Prints one line when the first kernel starts compiling (nothing
+    when every kernel comes from the cache)."""
 
     def __init__(self, quiet):
+        super().__init__()
         self.quiet = quiet
         self.started = None
-        self.depth = 0
 
-    def on_start(self, event):
-        if self.depth == 0 and self.started is None:
-            self.started = time.perf_counter()
-            if not self.quiet:
-                print("compiling kernels, first run only (they are cached for later runs; "
-                      "`fastnn compile` does it ahead of time) ...", file=sys.stderr, flush=True)
-        self.depth += 1
-
-    def on_end(self, event):
-        self.depth -= 1
+    def on_first_compile(self):
+        self.started = time.perf_counter()
+        if not self.quiet:
+            print("compiling kernels, first run only (they are cached for later runs; "
+                  "`fastnn compile` does it ahead of time) ...", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -357,8 +353,6 @@ def _announce_compiling(quiet):
 
 
 def _compile(args) -> int:
-    from ._precompile import DTYPES, compile_kernels
-
     dtypes = DTYPES if args.dtype == "all" else (args.dtype,)
     print(f"compiling fastnn's kernels for {', '.join(dtypes)} into "
           f"{_cache_location()} ...", flush=True)
