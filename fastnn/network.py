@@ -1,7 +1,9 @@
 """The Network wrapper: owns the parameters, validates, allocates, calls kernels."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -335,10 +337,11 @@ class Network:
 
     def _warm_up(self, plan, inputs, targets, test_inputs):
         started = time.perf_counter()
-        plan.warm_up(self.params, inputs, targets, 1.0)
-        kernels.shuffle_order(np.arange(2, dtype=np.int64), _EPOCH_SEED_TYPE(0))
-        if test_inputs is not None:
-            self._feedforward_checked(test_inputs, warm_up=True)
+        with _ctrl_c_survives_compiling():
+            plan.warm_up(self.params, inputs, targets, 1.0)
+            kernels.shuffle_order(np.arange(2, dtype=np.int64), _EPOCH_SEED_TYPE(0))
+            if test_inputs is not None:
+                self._feedforward_checked(test_inputs, warm_up=True)
         return time.perf_counter() - started
 
     def _train_checked(self, inputs, targets, epochs, batch_size, eta, test_inputs,
@@ -437,6 +440,36 @@ def load(path) -> Network:
     if not np.isfinite(net.params).all():
         raise ValueError(f"{path} is not a valid fastnn model: it holds NaN or inf parameters")
     return net
+
+
+@contextlib.contextmanager
+def _ctrl_c_survives_compiling():
+    """Ctrl-C while numba compiles stops the call, at the latest when the
+    compile ends.
+
+    llvmlite calls back into Python while LLVM emits code, and a
+    KeyboardInterrupt raised in that callback is printed as "Exception
+    ignored" and dropped: the compile, and the training after it, went on
+    as if nothing was pressed. The interrupt is noted here too, and raised
+    again once the compile returns if it was dropped. (Signal handlers can
+    only be set in the main thread; elsewhere nothing changes.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed = []
+
+    def on_interrupt(signum, frame):
+        pressed.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 def _parameter_views(params, sizes):
