@@ -383,6 +383,18 @@ def _remove_if_unchanged(path: str, identity: tuple) -> bool:
     return True
 
 
+def _first_pickle(raw: bytes):
+    """(stream after it, the first pickled object of raw, None), or
+    (None, None, what is wrong): the header of an index or data file."""
+    if not raw:
+        return None, None, "empty"
+    stream = io.BytesIO(raw)
+    try:
+        return stream, pickle.load(stream), None
+    except Exception as error:
+        return None, None, f"unreadable ({_describe(error)})"
+
+
 class KernelCacheFile(IndexDataCacheFile):
     """numba's index and data files, checked on load and updated under a lock.
 
@@ -426,13 +438,9 @@ class KernelCacheFile(IndexDataCacheFile):
 
     def _parse_index(self, raw: bytes):
         """(overloads, None), or (None, what is wrong with the file)."""
-        if not raw:
-            return None, "empty"
-        stream = io.BytesIO(raw)
-        try:
-            version = pickle.load(stream)
-        except Exception as error:
-            return None, f"unreadable ({_describe(error)})"
+        stream, version, problem = _first_pickle(raw)
+        if problem is not None:
+            return None, problem
         if not isinstance(version, str):
             return None, "not a fastnn kernel index (foreign data)"
         if version != self._version:
@@ -542,13 +550,9 @@ class KernelCacheFile(IndexDataCacheFile):
         return path, data, (key, name, identity)
 
     def _parse_data(self, raw: bytes, key):
-        if not raw:
-            return None, "empty"
-        stream = io.BytesIO(raw)
-        try:
-            header = pickle.load(stream)
-        except Exception as error:
-            return None, f"unreadable ({_describe(error)})"
+        stream, header, problem = _first_pickle(raw)
+        if problem is not None:
+            return None, problem
         if not (isinstance(header, tuple) and len(header) == 4
                 and isinstance(header[0], str) and header[0] == _DATA_FORMAT
                 and all(isinstance(field, str) for field in header)):
