@@ -101,7 +101,6 @@ PURE_PYTHON_MODULES = (
     "__main__.py",
     "_precompile.py",
     "_threads.py",
-    "_validation.py",
     "cli.py",
     "datasets.py",
     "estimators.py",
@@ -587,6 +586,15 @@ class KernelCacheFile(IndexDataCacheFile):
         _report_fault(path, problem, removed)
 
 
+def _cell_name(value) -> str:
+    """A closure cell of a kernel, by name: ``module.qualname`` for a
+    function or kernel, repr for anything else."""
+    function = getattr(value, "py_func", value)
+    if callable(function) and hasattr(function, "__qualname__"):
+        return f"{function.__module__}.{function.__qualname__}"
+    return repr(value)
+
+
 class KernelCache(FunctionCache):
     """numba's per-function cache in ``kernels_dir()``, whose faults never raise.
 
@@ -613,6 +621,20 @@ class KernelCache(FunctionCache):
     @property
     def index_path(self) -> str:
         return self._cache_file.index_path
+
+    def _index_key(self, sig, codegen):
+        # numba keys a closure by pickling its cells, and a pickled dispatcher
+        # carries an id of this process: a kernel built by a factory (the
+        # scheduler's loop, kernels/scheduler.py) would never be found again
+        # by the next process. Its cells are fastnn's kernels and names, whose
+        # sources the cache key covers, so they are keyed by name.
+        if self._py_func.__closure__ is None:
+            return super()._index_key(sig, codegen)
+        cells = repr(tuple(_cell_name(cell.cell_contents)
+                           for cell in self._py_func.__closure__))
+        return (sig, codegen.magic_tuple(),
+                (hashlib.sha256(self._py_func.__code__.co_code).hexdigest(),
+                 hashlib.sha256(cells.encode()).hexdigest()))
 
     def load_overload(self, sig, target_context):
         result = self._load_overload(sig, target_context)

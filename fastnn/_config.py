@@ -19,7 +19,7 @@ Environment switches, read once at import:
     threaded build (the flag is part of the cache key).
 
 Tuning constants of the kernels (block sizes, the work at which threads
-start) live in ``fastnn/kernels.py`` itself: numba freezes globals into the
+start) live in the modules of ``fastnn/kernels/``: numba freezes globals into the
 compiled code. Any edit of a kernel source file (every module but the
 pure-Python ones listed in ``fastnn/_cache.py``) changes the cache key, so
 all kernels are compiled again.

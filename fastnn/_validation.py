@@ -11,6 +11,8 @@ import operator
 
 import numpy as np
 
+from ._config import jit
+
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -80,14 +82,31 @@ def _writable_alias(array: np.ndarray) -> np.ndarray:
     return np.asarray(_ReadOnlyMemory(array))
 
 
+@jit
+def all_finite(values):
+    """Whether every element of ``values`` (float, C-contiguous, any shape)
+    is finite.
+
+    x * 0 is 0 for a finite x and NaN for an infinite or NaN one, and the
+    fastmath flags keep NaN semantics, so a sum of x * 0 is 0 exactly when
+    every x is finite: one vectorized pass with no temporary array
+    (np.isfinite(X).all() allocates one of X's length; for 784 x 10,000
+    float64 it took 4.5-7.6 ms here, this 3.5 ms, against a 41 ms epoch).
+    One thread: two took 1.4 ms, but a parallel function costs about 2 s
+    of compiling per signature, and a region waits for a busy core.
+    """
+    flat = values.reshape(values.size)
+    zero = flat.dtype.type(0)
+    total = zero
+    for i in range(flat.shape[0]):
+        total += flat[i] * zero
+    return total == 0
+
+
 def _all_finite(array: np.ndarray) -> bool:
     if array.dtype in SUPPORTED_DTYPES and array.flags.c_contiguous:
-        # A compiled pass without np.isfinite's temporary array, checked
-        # on every train call (kernels.all_finite).
-        from . import kernels
-
         with np.errstate(invalid="ignore"):  # inf * 0, when run as plain Python
-            return bool(kernels.all_finite(array))
+            return bool(all_finite(array))
     return bool(np.isfinite(array).all())
 
 

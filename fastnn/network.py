@@ -152,7 +152,7 @@ class Network:
         Returns shape (n, sizes[-1]), or (sizes[-1],) for a single sample.
 
         The samples are computed in blocks of six or four, or alone (see
-        ``kernels._forward_blocks``), with loops vectorized differently, so
+        ``kernels.layers._forward_blocks``), with loops vectorized differently, so
         a sample's output can differ in the last bit with the other samples
         passed beside it. It never depends on the number of threads.
         """

@@ -7,9 +7,12 @@ one per call; tests and benchmarks use it to run the same drivers.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from . import kernels
+from .kernels import reference
 from ._threads import borrow_threads, parallel_region
 
 __all__ = ["EpochPlan"]
@@ -34,29 +37,41 @@ class EpochPlan:
       (``kernels.uses_layer_threads``); an epoch that gets one thread (a
       busy machine, another call holding the cores) runs ``train_epoch``.
 
+    ``driver`` (one of ``DRIVERS``) forces a driver instead of the choice
+    above, for tests and benchmarks that compare drivers; it must suit the
+    batch size (the per-sample ones need batch size 1; the others take any).
+    ``train_epoch_reference`` is the epoch of the reference kernels
+    (``fastnn.kernels.reference``, docs/theory.md §9), for any batch size.
+    ``borrow_cores=False`` runs the threaded drivers with n_threads threads
+    exactly, whatever the cores other calls hold (for tests).
+
     ``last_run`` names the kernel the last ``run`` called.
     """
 
-    def __init__(self, sizes, batch_size, dtype, n_samples, n_threads):
+    DRIVERS = ("train_epoch", "train_epoch_threaded", "train_epoch_shared",
+               "train_epoch_per_sample", "train_epoch_per_sample_shared",
+               "train_epoch_reference")
+
+    def __init__(self, sizes, batch_size, dtype, n_samples, n_threads, *, driver=None,
+                 borrow_cores=True):
         self.sizes = tuple(int(s) for s in sizes)
         self.sizes_array = np.asarray(self.sizes, dtype=np.int64)
         self.dtype = np.dtype(dtype)
         self.batch_size = min(int(batch_size), int(n_samples))
         self.n_threads = int(n_threads)
+        self.borrow_cores = bool(borrow_cores)
         self.last_run = None
         per_sample = self.batch_size == 1
-        threaded = self.n_threads > 1
-        shared = threaded and kernels.use_shared_epoch(self.sizes, self.batch_size)
-        if per_sample:
-            self.driver = "train_epoch_per_sample_shared" if shared else "train_epoch_per_sample"
-        elif shared:
-            self.driver = "train_epoch_shared"
-        elif threaded and kernels.uses_layer_threads(self.sizes, self.batch_size):
-            self.driver = "train_epoch_threaded"
-        else:
-            self.driver = "train_epoch"
+        if driver is None:
+            driver = self._pick_driver(per_sample)
+        elif driver not in self.DRIVERS:
+            raise ValueError(f"driver must be one of {', '.join(self.DRIVERS)}; got {driver!r}")
+        elif driver.startswith("train_epoch_per_sample") and not per_sample:
+            raise ValueError(f"{driver} trains with batch_size=1, not {self.batch_size}")
+        self.driver = driver
+        shared = driver.endswith("_shared")
         # per-sample SGD works on blocks of LOOKAHEAD samples (its docstring)
-        rows = kernels.LOOKAHEAD if per_sample else self.batch_size
+        rows = kernels.LOOKAHEAD if driver.startswith("train_epoch_per_sample") else self.batch_size
         self.activations = np.empty(kernels.workspace_size(self.sizes, rows), self.dtype)
         self.deltas = np.empty_like(self.activations)
         self.gram = np.empty((kernels.LOOKAHEAD, kernels.LOOKAHEAD), self.dtype)
@@ -64,6 +79,17 @@ class EpochPlan:
         self.batch_targets = np.empty((self.batch_size, self.sizes[-1]), self.dtype)
         # The inputs of three batches (blocks), for the shared epochs' copies.
         self.x_ring = np.empty((3 * rows if shared else 0, self.sizes[0]), self.dtype)
+
+    def _pick_driver(self, per_sample):
+        threaded = self.n_threads > 1
+        shared = threaded and kernels.use_shared_epoch(self.sizes, self.batch_size)
+        if per_sample:
+            return "train_epoch_per_sample_shared" if shared else "train_epoch_per_sample"
+        if shared:
+            return "train_epoch_shared"
+        if threaded and kernels.uses_layer_threads(self.sizes, self.batch_size):
+            return "train_epoch_threaded"
+        return "train_epoch"
 
     @property
     def n_params(self) -> int:
@@ -86,7 +112,10 @@ class EpochPlan:
                                                   self.activations, self.deltas, self.gram)
         if self.driver == "train_epoch":
             return self._train_epoch(kernels.train_epoch, params, inputs, targets, order, eta)
-        with borrow_threads(self.n_threads) as threads:
+        if self.driver == "train_epoch_reference":
+            return self._train_epoch(reference.train_epoch_reference, params, inputs, targets,
+                                     order, eta)
+        with self._threads() as threads:
             if self.driver == "train_epoch_per_sample_shared":
                 return kernels.train_epoch_per_sample_shared(
                     params, sizes, inputs, targets, order, eta, self.activations, self.deltas,
@@ -100,6 +129,11 @@ class EpochPlan:
                     self.last_run = "train_epoch"
                 driver = kernels.train_epoch_threaded if may_use_threads else kernels.train_epoch
                 return self._train_epoch(driver, params, inputs, targets, order, eta)
+
+    def _threads(self):
+        if self.borrow_cores:
+            return borrow_threads(self.n_threads)
+        return contextlib.nullcontext(self.n_threads)
 
     def _train_epoch(self, driver, params, inputs, targets, order, eta):
         return driver(params, self.grad, self.sizes_array, inputs, targets, order,

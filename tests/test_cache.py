@@ -202,7 +202,8 @@ def test_modules_left_out_of_the_key_define_no_kernels():
                  if KERNEL_MARKERS.search(p.read_text(encoding="utf-8"))]
     assert offenders == [], ("these modules define kernels: take them out of "
                              "fastnn/_cache.py's PURE_PYTHON_MODULES")
-    assert PACKAGE / "kernels.py" in sources and PACKAGE / "_config.py" in sources
+    assert PACKAGE / "kernels" / "layers.py" in sources and PACKAGE / "_config.py" in sources
+    assert PACKAGE / "kernels" / "__init__.py" in sources  # only the top one is pure Python
 
 
 def test_every_compiled_function_of_the_package_is_in_the_key():
@@ -446,16 +447,16 @@ def test_editing_a_leaf_kernel_in_another_file_recompiles_its_callers(tmp_path):
     whose own file and bytecode are unchanged (numba's own cache, stamped with
     the caller's file, would load the stale forward pass)."""
     root = copy_package(tmp_path / "src")
-    kernels = root / "fastnn" / "kernels.py"
+    kernels = root / "fastnn" / "kernels" / "sigmoid.py"
     text = kernels.read_text()
     tree = ast.parse(text)
     leaf = [node for node in tree.body
             if isinstance(node, ast.FunctionDef) and node.name == "_sigmoid_float64"]
-    assert leaf, "kernels.py has no _sigmoid_float64 any more: update this test"
+    assert leaf, "kernels/sigmoid.py has no _sigmoid_float64 any more: update this test"
     lines = text.splitlines(keepends=True)
     body = leaf[0].body
     lines[body[0].lineno - 1: body[-1].end_lineno] = ["    return _leaf_sigmoid(z)\n"]
-    lines.append("\nfrom ._leaf import leaf_sigmoid as _leaf_sigmoid  # noqa: E402\n")
+    lines.append("\nfrom .._leaf import leaf_sigmoid as _leaf_sigmoid  # noqa: E402\n")
     kernels.write_text("".join(lines))
     (root / "fastnn" / "_leaf.py").write_text(LEAF)
     cache = tmp_path / "cache"

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from fastnn import kernels
+from fastnn.kernels import blocked, layers, sample_loops
+from fastnn.plan import EpochPlan
 
 JIT_DISABLED = numba.config.DISABLE_JIT
 DTYPES = [np.float64, np.float32]
@@ -47,7 +49,7 @@ def test_float32_sigmoid_of_the_batch_kernels_is_accurate_everywhere():
     a = z.reshape(1, -1).copy()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        kernels._activate_rows(np.zeros(z.size, np.float32), a, 0, 1, 0, z.size)
+        layers._activate_rows(np.zeros(z.size, np.float32), a, 0, 1, 0, z.size)
     with np.errstate(over="ignore"):  # the reference's exp(1e30) is inf: f = 0
         exact = 1 / (1 + np.exp(-z.astype(np.float64)))
     assert a.dtype == np.float32 and np.all(np.isfinite(a))
@@ -69,7 +71,7 @@ def test_float64_sigmoid_of_the_kernels_is_as_accurate_as_libm():
     a = z.reshape(1, -1).copy()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        kernels._activate_rows(np.zeros(z.size), a, 0, 1, 0, z.size)
+        layers._activate_rows(np.zeros(z.size), a, 0, 1, 0, z.size)
     e = np.exp(-np.abs(z))
     libm = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
     assert np.all((a[0] == 0) == (libm == 0))
@@ -159,7 +161,7 @@ def test_threaded_kernels_match_numpy_on_large_layers(dtype):
     # The threads' shares of the rows (16 each, the last 21) give bitwise
     # what one pass over all 101 rows gives.
     one_pass = np.empty_like(a)
-    kernels._forward_rows(w, b, a_prev, one_pass, 0, n_j)
+    layers.forward_rows(w, b, a_prev, one_pass, 0, n_j)
     assert np.array_equal(a, one_pass)
     delta = rng.standard_normal((m, n_j)).astype(dtype)
     delta_prev = np.empty((m, n_k), dtype)
@@ -218,14 +220,16 @@ fastnn.Network([4, 13, 3], seed=0, dtype=np.float32).train(
     a_prev, np.arange(11) % 3, epochs=1, batch_size=1, eta=0.1)
 import re
 arithmetic = re.compile(r"\bf(?:add|sub|mul|div)(?: [a-z]+)* (<\d+ x )?(float|double)\b")
-for dispatcher in (kernels._weighted_sums_six, kernels._weighted_sums_block,
-                   kernels._weighted_sums_sample, kernels._activate_rows,
-                   kernels.output_delta, kernels._scale_by_sigmoid_prime,
-                   kernels._gradient_row_octet, kernels._gradient_row_quad,
-                   kernels._gradient_row, kernels._backward_sums_block,
-                   kernels._step_and_forward, kernels._step, kernels._deferred_step,
-                   kernels._pair_products, kernels._activate_deferred,
-                   kernels._backward_sample, kernels._forward_sample_flat):
+from fastnn.kernels import blocked, layers, sample_loops
+for dispatcher in (blocked.weighted_sums_six, blocked.weighted_sums_four,
+                   blocked.weighted_sums_one, layers._activate_rows,
+                   kernels.output_delta, layers._scale_by_sigmoid_prime,
+                   blocked.gradient_rows_eight, blocked.gradient_rows_four,
+                   blocked.gradient_row_one, blocked.backward_sums_four,
+                   sample_loops.step_and_forward, sample_loops.step_one,
+                   sample_loops.deferred_step, sample_loops.pair_products,
+                   sample_loops.activate_deferred, sample_loops.backward_one,
+                   sample_loops.forward_one):
     compiled = dispatcher.inspect_llvm()
     assert compiled, (dispatcher.__name__, "not compiled by this script: check is vacuous")
     for signature, ir in compiled.items():
@@ -266,8 +270,9 @@ a_prev, a = rng.random((6, 64), dtype=np.float32), np.empty((6, 8), np.float32)
 kernels.forward_layer(w, b, a_prev, a)
 kernels.layer_gradient(a, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.5, 0.0)
 kernels.backward_delta(w, a, a_prev, np.empty_like(a_prev))
-for dispatcher in (kernels._weighted_sums_six, kernels._gradient_row_octet,
-                   kernels._backward_sums_block):
+from fastnn.kernels import blocked
+for dispatcher in (blocked.weighted_sums_six, blocked.gradient_rows_eight,
+                   blocked.backward_sums_four):
     assembly = "".join(dispatcher.inspect_asm().values())
     print(dispatcher.__name__, "zmm" if "zmm" in assembly else "no zmm")
 """
@@ -297,8 +302,8 @@ def test_kernels_use_512_bit_vectors_on_avx512_cpus():
     result = subprocess.run([sys.executable, "-c", WIDE_VECTOR_CHECK], env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ["_weighted_sums_six", "zmm", "_gradient_row_octet", "zmm",
-                                     "_backward_sums_block", "zmm"]
+    assert result.stdout.split() == ["weighted_sums_six", "zmm", "gradient_rows_eight", "zmm",
+                                     "backward_sums_four", "zmm"]
 
 
 def test_no_kernel_sets_its_own_jit_flags():
@@ -306,7 +311,9 @@ def test_no_kernel_sets_its_own_jit_flags():
     import pathlib
     import re
 
-    package = pathlib.Path(kernels.__file__).parent
+    import fastnn
+
+    package = pathlib.Path(fastnn.__file__).parent
     offenders = []
     for path in package.rglob("*.py"):
         if path.name == "_config.py":
@@ -322,9 +329,9 @@ def test_forward_blocks_cover_the_batch_with_fewest_single_samples():
     block of six or four or alone, single samples only where m cannot be
     covered by blocks (odd m; m = 2 or 3), blocks contiguous and in order."""
     for m in range(1, 400):
-        n_six, n_four, n_single = kernels._forward_blocks(m)
+        n_six, n_four, n_single = layers._forward_blocks(m)
         n_blocks = n_six + n_four
-        starts = [kernels._forward_block_start(i, n_six) for i in range(n_blocks + 1)]
+        starts = [layers._forward_block_start(i, n_six) for i in range(n_blocks + 1)]
         sizes = np.diff(starts)
         assert starts[0] == 0 and starts[-1] == m - n_single, m
         assert np.sum(sizes == 6) == n_six and np.sum(sizes == 4) == n_four, (m, sizes)
@@ -332,17 +339,6 @@ def test_forward_blocks_cover_the_batch_with_fewest_single_samples():
 
 
 # -- the shared epoch: one parallel region per epoch, work handed out by atomics
-def _epoch_buffers(sizes, batch_size, n_samples, dtype):
-    sizes_array = np.asarray(sizes, dtype=np.int64)
-    length = kernels.workspace_size(sizes_array, batch_size)
-    return dict(
-        grad=np.zeros(sum(sizes[i] * sizes[i - 1] + sizes[i] for i in range(1, len(sizes))),
-                      dtype),
-        activations=np.zeros(length, dtype), deltas=np.zeros(length, dtype),
-        batch_targets=np.zeros((batch_size, sizes[-1]), dtype),
-    )
-
-
 def _training_problem(sizes, n_samples, dtype, seed):
     """Flat parameters (weights by layer, then biases), inputs in [0, 1) and
     one-hot targets, drawn from ``seed``."""
@@ -357,23 +353,20 @@ def _training_problem(sizes, n_samples, dtype, seed):
     return params, inputs, targets
 
 
-def _run_epochs(shared, sizes, batch_size, n_samples, dtype, shuffled, n_threads=2, epochs=2):
+def _run_epochs(driver, sizes, batch_size, n_samples, dtype, shuffled, n_threads=2, epochs=2):
+    """``epochs`` epochs of ``driver`` (EpochPlan's name) with exactly
+    ``n_threads`` threads; returns the parameters, the last gradient and
+    the costs."""
     params, inputs, targets = _training_problem(sizes, n_samples, dtype, seed=5)
-    sizes_array = np.asarray(sizes, dtype=np.int64)
-    buffers = _epoch_buffers(sizes, batch_size, n_samples, dtype)
-    x_ring = np.zeros((3 * batch_size, sizes[0]), dtype)
+    plan = EpochPlan(sizes, batch_size, dtype, n_samples, n_threads, driver=driver,
+                     borrow_cores=False)
     order = np.arange(n_samples, dtype=np.int64)
     costs = []
     for epoch in range(epochs):
         if shuffled:
             kernels.shuffle_order(order, 7 + epoch)
-        args = (params, buffers["grad"], sizes_array, inputs, targets, order, batch_size, 0.7,
-                buffers["activations"], buffers["deltas"], buffers["batch_targets"])
-        if shared:
-            costs.append(kernels.train_epoch_shared(*args, x_ring, n_threads))
-        else:
-            costs.append(kernels.train_epoch(*args))
-    return params, buffers["grad"], costs
+        costs.append(plan.run(params, inputs, targets, order, 0.7))
+    return params, plan.grad, costs
 
 
 SHARED_CASES = [
@@ -397,10 +390,10 @@ def test_shared_epoch_is_bitwise_train_epoch(dtype, case, shuffled):
     train_epoch, only in other threads: parameters, gradient and cost are
     bitwise the same, whatever the number of threads it is told to use."""
     sizes, batch_size, n_samples = case
-    expected = _run_epochs(False, sizes, batch_size, n_samples, dtype, shuffled)
+    expected = _run_epochs("train_epoch", sizes, batch_size, n_samples, dtype, shuffled)
     for n_threads in (1, 2, 3):
-        params, grad, costs = _run_epochs(True, sizes, batch_size, n_samples, dtype, shuffled,
-                                          n_threads)
+        params, grad, costs = _run_epochs("train_epoch_shared", sizes, batch_size, n_samples,
+                                          dtype, shuffled, n_threads)
         assert np.array_equal(params, expected[0]), n_threads
         assert np.array_equal(grad, expected[1]), n_threads
         assert costs == expected[2], n_threads
@@ -415,7 +408,8 @@ def test_shared_epoch_is_bitwise_with_one_and_two_numba_threads():
     try:
         for count in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
             numba.set_num_threads(count)
-            results.append(_run_epochs(True, (60, 40, 10), 10, 200, np.float32, True))
+            results.append(_run_epochs("train_epoch_shared", (60, 40, 10), 10, 200,
+                                       np.float32, True))
     finally:
         numba.set_num_threads(previous)
     assert np.array_equal(results[0][0], results[1][0])
@@ -433,7 +427,7 @@ def test_use_shared_epoch_takes_wide_first_layers_only():
 
 
 def _atomic_operations():
-    from fastnn import _atomics
+    from fastnn.kernels import atomics as _atomics
 
     def operations(counters):
         old = _atomics.fetch_add(counters, 1, 5)
@@ -454,23 +448,15 @@ def test_atomic_operations_do_what_they_say():
     assert counters.tolist() == [0, 8, 9, 4]
 
 
-def _run_per_sample_epochs(shared, sizes, n_samples, dtype, shuffled, n_threads=2, epochs=2):
+def _run_per_sample_epochs(driver, sizes, n_samples, dtype, shuffled, n_threads=2, epochs=2):
     params, inputs, targets = _training_problem(sizes, n_samples, dtype, seed=6)
-    sizes_array = np.asarray(sizes, dtype=np.int64)
-    length = kernels.workspace_size(sizes_array, kernels.LOOKAHEAD)
-    activations, deltas = np.zeros(length, dtype), np.zeros(length, dtype)
-    gram = np.zeros((kernels.LOOKAHEAD, kernels.LOOKAHEAD), dtype)
-    x_ring = np.zeros(3 * kernels.LOOKAHEAD * sizes[0], dtype)
+    plan = EpochPlan(sizes, 1, dtype, n_samples, n_threads, driver=driver, borrow_cores=False)
     order = np.arange(n_samples, dtype=np.int64)
     costs = []
     for epoch in range(epochs):
         if shuffled:
             kernels.shuffle_order(order, 3 + epoch)
-        args = (params, sizes_array, inputs, targets, order, 0.9, activations, deltas, gram)
-        if shared:
-            costs.append(kernels.train_epoch_per_sample_shared(*args, x_ring, n_threads))
-        else:
-            costs.append(kernels.train_epoch_per_sample(*args))
+        costs.append(plan.run(params, inputs, targets, order, 0.9))
     return params, costs
 
 
@@ -483,10 +469,11 @@ def _run_per_sample_epochs(shared, sizes, n_samples, dtype, shuffled, n_threads=
 @pytest.mark.parametrize("shuffled", [False, True], ids=["in order", "shuffled"])
 def test_shared_per_sample_epoch_is_bitwise_train_epoch_per_sample(dtype, sizes, n_samples,
                                                                    shuffled):
-    expected = _run_per_sample_epochs(False, sizes, n_samples, dtype, shuffled)
+    expected = _run_per_sample_epochs("train_epoch_per_sample", sizes, n_samples, dtype,
+                                      shuffled)
     for n_threads in (1, 2, 3):
-        params, costs = _run_per_sample_epochs(True, sizes, n_samples, dtype, shuffled,
-                                               n_threads)
+        params, costs = _run_per_sample_epochs("train_epoch_per_sample_shared", sizes,
+                                               n_samples, dtype, shuffled, n_threads)
         assert np.array_equal(params, expected[0]), n_threads
         assert costs == expected[1], n_threads
 
@@ -494,17 +481,19 @@ def test_shared_per_sample_epoch_is_bitwise_train_epoch_per_sample(dtype, sizes,
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf * 0 in plain Python
 def test_all_finite_agrees_with_numpy(dtype):
+    from fastnn._validation import all_finite
+
     rng = np.random.default_rng(11)
     huge = np.finfo(dtype).max
     for shape in [(0,), (1,), (7,), (33, 5), (4, 3, 2), (1000, 37)]:
         values = rng.standard_normal(shape).astype(dtype)
-        assert kernels.all_finite(values)
+        assert all_finite(values)
         if values.size == 0:
             continue
         values.flat[rng.integers(values.size)] = huge  # finite, however large
-        assert kernels.all_finite(values)
+        assert all_finite(values)
         for bad in (np.nan, np.inf, -np.inf):
             for position in (0, values.size - 1, int(rng.integers(values.size))):
                 spoiled = values.copy()
                 spoiled.flat[position] = bad
-                assert not kernels.all_finite(spoiled), (shape, bad, position)
+                assert not all_finite(spoiled), (shape, bad, position)

@@ -171,9 +171,11 @@ def test_serial_kernels_are_not_compiled_through_the_parfor_passes():
     """The one-thread kernels must not be parallel=True (nor call a
     parallel kernel): that made a 64-30-10 epoch compile through numba's
     parfor passes for 20 s although it never starts a thread."""
+    from fastnn.kernels import scheduler
+
+    assert len(scheduler._WORKERS) == 2  # the scheduler's loop, for each shared epoch
     for serial in (kernels.train_epoch, kernels.train_epoch_per_sample, kernels.forward_pass,
-                   kernels.backward_pass, kernels._shared_epoch_worker,
-                   kernels._per_sample_shared_worker):
+                   kernels.backward_pass, *scheduler._WORKERS.values()):
         assert not serial.targetoptions.get("parallel"), serial.py_func.__name__
     assert kernels.train_epoch_threaded.targetoptions.get("parallel") or not (
         fastnn._config.PARALLEL)

@@ -95,9 +95,10 @@ def watch_threads(patch):
     from contextlib import contextmanager
 
     from fastnn import _threads, kernels, network, plan
+    from fastnn.kernels import scheduler
 
     seen = {"workers": [], "threaded_epochs": [], "regions": []}
-    run_workers = kernels.run_workers
+    run_workers = scheduler.run_workers
     train_epoch_threaded = kernels.train_epoch_threaded
     parallel_region = plan.parallel_region
 
@@ -116,7 +117,7 @@ def watch_threads(patch):
             yield entered
 
     patch(_threads, "_other_runnable_threads", lambda: 0)
-    patch(kernels, "run_workers", counting_run_workers)
+    patch(scheduler, "run_workers", counting_run_workers)
     patch(kernels, "train_epoch_threaded", counting_train_epoch_threaded)
     patch(plan, "parallel_region", recording_parallel_region)
     patch(network, "parallel_region", recording_parallel_region)

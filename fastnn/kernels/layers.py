@@ -1,0 +1,272 @@
+"""The layer equations for a batch: forward (§1), output delta (§5),
+backward recursion (§6), gradient and step (§7) of docs/theory.md.
+
+Arrays are row-per-sample: the activations and deltas of layer i have shape
+(m, L_i); its weights (L_i, L_{i-1}), so that ``w[j, k]`` is the document's
+w_jk^(i); its biases (L_i,). The four public kernels split big layers
+between numba's threads (prange); the ``*_rows`` / ``*_samples`` kernels
+are their one-thread bodies for a range of rows j or samples n, which the
+epochs call directly. Each runs the register-blocked loops of
+``fastnn.kernels.blocked``; the same loops compute each number whatever the
+thread count, so the results do not depend on it.
+
+f'(z) is never evaluated from z: f'(z) = f(z) (1 - f(z)) = a (1 - a) on the
+stored activation (§4), so z is not stored at all.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from .._config import jit
+from .blocked import (FORWARD_BLOCK, GRADIENT_ROW_BLOCK, SAMPLE_BLOCK, written_out,
+                      backward_sums_four, backward_sums_one, gradient_row_one,
+                      gradient_rows_eight, gradient_rows_four, weighted_sums_four,
+                      weighted_sums_one, weighted_sums_six)
+from .sigmoid import cast_like, sigmoid_in_loop
+
+__all__ = ["PARALLEL_MIN_WORK", "ROWS_PER_PART", "forward_layer", "forward_rows",
+           "output_delta", "backward_delta", "backward_delta_samples", "layer_gradient",
+           "gradient_rows"]
+
+# A layer goes to the threads only with at least this many multiply-adds per
+# mini-batch (m * L_i * L_{i-1}); below it, waking the threads costs more than
+# it saves, and on a busy machine far more (see docs/performance.md).
+PARALLEL_MIN_WORK = 1_000_000
+
+# Rows j are handed to threads in parts of this many: in forward_layer, and
+# in layer 1 of the shared epochs (fastnn.kernels.scheduler). A part starts
+# at a multiple of GRADIENT_ROW_BLOCK, so that its rows are summed by the
+# same loops as in one pass over all rows; and forward_layer's parts of 16
+# give each of numba's threads the same contiguous rows as layer_gradient's
+# groups of eight (for two threads and 256 rows: 0-127 and 128-255 in both).
+ROWS_PER_PART = 2 * GRADIENT_ROW_BLOCK
+
+# Row and sample ranges that start at the first row are passed as
+# np.int64(0), never as a literal 0: numba types a literal argument as
+# Literal[int](0) and compiles the callee a second time for it (one to
+# three seconds for each of forward_rows, gradient_rows and
+# backward_delta_samples), beside the int64 version the threads use.
+
+
+@jit
+def _activate_rows(b, a, n_begin, n_end, j_begin, j_end):
+    """§1, the bias and f: a[n, j] <- f(z[n, j] + b[j]) for the samples n_begin..n_end-1 and the
+    neurons j_begin..j_end-1, which hold weighted sums."""
+    # (Slices, so that the loop index starts at 0: see deferred_step.)
+    bias = b[j_begin:j_end]
+    for n in range(n_begin, n_end):
+        row = a[n, j_begin:j_end]
+        for j in range(row.shape[0]):
+            row[j] = sigmoid_in_loop(row[j] + bias[j])
+
+
+@jit
+def _forward_blocks(m):
+    """Split m samples into blocks of six and of four, and single samples.
+
+    Returns (n_six, n_four, n_single) with 6 n_six + 4 n_four + n_single = m
+    and as few single samples as possible (one if m is odd; m itself if
+    m = 2 or 3): a single sample runs at a fraction of a block's speed.
+    """
+    n_single = m % 2
+    even = m - n_single
+    n_six = even // FORWARD_BLOCK
+    rest = even - FORWARD_BLOCK * n_six
+    if rest == 2:
+        if n_six > 0:
+            n_six -= 1
+            rest = 8
+        else:
+            rest = 0
+            n_single += 2
+    return n_six, rest // SAMPLE_BLOCK, n_single
+
+
+@jit
+def _forward_block_start(block, n_six):
+    """First sample of block ``block``: the n_six blocks of six come first,
+    then those of four."""
+    if block <= n_six:
+        return FORWARD_BLOCK * block
+    return FORWARD_BLOCK * n_six + SAMPLE_BLOCK * (block - n_six)
+
+
+written_out("FORWARD_BLOCK and SAMPLE_BLOCK", (FORWARD_BLOCK, SAMPLE_BLOCK), (6, 4),
+             "_forward_blocks (which trades a block of six and a pair for two of four)")
+
+
+@jit(inline=True)
+def _forward_block(w, b, a_prev, a, block, n_six, j_begin, j_end):
+    """§1 for one block of _forward_blocks, for
+    the neurons j_begin..j_end-1."""
+    n0 = _forward_block_start(block, n_six)
+    n1 = _forward_block_start(block + 1, n_six)
+    if n1 - n0 == FORWARD_BLOCK:
+        weighted_sums_six(w, a_prev, a, n0, j_begin, j_end)
+    else:
+        weighted_sums_four(w, a_prev, a, n0, j_begin, j_end)
+    _activate_rows(b, a, n0, n1, j_begin, j_end)
+
+
+@jit(inline=True)
+def forward_rows(w, b, a_prev, a, j_begin, j_end):
+    """§1 in one thread: the whole batch through the neurons j_begin..j_end-1
+    of layer i (blocks of six and four samples, then single ones)."""
+    m = a_prev.shape[0]
+    n_six, n_four, n_single = _forward_blocks(m)
+    n_blocks = n_six + n_four
+    for block in range(n_blocks):
+        _forward_block(w, b, a_prev, a, block, n_six, j_begin, j_end)
+    for n in range(m - n_single, m):
+        weighted_sums_one(w, a_prev, a, n, j_begin, j_end)
+        _activate_rows(b, a, n, n + 1, j_begin, j_end)
+
+
+@jit(parallel=True)
+def forward_layer(w, b, a_prev, a):
+    """§1: weighted sum and activation of layer i for a batch.
+
+    z[n, j] = sum_k w[j, k] a_prev[n, k] + b[j];  a[n, j] = f(z[n, j])
+
+    w: (L_i, L_{i-1}); b: (L_i,); a_prev: (m, L_{i-1}); a: (m, L_i), written.
+    The batch is split into blocks of six and four samples (_forward_blocks);
+    an odd sample is done alone.
+
+    When the layer has enough work, each thread takes the neurons j whose
+    weights it steps in layer_gradient (the same contiguous share of the
+    rows), not a share of the samples: the rows of w a thread reads here
+    are then the ones in its own cache, where the gradient step left them,
+    instead of half of them being fetched from the other core. Each z[n, j]
+    is summed by the same code whatever the share (shares start at
+    multiples of four rows), so results do not depend on the thread count.
+    """
+    n_j = w.shape[0]
+    n_parts = n_j // ROWS_PER_PART
+    if a_prev.shape[0] * n_j * w.shape[1] >= PARALLEL_MIN_WORK and n_parts > 1:
+        for part in prange(n_parts):
+            j_end = n_j if part == n_parts - 1 else ROWS_PER_PART * (part + 1)
+            forward_rows(w, b, a_prev, a, ROWS_PER_PART * part, j_end)
+    else:
+        forward_rows(w, b, a_prev, a, np.int64(0), n_j)
+
+
+@jit
+def output_delta(a, y, delta):
+    """§5 and §3: dC/dz_j^(l) = (a_j - y_j) f'(z_j) for every sample;
+    returns sum_n C_n.
+
+    a, y, delta: (m, L_l); delta is written. C_n = 1/2 sum_j (y_j - a_j)^2.
+    """
+    m, n_j = a.shape
+    one = cast_like(1.0, a)
+    half = cast_like(0.5, a)
+    cost = cast_like(0.0, a)
+    for n in range(m):
+        for j in range(n_j):
+            a_nj = a[n, j]
+            diff = a_nj - y[n, j]
+            cost += half * diff * diff
+            delta[n, j] = diff * a_nj * (one - a_nj)
+    return cost
+
+
+@jit
+def _scale_by_sigmoid_prime(a_prev, delta_prev, n_begin, n_end):
+    """delta_prev[n, k] *= f'(z_k) = a_k (1 - a_k) for rows n_begin..n_end-1."""
+    one = cast_like(1.0, a_prev)
+    for n in range(n_begin, n_end):
+        for k in range(a_prev.shape[1]):
+            a_nk = a_prev[n, k]
+            delta_prev[n, k] *= a_nk * (one - a_nk)
+
+
+@jit(parallel=True)
+def backward_delta(w, delta, a_prev, delta_prev):
+    """§6: the backward recursion from layer i to layer i-1.
+
+    dC/dz_k^(i-1) = f'(z_k^(i-1)) sum_j dC/dz_j^(i) w_jk^(i)
+
+    with f'(z_k^(i-1)) = a_k^(i-1) (1 - a_k^(i-1)). The sum runs over the
+    neurons j of layer i, the layer *after* k (the document's version sums
+    over the wrong layer; docs/theory.md, erratum 2).
+
+    w: (L_i, L_{i-1}); delta: (m, L_i); a_prev: (m, L_{i-1});
+    delta_prev: (m, L_{i-1}), written. Blocks of four samples go to the
+    threads as in forward_layer.
+    """
+    m = delta.shape[0]
+    if m * w.shape[0] * w.shape[1] >= PARALLEL_MIN_WORK:
+        n_blocks = m // SAMPLE_BLOCK
+        for block in prange(n_blocks):
+            n0 = block * SAMPLE_BLOCK
+            backward_sums_four(w, delta, delta_prev, n0)
+            _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + SAMPLE_BLOCK)
+        backward_delta_samples(w, delta, a_prev, delta_prev, n_blocks * SAMPLE_BLOCK)
+    else:
+        backward_delta_samples(w, delta, a_prev, delta_prev, np.int64(0))
+
+
+@jit(inline=True)
+def backward_delta_samples(w, delta, a_prev, delta_prev, n_begin):
+    """§6 in one thread (backward_delta) for the samples n_begin..m-1 (n_begin a
+    multiple of four): blocks of four, then single samples."""
+    m = delta.shape[0]
+    n0 = n_begin
+    while n0 + SAMPLE_BLOCK <= m:
+        backward_sums_four(w, delta, delta_prev, n0)
+        _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + SAMPLE_BLOCK)
+        n0 += SAMPLE_BLOCK
+    for n in range(n0, m):
+        backward_sums_one(w, delta, delta_prev, n)
+        _scale_by_sigmoid_prime(a_prev, delta_prev, n, n + 1)
+
+
+@jit(parallel=True)
+def layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta):
+    """§7: gradient of layer i, scaled, and optionally the descent step.
+
+    dC/dw_jk^(i) = scale * sum_n dC/dz_j^(i)[n] a_k^(i-1)[n]
+    dC/db_j^(i)  = scale * sum_n dC/dz_j^(i)[n]
+
+    (the document writes dC/dw_j and a_j; the weight has two indices and the
+    activation is that of neuron k of layer i-1: docs/theory.md, erratum 3).
+    With ``scale = 1/m`` this is the mean over the batch. If ``eta != 0`` the
+    step w <- w - eta * dC/dw, b <- b - eta * dC/db follows.
+
+    delta: (m, L_i); a_prev: (m, L_{i-1}); w, grad_w: (L_i, L_{i-1});
+    b, grad_b: (L_i,). grad_w and grad_b are written; w and b when eta != 0.
+    Threads split the rows j (in eights), so no two threads write the same
+    element and no sum is split between threads. Rows past the last eight
+    go four, then one, at a time.
+    """
+    scale = cast_like(scale, w)
+    eta = cast_like(eta, w)
+    n_j, n_k = w.shape
+    n_groups = n_j // GRADIENT_ROW_BLOCK
+    if a_prev.shape[0] * n_j * n_k >= PARALLEL_MIN_WORK:
+        for group in prange(n_groups):
+            gradient_rows_eight(delta, a_prev, w, b, grad_w, grad_b, scale, eta,
+                                GRADIENT_ROW_BLOCK * group)
+        gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta,
+                      GRADIENT_ROW_BLOCK * n_groups, n_j)
+    else:
+        gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, np.int64(0), n_j)
+
+
+@jit(inline=True)
+def gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j_begin, j_end):
+    """§7 in one thread (layer_gradient) for the rows j_begin..j_end-1 (j_begin a
+    multiple of eight; scale and eta already of w's dtype): eight rows at a
+    time, then four, then one. Each row is summed the same way whichever
+    rows share the call."""
+    j = j_begin
+    while j + GRADIENT_ROW_BLOCK <= j_end:
+        gradient_rows_eight(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
+        j += GRADIENT_ROW_BLOCK
+    if j + 4 <= j_end:
+        gradient_rows_four(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
+        j += 4
+    while j < j_end:
+        gradient_row_one(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
+        j += 1
