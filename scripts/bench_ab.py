@@ -10,7 +10,7 @@ imported into this process, and their epochs alternate in pairs (A B, B A,
 A B, ...): drift hits both alike, the order within a pair cancels, and the
 median of the per-pair ratios B/A is what is reported. ``WORKTREE`` means
 the files as they are now, uncommitted edits included. The workloads are
-those of scripts/bench_peers.py.
+those of scripts/workloads.py (the epochs of bench_peers.py).
 
 Run the control ``bench_ab.py HEAD HEAD`` beside any comparison: two copies
 of the same code, compiled separately, have differed here by up to 9% per
@@ -28,14 +28,9 @@ import tempfile
 
 import numpy as np
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from workloads import WORKLOADS  # scripts/workloads.py
 
-WORKLOADS = {
-    "W1": ((784, 30, 10), 1, np.float64, 10_000),
-    "W2": ((784, 30, 10), 10, np.float32, 10_000),
-    "W3": ((784, 100, 10), 32, np.float32, 20_000),
-    "W4": ((784, 256, 256, 10), 128, np.float32, 20_000),
-}
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def extract(revision: str, destination: pathlib.Path, package: str):
@@ -69,7 +64,9 @@ def main(argv=None):
               f" {'pairs B faster':>15s}")
         rng = np.random.default_rng(0)
         for name in args.workloads:
-            sizes, batch, dtype, n_samples = WORKLOADS[name]
+            workload = WORKLOADS[name]
+            sizes, batch, dtype = workload.sizes, workload.batch_size, workload.dtype
+            n_samples = workload.n_samples
             X = rng.random((n_samples, sizes[0])).astype(dtype)
             labels = rng.integers(0, sizes[-1], n_samples)
             nets = [version.Network(list(sizes), seed=0, dtype=dtype)

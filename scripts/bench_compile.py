@@ -10,7 +10,7 @@ second process on the directory the cold one filled.
 
 * ``cli``: ``fastnn train --epochs 1 --quiet`` (64-30-10 on the digits,
   float64, batch 10), timed whole, from the process's start to its exit.
-* ``W1``-``W4``: the workloads of scripts/bench_peers.py (their sizes,
+* ``W1``-``W4``: the workloads of scripts/workloads.py (their sizes,
   batch size and dtype) on 1,000 synthetic samples: ``import fastnn`` to the
   end of the first epoch, and inside it the seconds numba spent compiling
   each top-level kernel (numba's "numba:compile" events; nested compiles are
@@ -31,13 +31,9 @@ import sys
 import tempfile
 import time
 
-WORKLOADS = {
-    # name: (sizes, batch size, dtype), as in scripts/bench_peers.py
-    "W1": ([784, 30, 10], 1, "float64"),
-    "W2": ([784, 30, 10], 10, "float32"),
-    "W3": ([784, 100, 10], 32, "float32"),
-    "W4": ([784, 256, 256, 10], 128, "float32"),
-}
+import numpy as np
+
+from workloads import WORKLOADS  # scripts/workloads.py
 
 CHILD = """
 import json, sys, time
@@ -104,7 +100,9 @@ def measure(target, repeats):
             if target == "cli":
                 runs.append((run_cli(cache_dir), run_cli(cache_dir)))
             else:
-                spec = WORKLOADS[target]
+                workload = WORKLOADS[target]
+                # what the child reads: sizes, batch size, dtype (it makes 1,000 samples)
+                spec = [list(workload.sizes), workload.batch_size, np.dtype(workload.dtype).name]
                 runs.append((run_workload(spec, cache_dir), run_workload(spec, cache_dir)))
     return runs
 

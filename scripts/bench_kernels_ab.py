@@ -4,15 +4,24 @@
     python scripts/bench_kernels_ab.py main WORKTREE --cases "W4 L1" W1 --rounds 20
 
 Each case times one kernel call (forward_layer, backward_delta or
-layer_gradient at one layer of a workload of scripts/bench_peers.py); for
-``W1``, one per-sample epoch of 2,000 samples; for ``epoch W1`` ..
-``epoch W4``, one whole epoch of that workload (samples in order, as in
-bench_peers.py) through the kernel Network.train would pick in that version
-(the shared-epoch kernels where it has them and use_shared_epoch says so). Both versions are imported
-into this process under their own package names (as scripts/bench_ab.py
-does) and run in alternating rounds (A B, B A, ...); a round times each
-version's best of several calls, and the report is the median over rounds of
-A's time over B's, with the quartiles.
+layer_gradient at one layer of a workload of scripts/workloads.py); for
+``W1``, one per-sample epoch of 2,000 samples in one thread
+(train_epoch_per_sample); for ``epoch W1`` .. ``epoch W4``, one whole epoch
+of that workload (4,000 samples for W1, 10,000 for the others; samples in
+order, as in bench_peers.py) through the driver Network.train would pick in
+that version with numba's thread count (``fastnn.plan.EpochPlan``: the
+shared-epoch kernels where use_shared_epoch says so, train_epoch_threaded
+where uses_layer_threads does). The epochs run through each version's own
+EpochPlan, so this script knows no driver's buffers; versions older than
+EpochPlan (commit 8dedc36) can only run the layer cases. An epoch gets the
+threads its plan asks for even on a busy machine (fastnn would give it
+fewer: _threads._other_runnable_threads is made to report an idle
+machine), so that A and B run the same threads; a threaded epoch that ran
+one-thread anyway is reported. Both versions are imported into this process
+under their own package names (as scripts/bench_ab.py does) and run in
+alternating rounds (A B, B A, ...); a round times each version's best of
+several calls, and the report is the median over rounds of A's time over
+B's, with the quartiles.
 
 Both versions work on *the same arrays*. Where each version had arrays of
 its own, the ratio of two identical kernels moved between 0.8x and 1.2x
@@ -21,33 +30,43 @@ from one run to the next on this machine: where an array lands in memory
 stores alias in the store buffer) changes a kernel's time by that much.
 With shared arrays, an A/A control (``HEAD HEAD``) gave medians of
 0.93-1.04 per kernel in a noisy half hour (most within 0.98-1.01), and
-1.00 for W1.
+1.00 for W1. For the epochs, B's plan is given A's work buffers (every
+array attribute of the same name, shape and dtype; a note is printed when
+the versions' buffers differ and so cannot be shared).
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import pathlib
 import sys
 import tempfile
 import time
 
+import numba
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from bench_ab import extract  # noqa: E402
+from workloads import WORKLOADS  # noqa: E402  (scripts/workloads.py)
 
-# (name, batch m, L_i, L_{i-1}): the layers of W2-W4 in scripts/bench_peers.py
-LAYERS = [
-    ("W4 L1", 128, 256, 784),
-    ("W4 L2", 128, 256, 256),
-    ("W4 L3", 128, 10, 256),
-    ("W3 L1", 32, 100, 784),
-    ("W3 L2", 32, 10, 100),
-    ("W2 L1", 10, 30, 784),
-    ("W2 L2", 10, 10, 30),
-]
+# (name, batch m, L_i, L_{i-1}): every layer of W4, W3 and W2
+LAYERS = [(f"{name} L{i}", WORKLOADS[name].batch_size, WORKLOADS[name].sizes[i],
+           WORKLOADS[name].sizes[i - 1])
+          for name in ("W4", "W3", "W2") for i in range(1, len(WORKLOADS[name].sizes))]
 KERNELS = ("forward", "backward", "gradient")
 ETA = 3.0
+
+# The epoch cases: name -> (workload with this script's sample count, one
+# thread only). "W1" is the per-sample kernel alone; "epoch W1".."epoch W4"
+# use as many threads as numba has.
+EPOCHS = {
+    "W1": (WORKLOADS["W1"].with_samples(2_000), True),
+    "epoch W1": (WORKLOADS["W1"].with_samples(4_000), False),
+    "epoch W2": (WORKLOADS["W2"].with_samples(10_000), False),
+    "epoch W3": (WORKLOADS["W3"].with_samples(10_000), False),
+    "epoch W4": (WORKLOADS["W4"].with_samples(10_000), False),
+}
 
 
 def layer_calls(kernels, arrays):
@@ -76,94 +95,68 @@ def layer_arrays(m, n_out, n_in, rng):
     }
 
 
-def w1_call(kernels, arrays):
-    """One per-sample epoch (784-30-10, float64, 2,000 samples) from fixed
-    starting weights."""
-    sizes, params, start = arrays["sizes"], arrays["params"], arrays["start"]
+def plan_module(package):
+    """The version's fastnn.plan, after making its epochs take every thread
+    they ask for (see the module docstring); None before EpochPlan existed."""
+    try:
+        plan = importlib.import_module(f"{package.__name__}.plan")
+    except ModuleNotFoundError:
+        return None
+    threads = importlib.import_module(f"{package.__name__}._threads")
+    if hasattr(threads, "_other_runnable_threads"):
+        threads._other_runnable_threads = lambda: 0
+    return plan
+
+
+def share_buffers(plan_a, plan_b):
+    """Give plan_b plan_a's arrays wherever both have one of the same name,
+    shape and dtype; returns the names of the arrays left apart."""
+    apart = []
+    arrays_a = {k: v for k, v in vars(plan_a).items() if isinstance(v, np.ndarray)}
+    arrays_b = {k: v for k, v in vars(plan_b).items() if isinstance(v, np.ndarray)}
+    for name in sorted(arrays_a.keys() | arrays_b.keys()):
+        a, b = arrays_a.get(name), arrays_b.get(name)
+        if a is not None and b is not None and a.shape == b.shape and a.dtype == b.dtype:
+            setattr(plan_b, name, a)
+        else:
+            apart.append(name)
+    return apart
+
+
+def epoch_plans(plan_modules, workload, n_threads):
+    """Each version's EpochPlan for ``workload``, B's on A's work buffers."""
+    plans = [module.EpochPlan(workload.sizes, workload.batch_size, workload.dtype,
+                              workload.n_samples, n_threads) for module in plan_modules]
+    if plans[0].n_params != plans[1].n_params:
+        raise RuntimeError(f"the versions count {plans[0].n_params} and {plans[1].n_params} "
+                           f"parameters for sizes {workload.sizes}")
+    return plans, share_buffers(*plans)
+
+
+def epoch_arrays(workload, n_params, rng):
+    """Seeded data of one epoch (samples in order) and starting parameters."""
+    sizes, n, dtype = workload.sizes, workload.n_samples, workload.dtype
+    Y = np.zeros((n, sizes[-1]), dtype)
+    Y[np.arange(n), rng.integers(0, sizes[-1], n)] = 1
+    return {
+        "X": rng.random((n, sizes[0])).astype(dtype), "Y": Y,
+        "order": np.arange(n, dtype=np.int64),
+        "start": (rng.standard_normal(n_params) * 0.05).astype(dtype),
+        "params": np.zeros(n_params, dtype),
+    }
+
+
+def epoch_call(plan, arrays, fallbacks):
+    """One epoch from the starting parameters through ``plan``; counts in
+    fallbacks[0] the epochs that ran another kernel than the plan's driver."""
+    params, start = arrays["params"], arrays["start"]
     X, Y, order = arrays["X"], arrays["Y"], arrays["order"]
-    activations, deltas, gram = arrays["activations"], arrays["deltas"], arrays["gram"]
 
     def call():
         params[:] = start
-        kernels.train_epoch_per_sample(params, sizes, X, Y, order, ETA, activations, deltas, gram)
-    return call
-
-
-def w1_arrays(kernels, rng):
-    f = np.float64
-    sizes = np.array([784, 30, 10], np.int64)
-    n = 2000
-    n_params = sum(int(sizes[i] * sizes[i - 1] + sizes[i]) for i in range(1, len(sizes)))
-    Y = np.zeros((n, 10), f)
-    Y[np.arange(n), rng.integers(0, 10, n)] = 1
-    rows = kernels.workspace_size(sizes, kernels.LOOKAHEAD)
-    return {
-        "sizes": sizes, "X": rng.random((n, 784)), "Y": Y,
-        "order": np.arange(n, dtype=np.int64),
-        "start": rng.standard_normal(n_params) * 0.05, "params": np.zeros(n_params, f),
-        "activations": np.zeros(rows, f), "deltas": np.zeros(rows, f),
-        "gram": np.zeros((kernels.LOOKAHEAD, kernels.LOOKAHEAD), f),
-    }
-
-
-# name: (sizes, batch size, dtype, samples), as in scripts/bench_peers.py
-EPOCHS = {
-    "epoch W1": ([784, 30, 10], 1, np.float64, 4_000),
-    "epoch W2": ([784, 30, 10], 10, np.float32, 10_000),
-    "epoch W3": ([784, 100, 10], 32, np.float32, 10_000),
-    "epoch W4": ([784, 256, 256, 10], 128, np.float32, 10_000),
-}
-
-
-def epoch_arrays(kernels, name, rng):
-    sizes, batch, dtype, n = EPOCHS[name]
-    sizes = np.array(sizes, np.int64)
-    n_params = sum(int(sizes[i] * sizes[i - 1] + sizes[i]) for i in range(1, len(sizes)))
-    Y = np.zeros((n, sizes[-1]), dtype)
-    Y[np.arange(n), rng.integers(0, sizes[-1], n)] = 1
-    rows = kernels.LOOKAHEAD if batch == 1 else batch
-    length = kernels.workspace_size(sizes, rows)
-    return {
-        "sizes": sizes, "batch": batch, "X": rng.random((n, sizes[0])).astype(dtype), "Y": Y,
-        "order": np.arange(n, dtype=np.int64),
-        "start": (rng.standard_normal(n_params) * 0.05).astype(dtype),
-        "params": np.zeros(n_params, dtype), "grad": np.zeros(n_params, dtype),
-        "activations": np.zeros(length, dtype), "deltas": np.zeros(length, dtype),
-        "gram": np.zeros((kernels.LOOKAHEAD, kernels.LOOKAHEAD), dtype),
-        "batch_targets": np.zeros((batch, sizes[-1]), dtype),
-        "x_ring": np.zeros((3 * rows, sizes[0]), dtype),
-    }
-
-
-def epoch_call(kernels, a):
-    """One epoch through the kernel that Network.train of this version uses."""
-    import numba
-
-    sizes, batch = a["sizes"], a["batch"]
-    shared = hasattr(kernels, "use_shared_epoch") and kernels.use_shared_epoch(sizes, batch)
-
-    def call():
-        a["params"][:] = a["start"]
-        if batch == 1 and shared:
-            kernels.train_epoch_per_sample_shared(
-                a["params"], sizes, a["X"], a["Y"], a["order"], ETA, a["activations"],
-                a["deltas"], a["gram"], a["x_ring"].reshape(-1), numba.get_num_threads())
-        elif batch == 1:
-            kernels.train_epoch_per_sample(a["params"], sizes, a["X"], a["Y"], a["order"], ETA,
-                                           a["activations"], a["deltas"], a["gram"])
-        elif shared:
-            kernels.train_epoch_shared(
-                a["params"], a["grad"], sizes, a["X"], a["Y"], a["order"], batch, ETA,
-                a["activations"], a["deltas"], a["batch_targets"], a["x_ring"],
-                numba.get_num_threads())
-        else:
-            # Versions with one-thread and threaded mini-batch epochs pick
-            # as EpochPlan does; older ones had the threads inside train_epoch.
-            threaded = (hasattr(kernels, "train_epoch_threaded")
-                        and kernels.uses_layer_threads(sizes, batch))
-            driver = kernels.train_epoch_threaded if threaded else kernels.train_epoch
-            driver(a["params"], a["grad"], sizes, a["X"], a["Y"], a["order"], batch,
-                   ETA, a["activations"], a["deltas"], a["batch_targets"])
+        plan.run(params, X, Y, order, ETA)
+        if getattr(plan, "last_run", plan.driver) != plan.driver:
+            fallbacks[0] += 1
     return call
 
 
@@ -193,7 +186,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("a", help="git revision (or WORKTREE) of version A")
     parser.add_argument("b", help="git revision (or WORKTREE) of version B")
-    names = [name for name, *_ in LAYERS] + ["W1"] + list(EPOCHS)
+    names = [name for name, *_ in LAYERS] + list(EPOCHS)
     parser.add_argument("--cases", nargs="+", default=names, choices=names)
     parser.add_argument("--kernels", nargs="+", default=list(KERNELS), choices=KERNELS)
     parser.add_argument("--rounds", type=int, default=12)
@@ -201,8 +194,9 @@ def main(argv=None):
 
     with tempfile.TemporaryDirectory() as temporary:
         destination = pathlib.Path(temporary)
-        version_a = extract(args.a, destination, "fastnn_kernels_a").kernels
-        version_b = extract(args.b, destination, "fastnn_kernels_b").kernels
+        packages = [extract(args.a, destination, "fastnn_kernels_a"),
+                    extract(args.b, destination, "fastnn_kernels_b")]
+        version_a, version_b = (package.kernels for package in packages)
         print(f"A = {args.a}, B = {args.b}; median over {args.rounds} alternating rounds "
               "of A's time / B's time (quartiles), same arrays for both\n")
         rng = np.random.default_rng(0)
@@ -217,22 +211,37 @@ def main(argv=None):
                                                     args.rounds, repeats=20)
                 print(f"{name:6s} {m:4d}x{n_out:4d}x{n_in:4d} {kernel:9s} B {seconds * 1e6:8.1f} us"
                       f"   A/B {ratio:.3f} ({low:.3f}-{high:.3f})")
-        if "W1" in args.cases:
-            arrays = w1_arrays(version_a, rng)
-            call_a, call_b = w1_call(version_a, arrays), w1_call(version_b, arrays)
-            call_a(), call_b()
+        epoch_cases = [name for name in EPOCHS if name in args.cases]
+        plan_modules = [plan_module(package) for package in packages] if epoch_cases else []
+        for revision, module in zip((args.a, args.b), plan_modules):
+            if module is None:
+                print(f"epoch cases skipped: {revision} has no fastnn/plan.py (EpochPlan)")
+                epoch_cases = []
+        for name in epoch_cases:
+            workload, one_thread = EPOCHS[name]
+            n_threads = 1 if one_thread else numba.get_num_threads()
+            plans, apart = epoch_plans(plan_modules, workload, n_threads)
+            arrays = epoch_arrays(workload, plans[0].n_params, rng)
+            fallbacks = ([0], [0])
+            call_a, call_b = (epoch_call(plan, arrays, count)
+                              for plan, count in zip(plans, fallbacks))
+            call_a(), call_b()  # compile
             ratio, low, high, seconds = compare(call_a, call_b, args.rounds, repeats=3)
-            print(f"W1     per-sample epoch of 2,000  B {seconds * 1e3:8.2f} ms"
-                  f"   A/B {ratio:.3f} ({low:.3f}-{high:.3f})")
-        for name in EPOCHS:
-            if name not in args.cases:
-                continue
-            arrays = epoch_arrays(version_a, name, rng)
-            call_a, call_b = epoch_call(version_a, arrays), epoch_call(version_b, arrays)
-            call_a(), call_b()
-            ratio, low, high, seconds = compare(call_a, call_b, args.rounds, repeats=3)
-            print(f"{name:9s} of {len(arrays['X']):,} samples  B {seconds * 1e3:8.2f} ms"
-                  f"   A/B {ratio:.3f} ({low:.3f}-{high:.3f})")
+            drivers = {plan.driver for plan in plans}
+            driver = plans[0].driver if len(drivers) == 1 else \
+                f"A {plans[0].driver}, B {plans[1].driver}"
+            what = (f"per-sample epoch of {workload.n_samples:,}" if name == "W1"
+                    else f"of {workload.n_samples:,} samples")
+            print(f"{name:9s} {what:25s}  B {seconds * 1e3:8.2f} ms"
+                  f"   A/B {ratio:.3f} ({low:.3f}-{high:.3f})   {driver}, {n_threads} thread"
+                  + ("s" if n_threads > 1 else ""))
+            if apart:
+                print(f"{'':9s} note: work buffers {', '.join(apart)} differ between the versions "
+                      "(each used its own)")
+            for version, plan, (count,) in zip("AB", plans, fallbacks):
+                if count:
+                    print(f"{'':9s} note: {count} of {version}'s {args.rounds * 3 + 1} epochs ran "
+                          f"{plan.last_run}, not {plan.driver}")
 
 
 if __name__ == "__main__":

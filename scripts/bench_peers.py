@@ -6,15 +6,16 @@
     python scripts/bench_peers.py --no-pause      # also back to back, as in a notebook
 
 Each system trains the same network (sigmoid layers, quadratic cost, plain
-mini-batch SGD, eta 3.0, no shuffling) on the same synthetic data (inputs in
-[0, 1), one-hot targets of 10 classes) for one epoch at a time: a warm-up
-epoch, then --epochs rounds, each of which times one epoch of every system
-(in an order rotated from round to round) and one 2048x2048 matmul for the
-peak. The per-sample "nielsen" peer and scikit-learn train on the first
---slow-samples samples only (their rate is what is compared). A ratio is the
-median over the rounds of fastnn's samples/s over the peer's in the same
-round, so that the drift of a shared machine's speed (tens of percent within
-a minute here) hits both sides of it alike.
+mini-batch SGD, eta 3.0, no shuffling; the workloads W1-W4 of
+scripts/workloads.py) on the same synthetic data (inputs in [0, 1), one-hot
+targets of 10 classes) for one epoch at a time: a warm-up epoch, then
+--epochs rounds, each of which times one epoch of every system (in an order
+rotated from round to round) and one 2048x2048 matmul for the peak. The
+per-sample "nielsen" peer and scikit-learn train on the first --slow-samples
+samples only (their rate is what is compared). A ratio is the median over
+the rounds of fastnn's samples/s over the peer's in the same round, so that
+the drift of a shared machine's speed (tens of percent within a minute
+here) hits both sides of it alike.
 
 --busy and --no-pause add conditions to every round rather than runs of
 their own, for the same reason: a round then holds one pass over the systems
@@ -42,21 +43,9 @@ import numpy as np
 
 import fastnn
 
-WORKLOADS = {
-    # name: (sizes, batch size, dtype, samples)
-    "W1": ([784, 30, 10], 1, np.float64, 10_000),
-    "W2": ([784, 30, 10], 10, np.float32, 10_000),
-    "W3": ([784, 100, 10], 32, np.float32, 20_000),
-    "W4": ([784, 256, 256, 10], 128, np.float32, 20_000),
-}
+from workloads import WORKLOADS, flops_per_sample  # scripts/workloads.py
+
 ETA = 3.0
-
-
-def flops_per_sample(sizes):
-    """2 flops per multiply-add: forward, weight gradient, and the backward
-    delta of every layer but the first (the input needs no delta)."""
-    products = [sizes[i] * sizes[i - 1] for i in range(1, len(sizes))]
-    return 2 * (2 * sum(products) + sum(products[1:]))
 
 
 def make_data(sizes, dtype, n_samples, seed=0):
@@ -465,10 +454,11 @@ def main(argv=None):
     summary, condition_summary = [], []
     with BusyProcess() if args.busy else contextlib.nullcontext() as busy:
         for name in args.workloads:
-            sizes, batch, dtype, n_samples = WORKLOADS[name]
-            X, Y, _ = make_data(sizes, dtype, n_samples)
+            workload = WORKLOADS[name]
+            sizes, batch, dtype = workload.sizes, workload.batch_size, workload.dtype
+            X, Y, _ = make_data(sizes, dtype, workload.n_samples)
             print(f"\n{name}: sizes {'-'.join(map(str, sizes))}, batch {batch}, "
-                  f"{np.dtype(dtype).name}, {n_samples} samples")
+                  f"{np.dtype(dtype).name}, {workload.n_samples} samples")
             peers = list(make_peers(args.peers, sizes, batch, dtype, X, Y, args.slow_samples))
             if not peers:
                 continue

@@ -11,11 +11,25 @@ benchmark will use, so no compile time leaks into a measurement.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import sys
 
 import numpy as np
 
 import fastnn
+
+# The workloads W1-W4 are defined once, in scripts/workloads.py, for this
+# suite and the scripts alike. It cannot live in the fastnn package: asv
+# installs old commits of fastnn, which lack it, and runs these benchmark
+# files (from the current checkout) against them. So import it from the
+# checkout's scripts/ directory, found relative to this file.
+_SCRIPTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "scripts")
+if _SCRIPTS_DIR not in sys.path:
+    sys.path.insert(0, _SCRIPTS_DIR)
+
+import workloads  # noqa: E402  (scripts/workloads.py)
+
+flops_per_sample = workloads.flops_per_sample
 
 ETA = 3.0
 SEED = 0
@@ -44,36 +58,16 @@ _assert_fastnn_comes_from_the_asv_environment()
 # ---------------------------------------------------------------------------
 # Workloads of the speed issue
 # ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Workload:
-    sizes: tuple
-    batch_size: int
-    dtype: type
-    # Samples per benchmarked epoch: >= ~20 ms per epoch on an idle core of
-    # this machine, few enough that `asv run --quick` stays short when the
-    # cores are shared (threaded kernels then wait for their second core).
-    n_samples: int
+# Samples per benchmarked epoch, fewer than scripts/workloads.py's (the
+# epochs of bench_peers.py): >= ~20 ms per epoch on an idle core of this
+# machine, few enough that `asv run --quick` stays short when the cores are
+# shared (threaded kernels then wait for their second core). Every saved
+# result measured these counts: changing one changes what its benchmark means.
+_SAMPLES_PER_EPOCH = {"W1": 2_000, "W2": 4_000, "W3": 4_000, "W4": 4_000}
 
-
-WORKLOADS = {
-    "W1": Workload((784, 30, 10), 1, np.float64, 2_000),
-    "W2": Workload((784, 30, 10), 10, np.float32, 4_000),
-    "W3": Workload((784, 100, 10), 32, np.float32, 4_000),
-    "W4": Workload((784, 256, 256, 10), 128, np.float32, 4_000),
-}
+WORKLOADS = {name: workload.with_samples(_SAMPLES_PER_EPOCH[name])
+             for name, workload in workloads.WORKLOADS.items()}
 WORKLOAD_NAMES = list(WORKLOADS)
-
-
-def flops_per_sample(sizes) -> int:
-    """Floating-point operations (2 per multiply-add) of one training sample.
-
-    Forward: sum_i L_i L_{i-1} multiply-adds; weight gradient: the same;
-    backward delta (layers i >= 2 only, layer 1 has no delta to pass back):
-    sum_{i>=2} L_i L_{i-1}. Sigmoids, biases and the update step are left
-    out: they are O(L_i) per sample or O(params) per batch.
-    """
-    layer_macs = [fan_out * fan_in for fan_in, fan_out in zip(sizes[:-1], sizes[1:])]
-    return 2 * (2 * sum(layer_macs) + sum(layer_macs[1:]))
 
 
 def synthetic_data(n_samples, sizes, dtype, seed=SEED):

@@ -1,9 +1,10 @@
 """Training through the public API: epoch time, throughput, memory, accuracy.
 
-Workloads W1-W4 (see ``_common.WORKLOADS``) are the speed issue's; their
-sample counts are smaller than MNIST's 60,000 so that the suite stays short,
-and large enough that an epoch takes tens of milliseconds. The inputs are
-synthetic (uniform in [0, 1), one-hot targets), seeded.
+Workloads W1-W4 (defined in scripts/workloads.py, with the sample counts of
+``_common.WORKLOADS``) are the speed issue's; their sample counts are
+smaller than MNIST's 60,000 so that the suite stays short, and large enough
+that an epoch takes tens of milliseconds. The inputs are synthetic
+(uniform in [0, 1), one-hot targets), seeded.
 """
 import time
 
@@ -106,8 +107,8 @@ class PeakMemoryTraining:
     """
 
     n_samples = 60_000
-    sizes = (784, 100, 10)
-    batch_size = 32
+    sizes = WORKLOADS["W3"].sizes  # (784, 100, 10)
+    batch_size = WORKLOADS["W3"].batch_size  # 32
 
     def setup(self):
         check_training(self.sizes, self.batch_size, np.float32)
