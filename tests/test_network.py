@@ -417,6 +417,7 @@ def test_kernels_reload_from_the_cache_in_new_processes(tmp_path):
     import sys
 
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), FASTNN_CACHE="1", FASTNN_PARALLEL="1")
+    env.pop("FASTNN_CACHE_DIR", None)  # it would win over NUMBA_CACHE_DIR
     outputs = []
     for script in (KERNELS_ONLY_SCRIPT, TRAINING_SCRIPT, TRAINING_SCRIPT):
         result = subprocess.run([sys.executable, "-c", script], env=env,

@@ -174,50 +174,50 @@ def _batch_rows(inputs, targets, order, in_order, start, m, sizes, activations, 
     return x, y
 
 
-@jit
-def train_epoch(params, grad, sizes, inputs, targets, order, batch_size, eta,
-                activations, deltas, batch_targets):
-    """§9: one epoch of mini-batch gradient descent, entirely in compiled
-    code, in one thread.
+def _epoch_through(forward_pass_from, backward_pass_from, name, doc):
+    """The loop of train_epoch, over the batches, through the given passes
+    (written once for train_epoch and train_epoch_threaded, which differ
+    in their passes and their JIT flags only)."""
 
-    For each batch of ``batch_size`` samples taken in ``order``:
-    w <- w - (eta / m) sum_n dC_n/dw (likewise b).
+    def epoch(params, grad, sizes, inputs, targets, order, batch_size, eta, activations,
+              deltas, batch_targets):
+        # (np.float64, not 0.0: in plain Python, NUMBA_DISABLE_JIT=1, 0.0 plus
+        # a float32 cost is a float32; compiled, the sum is float64 either way.)
+        cost = np.float64(0.0)
+        in_order = is_identity(order)
+        for start in range(0, inputs.shape[0], batch_size):
+            m = min(batch_size, inputs.shape[0] - start)
+            x, y = _batch_rows(inputs, targets, order, in_order, start, m, sizes, activations,
+                               batch_size, batch_targets)
+            forward_pass_from(params, sizes, x, activations, m, batch_size)
+            cost += backward_pass_from(params, grad, sizes, x, activations, deltas, y, m,
+                                       batch_size, eta)
+        return cost
 
-    inputs: (N, L_0); targets: (N, L_l); order: (N,) int64 sample indices.
-    activations, deltas: flat buffers of ``workspace_size(sizes, batch_size)``;
-    batch_targets: (batch_size, L_l). Returns sum_n C_n, each C_n measured in
-    the forward pass that produced its gradient.
-    """
-    # (np.float64, not 0.0: in plain Python, NUMBA_DISABLE_JIT=1, 0.0 plus
-    # a float32 cost is a float32; compiled, the sum is float64 either way.)
-    cost = np.float64(0.0)
-    in_order = is_identity(order)
-    for start in range(0, inputs.shape[0], batch_size):
-        m = min(batch_size, inputs.shape[0] - start)
-        x, y = _batch_rows(inputs, targets, order, in_order, start, m, sizes, activations,
-                           batch_size, batch_targets)
-        forward_pass_from(params, sizes, x, activations, m, batch_size)
-        cost += backward_pass_from(params, grad, sizes, x, activations, deltas, y, m,
-                                    batch_size, eta)
-    return cost
+    epoch.__name__ = epoch.__qualname__ = name
+    epoch.__doc__ = doc
+    return epoch
 
 
-@jit(calls_parallel=True)
-def train_epoch_threaded(params, grad, sizes, inputs, targets, order, batch_size, eta,
-                         activations, deltas, batch_targets):
-    """§9: train_epoch with the layers of at least PARALLEL_MIN_WORK multiply-adds
-    per batch split between numba's threads (forward_layer, backward_delta,
-    layer_gradient): bitwise the same steps and cost. Same arguments."""
-    cost = np.float64(0.0)
-    in_order = is_identity(order)
-    for start in range(0, inputs.shape[0], batch_size):
-        m = min(batch_size, inputs.shape[0] - start)
-        x, y = _batch_rows(inputs, targets, order, in_order, start, m, sizes, activations,
-                           batch_size, batch_targets)
-        _forward_pass_threaded_from(params, sizes, x, activations, m, batch_size)
-        cost += _backward_pass_threaded_from(params, grad, sizes, x, activations, deltas, y, m,
-                                             batch_size, eta)
-    return cost
+train_epoch = jit(_epoch_through(forward_pass_from, backward_pass_from, "train_epoch", """\
+§9: one epoch of mini-batch gradient descent, entirely in compiled code,
+in one thread.
+
+For each batch of ``batch_size`` samples taken in ``order``:
+w <- w - (eta / m) sum_n dC_n/dw (likewise b).
+
+inputs: (N, L_0); targets: (N, L_l); order: (N,) int64 sample indices.
+activations, deltas: flat buffers of ``workspace_size(sizes, batch_size)``;
+batch_targets: (batch_size, L_l). Returns sum_n C_n, each C_n measured in
+the forward pass that produced its gradient.
+"""))
+
+train_epoch_threaded = jit(calls_parallel=True)(_epoch_through(
+    _forward_pass_threaded_from, _backward_pass_threaded_from, "train_epoch_threaded", """\
+§9: train_epoch with the layers of at least PARALLEL_MIN_WORK multiply-adds
+per batch split between numba's threads (forward_layer, backward_delta,
+layer_gradient): bitwise the same steps and cost. Same arguments.
+"""))
 
 
 def uses_layer_threads(sizes, batch_size):
