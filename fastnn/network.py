@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import tempfile
 import threading
 import time
 import zipfile
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import kernels
+from ._files import atomic_write
 from ._threads import borrow_threads, check_thread_count, default_thread_count, parallel_region
 from .plan import EpochPlan
 from ._validation import (
@@ -372,11 +372,17 @@ class Network:
     def save(self, path) -> str:
         """Write sizes, dtype, weights and biases to a ``.npz`` file.
 
-        ``.npz`` is appended to ``path`` if missing. The file is written
-        beside its destination first and then renamed over it, so an existing
-        file is replaced whole or not at all. Returns the path written.
+        ``.npz`` is appended to ``path`` if missing. Returns the path written.
+        The file is replaced whole or not at all, also if the process is
+        killed or the machine loses power: it is written beside its
+        destination, fsynced and renamed over it (``fastnn._files.
+        atomic_write``). It keeps the permissions of the file it replaces (a
+        new file gets 0666 less the umask), and a symbolic link is written
+        through to the file it points to.
         """
         path = os.fspath(path)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
         if not path.endswith(".npz"):
             path += ".npz"
         arrays = {
@@ -387,17 +393,7 @@ class Network:
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             arrays[f"weights_{i}"] = w
             arrays[f"biases_{i}"] = b
-        directory = os.path.dirname(os.path.abspath(path))
-        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".npz.tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, **arrays)
-            os.replace(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
-        return path
+        return atomic_write(path, lambda stream: np.savez(stream, **arrays))
 
 
 def load(path) -> Network:
