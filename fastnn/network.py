@@ -17,6 +17,7 @@ from ._files import atomic_write
 from ._threads import borrow_threads, check_thread_count, default_thread_count, parallel_region
 from .plan import EpochPlan
 from ._validation import (
+    _all_finite,
     check_dtype,
     check_inputs,
     check_labels,
@@ -157,8 +158,19 @@ class Network:
         passed beside it. It never depends on the number of threads.
         """
         inputs, single = check_inputs(X, self.sizes[0], self.dtype)
+        self._check_finite_parameters()
         outputs = self._feedforward_checked(inputs)
         return outputs[0] if single else outputs
+
+    def _check_finite_parameters(self):
+        """ValueError if a parameter is NaN or inf: such a network's outputs
+        are meaningless (a NaN network "predicted" class 0 for everything)."""
+        if not _all_finite(self.params):
+            raise ValueError(
+                "this network's parameters are not all finite (NaN or inf), so its "
+                "outputs would be meaningless: training diverged (retrain with a "
+                "smaller eta) or they were set so"
+            )
 
     def _feedforward_checked(self, inputs, *, warm_up=False):
         """Outputs for checked inputs (n, L_0), in chunks of _CHUNK samples.
@@ -198,6 +210,7 @@ class Network:
         Y : targets of shape (n, sizes[-1]) or integer labels of shape (n,).
         """
         inputs, targets = self._check_pair(X, Y, "X", "Y")
+        self._check_finite_parameters()
         outputs = self._feedforward_checked(inputs)
         diff = (outputs - targets).astype(np.float64)
         return float(0.5 * np.mean(np.sum(diff * diff, axis=1)))
@@ -211,6 +224,7 @@ class Network:
         """Fraction of samples whose argmax output equals the label."""
         inputs, _ = check_inputs(X, self.sizes[0], self.dtype)
         labels = check_labels(labels, inputs.shape[0], self.sizes[-1])
+        self._check_finite_parameters()
         predicted = np.argmax(self._feedforward_checked(inputs), axis=1)
         return float(np.mean(predicted == labels))
 
@@ -379,12 +393,21 @@ class Network:
         atomic_write``). It keeps the permissions of the file it replaces (a
         new file gets 0666 less the umask), and a symbolic link is written
         through to the file it points to.
+
+        Raises ValueError, and writes nothing, if a parameter is NaN or inf
+        (:func:`load` refuses such a file).
         """
         path = os.fspath(path)
         if isinstance(path, bytes):
             path = os.fsdecode(path)
         if not path.endswith(".npz"):
             path += ".npz"
+        if not _all_finite(self.params):
+            raise ValueError(
+                f"not saved to {path}: this network's parameters are not all finite "
+                "(NaN or inf), and fastnn.load refuses such a file; training diverged "
+                "(retrain with a smaller eta) or they were set so"
+            )
         arrays = {
             "format_version": np.array(_FORMAT_VERSION),
             "sizes": np.asarray(self.sizes, dtype=np.int64),

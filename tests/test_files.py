@@ -230,3 +230,42 @@ def test_kill_9_during_network_save_leaves_the_old_or_the_new_model(tmp_path):
     candidates = [fastnn.Network([1500, 1000, 10], seed=seed) for seed in (1, 2)]
     for net in loaded:
         assert any(np.array_equal(net.params, c.params) for c in candidates)
+
+
+# -- save and the outputs of a non-finite network -----------------------------------------
+def nan_network():
+    net = fastnn.Network([3, 4, 2], seed=0)
+    net.weights[1][0, 2] = np.nan
+    net.biases[0][1] = np.inf
+    return net
+
+
+def test_save_refuses_a_non_finite_network_and_writes_nothing(tmp_path):
+    path = tmp_path / "model.npz"
+    fastnn.Network([3, 2], seed=0).save(path)
+    before_file = path.read_bytes()
+    net = nan_network()
+    before = net.params.tobytes()
+    with pytest.raises(ValueError, match="not all finite.*load refuses"):
+        net.save(path)
+    with pytest.raises(ValueError, match="not all finite"):
+        net.save(tmp_path / "new.npz")
+    assert path.read_bytes() == before_file
+    assert sorted(os.listdir(tmp_path)) == ["model.npz"]
+    assert net.params.tobytes() == before
+
+
+@pytest.mark.parametrize("call", ["feedforward", "predict", "evaluate", "cost"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_outputs_of_a_non_finite_network_are_refused(call, dtype):
+    net = fastnn.Network([3, 4, 2], seed=0, dtype=dtype)
+    net.weights[0][1, 1] = np.nan
+    before = net.params.tobytes()
+    X, labels = np.full((5, 3), 0.5), np.array([0, 1, 0, 1, 1])
+    arguments = {"feedforward": (X,), "predict": (X,), "evaluate": (X, labels),
+                 "cost": (X, labels)}[call]
+    with pytest.raises(ValueError, match="parameters are not all finite"):
+        getattr(net, call)(*arguments)
+    assert net.params.tobytes() == before
+    net.weights[0][1, 1] = 0.0
+    getattr(net, call)(*arguments)  # finite again: works
