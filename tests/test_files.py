@@ -1,4 +1,5 @@
-"""Files that survive faults: atomic_write and Network.save.
+"""Files that survive faults: atomic_write, Network.save and fastnn.load
+against damaged, hostile and huge files, and the small checks of issue 14.
 
 docs/reliability.md ("Files") says what each test here proves.
 """
@@ -10,15 +11,20 @@ import subprocess
 import sys
 import textwrap
 import time
+import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import fastnn
+from fastnn import _validation
 from fastnn._files import TEMPORARY_SUFFIX, atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
+GiB = 2**30
 
 
 def temporaries(directory):
@@ -32,6 +38,15 @@ def umask():
     os.umask(previous)
     yield lambda mask: os.umask(mask)
     os.umask(previous)
+
+
+@pytest.fixture
+def low_memory(monkeypatch):
+    """Pretend only ``limit`` bytes are available (and check from 1 byte)."""
+    def set_limit(limit):
+        monkeypatch.setattr(_validation, "available_memory", lambda: limit)
+        monkeypatch.setattr(_validation, "MEMORY_CHECK_FROM", 1)
+    return set_limit
 
 
 # -- atomic_write: modes, links, temporaries -----------------------------------------
@@ -269,3 +284,264 @@ def test_outputs_of_a_non_finite_network_are_refused(call, dtype):
     assert net.params.tobytes() == before
     net.weights[0][1, 1] = 0.0
     getattr(net, call)(*arguments)  # finite again: works
+
+
+# -- load: format, entries, shapes, memory, before anything is allocated ---------------------
+def model_arrays(sizes=(3, 4, 2), seed=0):
+    net = fastnn.Network(list(sizes), seed=seed)
+    arrays = {"format_version": np.array(1), "sizes": np.array(sizes), "dtype": np.array("float64")}
+    for i, (w, b) in enumerate(zip(net.weights, net.biases)):
+        arrays[f"weights_{i}"], arrays[f"biases_{i}"] = w, b
+    return arrays
+
+
+class Decompressed:
+    """Counts the bytes zipfile decompresses while it is installed."""
+
+    def __init__(self, monkeypatch):
+        self.total = 0
+        real = zipfile._get_decompressor
+
+        def counting(compress_type):
+            decompressor = real(compress_type)
+            if decompressor is None:
+                return None
+            outer = self
+
+            class Counting:
+                def __init__(self):
+                    self.inner = decompressor
+
+                def decompress(self, data, *args):
+                    out = self.inner.decompress(data, *args)
+                    outer.total += len(out)
+                    return out
+
+                def __getattr__(self, name):
+                    return getattr(self.inner, name)
+
+            return Counting()
+
+        monkeypatch.setattr(zipfile, "_get_decompressor", counting)
+
+
+def test_the_826_byte_file_claiming_15000_15000_10_is_refused_at_once(tmp_path, low_memory):
+    """Issue 14: this file made load run 17 s and reach 3.6 GB RSS."""
+    path = tmp_path / "bomb.npz"
+    np.savez(path, format_version=np.array(1), sizes=np.array([15000, 15000, 10]),
+             dtype=np.array("float64"))
+    assert path.stat().st_size == 826
+    low_memory(1 * GiB)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(ValueError, match=r"sizes \[15000, 15000, 10\].*needs 1\.68 GiB "
+                                             r"of memory but only 1\.00 GiB is available"):
+            fastnn.load(path)
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert elapsed < 1.0
+    assert peak < 2**20  # nothing near the network's size was allocated
+
+
+def test_the_826_byte_file_with_memory_to_spare_reports_the_missing_entry(tmp_path):
+    path = tmp_path / "bomb.npz"
+    np.savez(path, format_version=np.array(1), sizes=np.array([15000, 15000, 10]),
+             dtype=np.array("float64"))
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(ValueError, match="no 'weights_0' entry"):
+            fastnn.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - started < 1.0
+    assert peak < 2**20
+
+
+def test_a_network_bigger_than_the_memory_is_refused_with_its_size(tmp_path, low_memory):
+    path = tmp_path / "big.npz"
+    np.savez(path, **model_arrays())
+    arrays = dict(np.load(path))
+    arrays["sizes"] = np.array([40000, 40000, 10])
+    np.savez(path, **arrays)
+    low_memory(8 * GiB)
+    with pytest.raises(ValueError, match=r"1,600,440,010 float64 parameters\) that needs "
+                                         r"11\.92 GiB"):
+        fastnn.load(path)
+
+
+@pytest.mark.parametrize("version", [99, 0, 2, -1])
+def test_an_unknown_format_version_is_refused(tmp_path, version):
+    path = tmp_path / "model.npz"
+    arrays = model_arrays()
+    arrays["format_version"] = np.array(version)
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=rf"format_version {version}; this fastnn reads "
+                                         r"format_version 1 only"):
+        fastnn.load(path)
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("no format_version", "no 'format_version' entry"),
+    ("format_version 1.0", "'format_version' is an array of shape .* not a single integer"),
+    ("sizes 2-D", "'sizes' is an array of shape"),
+    ("sizes of floats", "'sizes' is an array of shape"),
+    ("sizes with a 0", r"sizes\[1\] must be at least 1"),
+    ("dtype float16", "dtype must be float32 or float64"),
+    ("dtype as bytes", "'dtype' is an array"),
+    ("extra entry", "does not have: 'weights_2'"),
+    ("weights transposed", r"'weights_0' has shape \(3, 4\), expected \(4, 3\)"),
+    ("biases float32", "'biases_1' has dtype float32, expected float64"),
+    ("object array", "Python objects"),
+])
+def test_load_names_what_is_wrong_from_the_headers(tmp_path, damage, message):
+    arrays = model_arrays()
+    if damage == "no format_version":
+        del arrays["format_version"]
+    elif damage == "format_version 1.0":
+        arrays["format_version"] = np.array(1.0)
+    elif damage == "sizes 2-D":
+        arrays["sizes"] = np.array([[3, 4, 2]])
+    elif damage == "sizes of floats":
+        arrays["sizes"] = np.array([3.0, 4.0, 2.0])
+    elif damage == "sizes with a 0":
+        arrays["sizes"] = np.array([3, 0, 2])
+    elif damage == "dtype float16":
+        arrays["dtype"] = np.array("float16")
+    elif damage == "dtype as bytes":
+        arrays["dtype"] = np.array(b"float64")
+    elif damage == "extra entry":
+        arrays["weights_2"] = np.zeros((2, 2))
+    elif damage == "weights transposed":
+        arrays["weights_0"] = arrays["weights_0"].T.copy()
+    elif damage == "biases float32":
+        arrays["biases_1"] = arrays["biases_1"].astype(np.float32)
+    elif damage == "object array":
+        arrays["biases_1"] = np.array([1.0, None], dtype=object)
+    path = tmp_path / "model.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="not a valid fastnn model.*" + message):
+        fastnn.load(path)
+
+
+def npy_header_bytes(shape, dtype="<f8"):
+    header = {"descr": dtype, "fortran_order": False, "shape": tuple(shape)}
+    stream = __import__("io").BytesIO()
+    np.lib.format.write_array_header_1_0(stream, header)
+    return stream.getvalue()
+
+
+def write_npz(path, members, compression=zipfile.ZIP_DEFLATED):
+    """An npz from raw member bytes (name -> bytes), as numpy lays them out."""
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name + ".npy", data)
+
+
+def npy_bytes(array):
+    stream = __import__("io").BytesIO()
+    np.save(stream, array)
+    return stream.getvalue()
+
+
+def test_a_compressed_member_claiming_a_huge_shape_is_refused_before_decompressing(
+        tmp_path, monkeypatch):
+    """Issue 14: a 1 MiB compressed weight array cost 1 GiB RSS before its
+    shape was checked. Here a member's header claims 100,000 x 100,000 (80 GB)
+    over 8 MiB of zeros (8 KB compressed)."""
+    members = {key: npy_bytes(value) for key, value in model_arrays().items()}
+    members["weights_0"] = npy_header_bytes((100_000, 100_000)) + bytes(8 * 2**20)
+    path = tmp_path / "model.npz"
+    write_npz(path, members)
+    assert path.stat().st_size < 100_000
+    counter = Decompressed(monkeypatch)
+    with pytest.raises(ValueError, match=r"'weights_0'.*declares shape \(100000, 100000\) "
+                                         r"of float64 \(80,000,000,000 bytes\)"):
+        fastnn.load(path)
+    assert counter.total < 2**20
+
+
+def test_a_compressed_member_of_the_wrong_shape_is_refused_before_decompressing(
+        tmp_path, monkeypatch):
+    # a true 1024 x 1024 array (8 MiB) where sizes [3, 4, 2] want 4 x 3
+    members = {key: npy_bytes(value) for key, value in model_arrays().items()}
+    members["weights_0"] = npy_bytes(np.zeros((1024, 1024)))
+    path = tmp_path / "model.npz"
+    write_npz(path, members)
+    counter = Decompressed(monkeypatch)
+    with pytest.raises(ValueError, match=r"'weights_0' has shape \(1024, 1024\), expected \(4, 3\)"):
+        fastnn.load(path)
+    assert counter.total < 2**20
+
+
+def test_a_zip_directory_claiming_more_than_deflate_can_give_is_refused(tmp_path, monkeypatch):
+    """A zip bomb's directory: 'weights_0' says 1.8 GB, compressed to 1 KB."""
+    sizes = np.array([15000, 15000, 10])
+    header = npy_header_bytes((15000, 15000))
+    members = {"format_version": npy_bytes(np.array(1)), "sizes": npy_bytes(sizes),
+               "dtype": npy_bytes(np.array("float64")),
+               "weights_0": header + bytes(4096)}
+    path = tmp_path / "model.npz"
+    write_npz(path, members)
+    # patch the central directory's uncompressed size of weights_0.npy
+    data = bytearray(path.read_bytes())
+    entry = data.index(b"PK\x01\x02", data.index(b"PK\x01\x02") + 1)
+    while data[entry + 46:entry + 46 + len(b"weights_0.npy")] != b"weights_0.npy":
+        entry = data.index(b"PK\x01\x02", entry + 1)
+    claimed = len(header) + 15000 * 15000 * 8
+    data[entry + 24:entry + 28] = claimed.to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    counter = Decompressed(monkeypatch)
+    with pytest.raises(ValueError, match="'weights_0' claims 1,800,000,128 bytes from .* "
+                                         "compressed bytes"):
+        fastnn.load(path)
+    assert counter.total < 2**20
+
+
+def test_a_member_shorter_than_its_header_is_refused(tmp_path):
+    members = {key: npy_bytes(value) for key, value in model_arrays().items()}
+    members["biases_0"] = members["biases_0"][:-8]
+    path = tmp_path / "model.npz"
+    write_npz(path, members, compression=zipfile.ZIP_STORED)
+    with pytest.raises(ValueError, match="'biases_0'.*declares shape \\(4,\\).*holds 24 bytes"):
+        fastnn.load(path)
+
+
+def test_load_still_reads_fortran_order_and_compressed_models_bitwise(tmp_path):
+    arrays = model_arrays((5, 7, 3), seed=3)
+    expected = fastnn.Network([5, 7, 3], seed=3)
+    arrays["weights_0"] = np.asfortranarray(arrays["weights_0"])
+    np.savez_compressed(tmp_path / "model.npz", **arrays)
+    loaded = fastnn.load(tmp_path / "model.npz")
+    assert loaded.params.tobytes() == expected.params.tobytes()
+
+
+# -- loads that cannot be tricked: random damage ---------------------------------------------
+@pytest.fixture(scope="module")
+def model_bytes(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fuzz") / "model.npz"
+    fastnn.Network([4, 3, 2], seed=0).save(path)
+    return path.read_bytes()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_damaged_model_files_raise_value_error_only(tmp_path, model_bytes, data):
+    damaged = bytearray(model_bytes)
+    for _ in range(data.draw(st.integers(1, 8))):
+        position = data.draw(st.integers(0, len(damaged) - 1))
+        damaged[position] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        damaged = damaged[:data.draw(st.integers(0, len(damaged)))]
+    path = tmp_path / "damaged.npz"
+    path.write_bytes(bytes(damaged))
+    try:
+        net = fastnn.load(path)
+    except ValueError:
+        return
+    assert net.sizes == (4, 3, 2) and np.isfinite(net.params).all()
