@@ -5,6 +5,7 @@ docs/reliability.md ("Files") says what each test here proves.
 """
 import os
 import random
+import re
 import signal
 import stat
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import textwrap
 import time
 import tracemalloc
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -545,3 +547,83 @@ def test_damaged_model_files_raise_value_error_only(tmp_path, model_bytes, data)
     except ValueError:
         return
     assert net.sizes == (4, 3, 2) and np.isfinite(net.params).all()
+
+
+# -- the small ones of issue 14 --------------------------------------------------------------
+@pytest.mark.parametrize("label, shown", [(1e30, "1e+30"), (2.0**63, "9.22337e+18"),
+                                          (np.uint64(2**63), "9223372036854775808"),
+                                          (np.uint64(2**64 - 1), "18446744073709551615"),
+                                          (12.0, "12")])
+def test_labels_out_of_range_are_reported_with_their_real_value(label, shown):
+    net = fastnn.Network([2, 3], seed=0)
+    before = net.params.tobytes()
+    labels = np.array([0, label], dtype=np.asarray(label).dtype)
+    X = np.zeros((2, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from a cast
+        for call in (lambda: net.evaluate(X, labels), lambda: net.train(X, labels, epochs=1)):
+            with pytest.raises(ValueError, match=rf"\[0, 3\).*found {re.escape(shown)}$"):
+                call()
+    assert net.params.tobytes() == before
+
+
+def test_dtype_none_is_refused_everywhere():
+    with pytest.raises(TypeError, match="float32 or float64, got None"):
+        fastnn.Network([2, 2], dtype=None)
+    with pytest.raises(TypeError, match="float32 or float64, got None"):
+        fastnn.datasets.read_npz("unused.npz", dtype=None)
+    pytest.importorskip("sklearn")
+    with pytest.raises(TypeError, match="float32 or float64, got None"):
+        fastnn.MLPClassifier(dtype=None).fit(np.zeros((4, 2)), [0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("value", ["no", 0, 1, None, "False", [True]])
+def test_check_bool_refuses_anything_but_a_bool(value):
+    with pytest.raises(TypeError, match=r"shuffle must be True or False"):
+        _validation.check_bool(value, "shuffle")
+    assert _validation.check_bool(np.bool_(False), "shuffle") is False
+
+
+def test_the_estimators_refuse_a_non_bool_shuffle():
+    pytest.importorskip("sklearn")
+    with pytest.raises(TypeError, match="shuffle must be True or False, got 'no'"):
+        fastnn.MLPClassifier(shuffle="no").fit(np.zeros((4, 2)), [0, 1, 0, 1])
+
+
+def test_check_epochs_caps_the_count():
+    assert _validation.check_epochs(10**9) == 10**9
+    with pytest.raises(ValueError, match="epochs must be at most 1,000,000,000, got "
+                                         "100,000,000,000"):
+        _validation.check_epochs(10**11)
+    with pytest.raises(ValueError, match="at least 1"):
+        _validation.check_epochs(0)
+    with pytest.raises(TypeError, match="integer"):
+        _validation.check_epochs(3.0)
+
+
+def test_a_network_that_cannot_fit_in_memory_is_refused_before_allocating(low_memory):
+    low_memory(1 * GiB)
+    with pytest.raises(ValueError, match=r"sizes \[64, 30, 100000001\] \(3,100,001,981 "
+                                         r"parameters\) needs 23\.10 GiB"):
+        fastnn.Network([64, 30, 10**8 + 1])
+
+
+@pytest.mark.parametrize("y", [[1e308, -1e308], [0.0, 1.7e308], [-1.7e308, 0.0]], ids=str)
+def test_the_regressor_refuses_targets_too_large_to_scale(y):
+    pytest.importorskip("sklearn")
+    y = np.repeat(y, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warnings on the way
+        with pytest.raises(ValueError, match=r"y values too large to scale.*max \|y\| = "):
+            fastnn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2).fit(np.zeros((10, 2)), y)
+
+
+def test_the_regressor_scales_large_but_safe_targets():
+    pytest.importorskip("sklearn")
+    y = np.repeat([-1e300, 1e300], 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning of two epochs
+        model = fastnn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+        model.fit(np.linspace(0, 1, 20).reshape(10, 2), y)
+    predictions = model.predict(np.zeros((3, 2)))
+    assert np.isfinite(predictions).all() and np.abs(predictions).max() <= 1.25e300
