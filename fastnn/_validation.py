@@ -326,7 +326,9 @@ def _cgroup_available():
 
 
 def gib(n_bytes) -> str:
-    """Bytes as GiB for messages: '1.68 GiB'."""
+    """Bytes for messages: '1.68 GiB', or '512.00 MiB' below a GiB."""
+    if n_bytes < _GIB:
+        return f"{n_bytes / 2**20:,.2f} MiB"
     return f"{n_bytes / _GIB:,.2f} GiB"
 
 
