@@ -3,9 +3,12 @@
 ``import fastnn`` loads numpy and numba only; scikit-learn, tqdm and
 matplotlib are imported by the parts that need them.
 """
+from .checkpoint import resume
+from .exceptions import DivergenceError, DivergenceWarning, SaturationWarning
 from .network import Network, TrainingHistory, load
 
-__all__ = ["Network", "TrainingHistory", "load", "__version__"]
+__all__ = ["Network", "TrainingHistory", "load", "resume", "DivergenceError",
+           "DivergenceWarning", "SaturationWarning", "__version__"]
 __version__ = "0.1.0"
 
 

@@ -30,6 +30,7 @@ from . import __version__, datasets
 from ._files import atomic_write, npz_headers, read_npy_header, read_npz_member
 from ._precompile import DTYPES, CompileCounter, compile_kernels
 from ._validation import MAX_EPOCHS, check_memory
+from .checkpoint import resume
 from .network import Network, load
 
 __all__ = ["main"]
@@ -130,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
              f"data's feature count and the last cover its labels (default: features,"
              f"{DEFAULT_HIDDEN},classes)",
     )
-    train.add_argument("--epochs", type=_epochs, default=30, help="default: 30")
+    train.add_argument("--epochs", type=_epochs, default=None,
+                       help="default: 30 (with --resume: the run's own total)")
     train.add_argument("--batch-size", type=_positive_int, default=10, help="default: 10")
     train.add_argument("--eta", type=_positive_float, default=3.0,
                        help="learning rate (default: 3.0)")
@@ -141,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", metavar="MODEL.npz", help="write the trained network here")
     train.add_argument("--plot", metavar="CURVE.png",
                        help="write a PNG of training cost and test accuracy per epoch")
+    train.add_argument("--checkpoint", metavar="RUN.ckpt",
+                       help="write a checkpoint here after every epoch and on Ctrl-C "
+                            "(continue with --resume)")
+    train.add_argument("--resume", metavar="RUN.ckpt",
+                       help="continue the run saved in this checkpoint, on the same --data; "
+                            "its network and settings replace --sizes, --batch-size, --eta, "
+                            "--dtype and --seed")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 
@@ -267,16 +276,33 @@ def _train(args) -> int:
         pyplot = _import_pyplot()
     if args.out:
         _check_writable(args.out, "--out")
+    if args.checkpoint:
+        _check_writable(args.checkpoint, "--checkpoint")
     progress_bar = None if args.quiet else _import_tqdm()
 
+    resumed = None
+    if args.resume:
+        from .checkpoint import read_checkpoint
+
+        resumed = read_checkpoint(args.resume)
+        args.dtype = resumed[0].dtype.name
     X_train, y_train, X_test, y_test, description = _load_data(args.data, args.dtype)
     n_features = X_train.shape[1]
     if X_test.shape[1] != n_features:
         raise CommandError(
             f"{description}: training data has {n_features} features but test data {X_test.shape[1]}"
         )
-    n_classes = _count_classes(y_train, y_test, description, sized=args.sizes is not None)
-    sizes = args.sizes or [n_features, DEFAULT_HIDDEN, n_classes]
+    n_classes = _count_classes(y_train, y_test, description,
+                               sized=args.sizes is not None or resumed is not None)
+    if resumed is not None:
+        net, state = resumed[0], resumed[1]
+        sizes = list(net.sizes)
+        epochs = state.epochs if args.epochs is None else args.epochs
+        batch_size, eta = state.batch_size, state.eta
+    else:
+        sizes = args.sizes or [n_features, DEFAULT_HIDDEN, n_classes]
+        epochs = 30 if args.epochs is None else args.epochs
+        batch_size, eta = args.batch_size, args.eta
     if sizes[0] != n_features:
         raise CommandError(
             f"--sizes {_dashed(sizes)} has {sizes[0]} inputs but {description} has "
@@ -288,51 +314,68 @@ def _train(args) -> int:
             f"up to {n_classes - 1}, which need at least {n_classes}"
         )
 
-    net = Network(sizes, seed=args.seed, dtype=args.dtype)
+    if resumed is None:
+        net = Network(sizes, seed=args.seed, dtype=args.dtype)
     n_train = X_train.shape[0]
     # The kernels are compiled (first run) or loaded before the progress
     # bar starts, so that its ETA counts epochs only.
     with _announce_compiling(quiet=args.quiet):
-        net.prepare(X_train, y_train, batch_size=args.batch_size, test_data=(X_test, y_test))
+        net.prepare(X_train, y_train, batch_size=batch_size, test_data=(X_test, y_test))
     bar = None
+    first_epoch = resumed[1].epochs_done if resumed is not None else 0
     if progress_bar is not None:
-        bar = progress_bar(total=args.epochs, desc=f"{_dashed(sizes)} on {description}",
-                           unit="epoch", file=sys.stderr, dynamic_ncols=True)
+        # counted in samples, so that it moves within long epochs
+        bar = progress_bar(total=epochs * n_train, initial=first_epoch * n_train,
+                           desc=f"{_dashed(sizes)} on {description}", unit="sample",
+                           unit_scale=True, file=sys.stderr, dynamic_ncols=True)
+
+    def show_progress(epoch, samples, n_samples):
+        if bar is not None:
+            bar.update((epoch - 1) * n_samples + samples - bar.n)
 
     def show_epoch(epoch, history):
         if bar is not None:
             bar.set_postfix_str(
-                f"cost={history.cost[-1]:.4f}, test acc={history.test_accuracy[-1]:.2%}, "
+                f"epoch {epoch}/{epochs}, cost={history.cost[-1]:.4f}, "
+                f"test acc={history.test_accuracy[-1]:.2%}, "
                 f"{n_train / max(history.seconds[-1], 1e-9):,.0f} samples/s",
-                refresh=False,
+                refresh=True,
             )
-            bar.update(1)
         return False
 
+    settings = dict(test_data=(X_test, y_test), callback=show_epoch, progress=show_progress,
+                    checkpoint=args.checkpoint, on_divergence="warn")
     try:
-        history = net.train(
-            X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, eta=args.eta,
-            test_data=(X_test, y_test), seed=args.seed, callback=show_epoch,
-        )
+        if resumed is not None:
+            net, history = resume(args.resume, X_train, y_train, epochs=epochs, **{
+                **settings, "checkpoint": args.checkpoint or args.resume})
+        else:
+            history = net.train(X_train, y_train, epochs=epochs, batch_size=batch_size,
+                                eta=eta, seed=args.seed, **settings)
+    except KeyboardInterrupt as interrupt:
+        if bar is not None:
+            bar.close()
+            bar = None
+        return _interrupted(interrupt, net, args)
     finally:
         if bar is not None:
             bar.close()
 
+    if not history.test_accuracy:  # diverged in its first epoch (warned)
+        print("training stopped before an epoch was completed", file=sys.stderr)
+        return EXIT_ERROR
     accuracy = history.test_accuracy[-1]
     correct = int(round(accuracy * X_test.shape[0]))
-    epochs = f"{history.epochs} epoch" + ("s" if history.epochs != 1 else "")
-    print(f"test accuracy: {accuracy:.2%} ({correct}/{X_test.shape[0]}) after {epochs}, "
+    n_epochs = f"{history.epochs} epoch" + ("s" if history.epochs != 1 else "")
+    print(f"test accuracy: {accuracy:.2%} ({correct}/{X_test.shape[0]}) after {n_epochs}, "
           f"{sum(history.seconds):.2f} s of training")
-    if not np.all(np.isfinite(history.cost)):
-        print(f"fastnn: warning: the training cost became {history.cost[-1]}: training "
-              f"diverged; try a smaller --eta than {args.eta:g}", file=sys.stderr)
     if args.out:
         print(f"model written to {net.save(args.out)}")
     else:
         print("model not saved (add --out MODEL.npz to keep it)")
     if args.plot:
-        title = (f"fastnn {_dashed(sizes)} on {description}: batch {args.batch_size}, "
-                 f"eta {args.eta:g}, {args.dtype}")
+        title = (f"fastnn {_dashed(sizes)} on {description}: batch {batch_size}, "
+                 f"eta {eta:g}, {net.dtype.name}")
         _plot(pyplot, history, args.plot, title)
         print(f"plot written to {args.plot}")
     return 0
@@ -352,6 +395,23 @@ def _count_classes(y_train, y_test, description, *, sized):
             "with numpy.unique(y, return_inverse=True)), or give the layers with --sizes"
         )
     return n_classes
+
+
+def _interrupted(interrupt, net, args) -> int:
+    """Ctrl-C during training: keep what was trained, say so in one line."""
+    history = getattr(interrupt, "history", None)
+    where = "before training started"
+    if history is not None and history.interrupted_at is not None:
+        epoch, samples = history.interrupted_at
+        where = f"in epoch {epoch} after {samples} samples"
+    kept = []
+    if args.out and history is not None:
+        kept.append(f"model saved to {net.save(args.out)}")
+    if (args.checkpoint or args.resume) and history is not None:
+        kept.append(f"checkpoint {args.checkpoint or args.resume} (continue with --resume)")
+    print(f"fastnn: interrupted {where}; " + ("; ".join(kept) if kept else
+          "nothing saved (add --out or --checkpoint)"), file=sys.stderr)
+    return 130
 
 
 class _CompileAnnouncer(CompileCounter):

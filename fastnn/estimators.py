@@ -241,8 +241,6 @@ class _BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
             nonlocal no_improvement, best_loss, best_validation_score, best_params, stopped
             loss = history.cost[-1]
             loss_curve.append(loss)
-            if not np.isfinite(loss):
-                return True
             if early_stopping:
                 score = self._validation_score(network, X_val, y_val)
                 validation_scores.append(score)
@@ -270,12 +268,21 @@ class _BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
             seed=int(rng.randint(_SEED_BOUND)),
             callback=after_epoch,
             n_threads=params["n_threads"],
+            on_divergence="stop",
         )
-        if not np.isfinite(network.params).all() or not np.isfinite(loss_curve[-1]):
-            raise ValueError(
-                "training diverged: the weights or the cost became NaN or inf; "
-                f"lower learning_rate_init (now {params['eta']}) or scale the inputs"
-            )
+        if history.diverged_at is not None:
+            # Network.train restored the last finite epoch's parameters.
+            warnings.warn(
+                f"{type(self).__name__}: training diverged in epoch {history.diverged_at} "
+                f"(the cost or the weights became NaN or inf) and stopped; the weights of the "
+                f"epoch before are kept. Lower learning_rate_init (now {params['eta']:g}) or "
+                "scale the inputs", ConvergenceWarning)
+            stopped = True
+        elif history.saturated_at is not None:
+            warnings.warn(
+                f"{type(self).__name__}: the output neurons are pinned at 0 or 1 and the "
+                f"training cost stopped moving after epoch {history.saturated_at}: "
+                f"learning_rate_init={params['eta']:g} is probably too large", ConvergenceWarning)
         if early_stopping and best_params is not None:
             network.params[...] = best_params
         if not incremental and not stopped:

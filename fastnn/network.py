@@ -1,11 +1,10 @@
 """The Network wrapper: owns the parameters, validates, allocates, calls kernels."""
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import threading
 import time
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -14,10 +13,14 @@ import numpy as np
 
 from . import kernels
 from ._files import atomic_write, npz_headers, read_npz_member
+from ._interrupt import EpochRunner, ctrl_c_survives_compiling
 from ._threads import borrow_threads, check_thread_count, default_thread_count, parallel_region
+from .checkpoint import TrainingState, data_checksum, epoch_seed, write_checkpoint
+from .exceptions import DivergenceError, DivergenceWarning, SaturationWarning
 from .plan import EpochPlan
 from ._validation import (
     _all_finite,
+    all_finite,
     check_dtype,
     check_inputs,
     check_labels,
@@ -40,6 +43,13 @@ _THREADED_FORWARD_WORK = 200_000_000
 _FORMAT_VERSION = 1
 # The type of the epochs' shuffle seeds (SeedSequence.generate_state).
 _EPOCH_SEED_TYPE = np.uint32
+_ON_DIVERGENCE = ("raise", "warn", "stop")
+# Saturation (Network._check_saturation): the cost moved by at most this
+# fraction in an epoch, and every output of the first _SATURATION_PROBE
+# training samples has a (1 - a) below _SATURATED_SLOPE.
+_SATURATED_COST_CHANGE = 1e-9
+_SATURATION_PROBE = 256
+_SATURATED_SLOPE = 1e-6
 
 
 @dataclass
@@ -56,6 +66,12 @@ class TrainingHistory:
         kernels this call runs, or loading them from the disk cache
         (milliseconds once they are cached); not part of ``seconds``.
     driver: the epoch kernel the last epoch ran (``fastnn.plan.EpochPlan``).
+    diverged_at: the epoch (from 1) whose cost or parameters became NaN or
+        inf, or None; it is not in ``cost`` (its parameters were undone).
+    saturated_at: the epoch after which the outputs were found pinned at 0
+        or 1 with the cost no longer moving, or None.
+    interrupted_at: ``(epoch, samples)`` where Ctrl-C stopped the run (the
+        steps of those samples of that epoch are taken), or None.
     """
 
     cost: list = field(default_factory=list)
@@ -63,6 +79,9 @@ class TrainingHistory:
     seconds: list = field(default_factory=list)
     compile_seconds: float = 0.0
     driver: str = ""
+    diverged_at: int | None = None
+    saturated_at: int | None = None
+    interrupted_at: tuple | None = None
 
     @property
     def epochs(self) -> int:
@@ -282,7 +301,8 @@ class Network:
 
     # -- training --------------------------------------------------------------
     def train(self, X, Y, *, epochs=30, batch_size=10, eta=3.0, test_data=None, shuffle=True,
-              seed=None, callback=None, n_threads=None):
+              seed=None, callback=None, n_threads=None, checkpoint=None, checkpoint_every=1,
+              on_divergence="raise", progress=None):
         """Mini-batch gradient descent: w <- w - (eta/m) sum_n dC_n/dw.
 
         X : (n, sizes[0]); Y : (n, sizes[-1]) targets or (n,) integer labels.
@@ -297,17 +317,52 @@ class Network:
         n_threads : the most threads to use (None: numba's thread count,
             capped by this process's cores and by ``OMP_NUM_THREADS``). The
             results are bitwise the same for every thread count.
+        checkpoint : optional path of a checkpoint written (atomically) after
+            every ``checkpoint_every``-th epoch, after the last, and when
+            Ctrl-C stops the run; ``fastnn.resume`` continues from it,
+            bitwise as if never stopped (``fastnn.checkpoint``).
+        on_divergence : what a NaN or inf cost or parameter does (after the
+            parameters of the last finite epoch are restored): ``"raise"``
+            ``fastnn.DivergenceError``; ``"warn"`` a ``DivergenceWarning``
+            and stop; ``"stop"`` stop, silently (``history.diverged_at``
+            says it). With "raise" and "warn", outputs pinned at 0 or 1 with
+            a cost that stopped moving give one ``SaturationWarning``.
+        progress : optional ``progress(epoch, samples_done, n_samples)``,
+            called from this thread about ten times a second during each
+            epoch and at its end (a progress bar within long epochs).
 
-        Returns a :class:`TrainingHistory`. Nothing is printed. All input is
-        checked before the first step: a rejected call leaves the network
-        as it was. Raises RuntimeError if this network is already training
-        in another thread.
+        Returns a :class:`TrainingHistory`, also kept as ``self.history``.
+        Nothing is printed. All input is checked before the first step: a
+        rejected call leaves the network as it was. Raises RuntimeError if
+        this network is already training in another thread.
+
+        Ctrl-C stops the running epoch at its next batch (per-sample SGD: at
+        its next block of eight samples), with every step before it taken,
+        and raises KeyboardInterrupt carrying ``history`` (docs/reliability.md).
         """
         epochs = check_positive_int(epochs, "epochs")
         batch_size = check_positive_int(batch_size, "batch_size")
         eta = check_positive_float(eta, "eta")
-        n_threads = check_thread_count(n_threads)
+        checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
         inputs, targets = self._check_pair(X, Y, "X", "Y")
+        try:
+            entropy = np.random.SeedSequence(seed).entropy
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"seed must be None or a non-negative int, got {seed!r}") from error
+        state = TrainingState(epochs=epochs, batch_size=batch_size, eta=eta,
+                              shuffle=bool(shuffle), seed_entropy=entropy,
+                              checkpoint_every=checkpoint_every)
+        return self._run_training(inputs, targets, state, TrainingHistory(),
+                                  test_data=test_data, callback=callback, progress=progress,
+                                  n_threads=n_threads, checkpoint=checkpoint,
+                                  on_divergence=on_divergence)
+
+    def _run_training(self, inputs, targets, state, history, *, test_data, callback, progress,
+                      n_threads, checkpoint, on_divergence, checksum=None):
+        """The rest of train's checks, then the run from ``state`` on (also
+        ``fastnn.resume``'s way in)."""
+        n_threads = check_thread_count(n_threads)
+        test_inputs = test_labels = None
         if test_data is not None:
             if not isinstance(test_data, (tuple, list)) or len(test_data) != 2:
                 raise TypeError(
@@ -320,6 +375,23 @@ class Network:
                                        "test labels")
         if callback is not None and not callable(callback):
             raise TypeError("callback must be callable")
+        if progress is not None and not callable(progress):
+            raise TypeError("progress must be callable")
+        if on_divergence not in _ON_DIVERGENCE:
+            choices = ", ".join(map(repr, _ON_DIVERGENCE))
+            raise ValueError(f"on_divergence must be one of {choices}, got {on_divergence!r}")
+        if checkpoint is not None:
+            checkpoint = os.fspath(checkpoint)
+            if checksum is None:
+                checksum = data_checksum(inputs, targets)
+        with np.errstate(over="ignore"):
+            if not np.isfinite(self.dtype.type(state.eta)):
+                raise ValueError(f"eta={state.eta:g} does not fit in {self.dtype.name} (largest "
+                                 f"{np.finfo(self.dtype).max:.3g}): every step would be inf")
+        if not all_finite(self.params):
+            raise ValueError(
+                "the network's parameters are not finite (NaN or inf): training cannot "
+                "recover them; start from a new network or load a saved one")
         if not self._training.acquire(blocking=False):
             raise RuntimeError(
                 "this Network is already training (in another thread, or this is a call "
@@ -327,10 +399,9 @@ class Network:
                 "or train a copy (Network.copy())"
             )
         try:
-            return self._train_checked(inputs, targets, epochs, batch_size, eta,
-                                       test_inputs if test_data is not None else None,
-                                       test_labels if test_data is not None else None,
-                                       shuffle, seed, callback, n_threads)
+            return self._train_checked(inputs, targets, state, history, test_inputs,
+                                       test_labels, callback, progress, n_threads,
+                                       checkpoint, checksum, on_divergence)
         finally:
             self._training.release()
 
@@ -354,36 +425,127 @@ class Network:
 
     def _warm_up(self, plan, inputs, targets, test_inputs):
         started = time.perf_counter()
-        with _ctrl_c_survives_compiling():
+        with ctrl_c_survives_compiling():
             plan.warm_up(self.params, inputs, targets, 1.0)
             kernels.shuffle_order(np.arange(2, dtype=np.int64), _EPOCH_SEED_TYPE(0))
             if test_inputs is not None:
                 self._feedforward_checked(test_inputs, warm_up=True)
         return time.perf_counter() - started
 
-    def _train_checked(self, inputs, targets, epochs, batch_size, eta, test_inputs,
-                       test_labels, shuffle, seed, callback, n_threads):
+    def _train_checked(self, inputs, targets, state, history, test_inputs, test_labels,
+                       callback, progress, n_threads, checkpoint, checksum, on_divergence):
         n_samples = inputs.shape[0]
-        plan = EpochPlan(self.sizes, batch_size, self.dtype, n_samples, n_threads)
+        plan = EpochPlan(self.sizes, state.batch_size, self.dtype, n_samples, n_threads)
         order = np.arange(n_samples, dtype=np.int64)
-        epoch_seeds = np.random.SeedSequence(seed).generate_state(epochs)
-        history = TrainingHistory(driver=plan.driver)
+        history.driver = plan.driver
         history.compile_seconds = self._warm_up(plan, inputs, targets, test_inputs)
+        self.history = history
+        last_finite = self.params.copy()
 
-        for epoch in range(epochs):
-            started = time.perf_counter()
-            if shuffle:
-                kernels.shuffle_order(order, epoch_seeds[epoch])
-            total_cost = plan.run(self.params, inputs, targets, order, eta)
-            history.seconds.append(time.perf_counter() - started)
-            history.driver = plan.last_run
-            history.cost.append(float(total_cost) / n_samples)
-            if test_inputs is not None:
-                predicted = np.argmax(self._feedforward_checked(test_inputs), axis=1)
-                history.test_accuracy.append(float(np.mean(predicted == test_labels)))
-            if callback is not None and callback(epoch + 1, history):
-                break
+        def save_checkpoint():
+            write_checkpoint(checkpoint, self, state, history, checksum, n_samples)
+
+        def interrupted():
+            history.interrupted_at = (state.epochs_done + 1, state.samples_done)
+            if checkpoint is not None:
+                save_checkpoint()
+            error = KeyboardInterrupt(
+                f"training stopped by Ctrl-C in epoch {state.epochs_done + 1} after "
+                f"{state.samples_done} of {n_samples} samples")
+            error.history = history
+            return error
+
+        epoch_progress = None
+        if progress is not None:
+            def epoch_progress(samples):
+                progress(state.epochs_done + 1, first + samples, n_samples)
+
+        with EpochRunner(plan, epoch_progress) as runner:
+            while state.epochs_done < state.epochs:
+                epoch = state.epochs_done
+                started = time.perf_counter()
+                if state.shuffle:
+                    kernels.shuffle_order(order, epoch_seed(state.seed_entropy, epoch))
+                first = state.samples_done
+                if first:
+                    # The rest of an epoch Ctrl-C stopped: its samples in their
+                    # order, copied once, run through the same kernels.
+                    rest = order[first:]
+                    cost = runner.run(self.params, np.ascontiguousarray(inputs[rest]),
+                                      np.ascontiguousarray(targets[rest]),
+                                      np.arange(rest.size, dtype=np.int64), state.eta)
+                    done = first + plan.samples_done(rest.size)
+                else:
+                    cost = runner.run(self.params, inputs, targets, order, state.eta)
+                    done = plan.samples_done(n_samples)
+                if done < n_samples:  # stopped by Ctrl-C (the only stop)
+                    state.samples_done = done
+                    state.partial_cost += float(cost)
+                    raise interrupted()
+                epoch_cost = (state.partial_cost + float(cost)) / n_samples
+                state.samples_done, state.partial_cost = 0, 0.0
+                if not (np.isfinite(epoch_cost) and all_finite(self.params)):
+                    self.params[...] = last_finite
+                    history.diverged_at = epoch + 1
+                    if self._diverged(history, state, on_divergence, epoch_cost):
+                        break
+                np.copyto(last_finite, self.params)
+                state.epochs_done += 1
+                history.seconds.append(time.perf_counter() - started)
+                history.driver = plan.last_run
+                history.cost.append(epoch_cost)
+                self._check_saturation(history, inputs, state, on_divergence)
+                if test_inputs is not None:
+                    predicted = np.argmax(self._feedforward_checked(test_inputs), axis=1)
+                    history.test_accuracy.append(float(np.mean(predicted == test_labels)))
+                if progress is not None:
+                    progress(epoch + 1, n_samples, n_samples)
+                last = state.epochs_done == state.epochs
+                stop = callback is not None and bool(callback(epoch + 1, history))
+                if checkpoint is not None and (
+                        last or stop or runner.interrupted
+                        or state.epochs_done % state.checkpoint_every == 0):
+                    save_checkpoint()
+                if runner.interrupted and not last:
+                    raise interrupted()
+                if stop:
+                    break
         return history
+
+    def _diverged(self, history, state, on_divergence, epoch_cost) -> bool:
+        """Report a non-finite epoch (parameters already restored); returns
+        whether training stops there (it always does, unless raising)."""
+        epoch = history.diverged_at
+        what = "parameters" if np.isfinite(epoch_cost) else "cost"
+        restored = f"epoch {epoch - 1}" if epoch > 1 else "the start"
+        message = (
+            f"training diverged in epoch {epoch}: the {what} became NaN or inf at "
+            f"eta={state.eta:g}. The parameters of {restored} are restored; try a smaller "
+            f"step, e.g. eta={state.eta / 10:g}, or scale the inputs and targets")
+        if on_divergence == "raise":
+            raise DivergenceError(message, history)
+        if on_divergence == "warn":
+            warnings.warn(message, DivergenceWarning, stacklevel=4)
+        return True
+
+    def _check_saturation(self, history, inputs, state, on_divergence):
+        """Note (and warn once) when the cost stopped moving because the
+        outputs are pinned at 0 or 1, where f'(z) ~ 0 passes no gradient."""
+        if history.saturated_at is not None or len(history.cost) < 2:
+            return
+        previous, current = history.cost[-2], history.cost[-1]
+        if abs(current - previous) > _SATURATED_COST_CHANGE * max(abs(previous), 1e-300):
+            return
+        outputs = self._feedforward_checked(inputs[:_SATURATION_PROBE]).astype(np.float64)
+        if np.all(outputs * (1.0 - outputs) < _SATURATED_SLOPE):
+            history.saturated_at = len(history.cost)
+            if on_divergence != "stop":
+                warnings.warn(
+                    f"the output neurons are pinned at 0 or 1 and the cost has stopped moving "
+                    f"(C = {current:.6g} in epochs {len(history.cost) - 1} and "
+                    f"{len(history.cost)}): f'(z) ~ 0 passes no gradient. eta={state.eta:g} "
+                    f"is probably too large; try eta={state.eta / 100:g} from a new network",
+                    SaturationWarning, stacklevel=4)
 
     # -- persistence -----------------------------------------------------------
     def save(self, path) -> str:
@@ -538,36 +700,6 @@ def _sizes_entry(archive, headers):
                          f"{header.dtype}, not a list of layer widths")
     check_memory(header.nbytes, f"its 'sizes' entry of {header.shape[0]:,} layers")
     return check_sizes(read_npz_member(archive, "sizes", header).tolist())
-
-
-@contextlib.contextmanager
-def _ctrl_c_survives_compiling():
-    """Ctrl-C while numba compiles stops the call, at the latest when the
-    compile ends.
-
-    llvmlite calls back into Python while LLVM emits code, and a
-    KeyboardInterrupt raised in that callback is printed as "Exception
-    ignored" and dropped: the compile, and the training after it, went on
-    as if nothing was pressed. The interrupt is noted here too, and raised
-    again once the compile returns if it was dropped. (Signal handlers can
-    only be set in the main thread; elsewhere nothing changes.)
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pressed = []
-
-    def on_interrupt(signum, frame):
-        pressed.append(signum)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, on_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if pressed:
-        raise KeyboardInterrupt
 
 
 def _parameter_count(sizes) -> int:

@@ -12,7 +12,7 @@ import contextlib
 import numpy as np
 
 from . import kernels
-from .kernels import reference
+from .kernels import control, reference
 from ._threads import borrow_threads, parallel_region
 
 __all__ = ["EpochPlan"]
@@ -79,6 +79,8 @@ class EpochPlan:
         self.batch_targets = np.empty((self.batch_size, self.sizes[-1]), self.dtype)
         # The inputs of three batches (blocks), for the shared epochs' copies.
         self.x_ring = np.empty((3 * rows if shared else 0, self.sizes[0]), self.dtype)
+        # Stop requests in, progress out (fastnn/kernels/control.py).
+        self.control = control.new_control()
 
     def _pick_driver(self, per_sample):
         threaded = self.n_threads > 1
@@ -100,30 +102,66 @@ class EpochPlan:
         return (f"EpochPlan(sizes={list(self.sizes)}, batch_size={self.batch_size}, "
                 f"dtype={self.dtype.name}, driver={self.driver}, n_threads={self.n_threads})")
 
+    @property
+    def unit_size(self) -> int:
+        """Samples per unit of the driver's loop: a batch, or a block of
+        LOOKAHEAD samples for per-sample SGD (where it can stop)."""
+        if self.driver.startswith("train_epoch_per_sample"):
+            return kernels.LOOKAHEAD
+        return self.batch_size
+
+    def request_stop(self) -> None:
+        """Ask the running epoch to stop at its next unit boundary (safe to
+        call from a signal handler or another thread)."""
+        self.control[control.STOP] = 1
+
+    def clear_stop(self) -> None:
+        self.control[control.STOP] = 0
+
+    @property
+    def stop_requested(self) -> bool:
+        return bool(self.control[control.STOP])
+
+    def samples_done(self, n_samples) -> int:
+        """Samples of the running (or last) epoch whose steps are taken, as
+        far as its progress counter tells: a multiple of ``unit_size``, or
+        n_samples."""
+        return min(int(self.control[control.PROGRESS]) * self.unit_size, int(n_samples))
+
     def run(self, params, inputs, targets, order, eta) -> float:
         """One epoch over ``inputs`` (N, L_0) and ``targets`` (N, L_l) in
         ``order`` (N,) int64, stepping ``params`` in place; returns sum_n C_n.
         Every array must be C-contiguous and of the plan's dtype (``order``
-        int64); ``Network.train`` checks that."""
+        int64); ``Network.train`` checks that.
+
+        After ``request_stop`` the epoch ends at the next unit boundary, with
+        the steps of every unit before it taken (``samples_done``), and
+        returns the cost of those units."""
         self.last_run = self.driver
+        self.control[control.PROGRESS] = 0
         sizes = self.sizes_array
         if self.driver == "train_epoch_per_sample":
             return kernels.train_epoch_per_sample(params, sizes, inputs, targets, order, eta,
-                                                  self.activations, self.deltas, self.gram)
+                                                  self.activations, self.deltas, self.gram,
+                                                  self.control)
         if self.driver == "train_epoch":
             return self._train_epoch(kernels.train_epoch, params, inputs, targets, order, eta)
         if self.driver == "train_epoch_reference":
-            return self._train_epoch(reference.train_epoch_reference, params, inputs, targets,
-                                     order, eta)
+            cost = reference.train_epoch_reference(
+                params, self.grad, sizes, inputs, targets, order, self.batch_size, eta,
+                self.activations, self.deltas, self.batch_targets)
+            self.control[control.PROGRESS] = -(-inputs.shape[0] // self.batch_size)
+            return cost
         with self._threads() as threads:
             if self.driver == "train_epoch_per_sample_shared":
                 return kernels.train_epoch_per_sample_shared(
                     params, sizes, inputs, targets, order, eta, self.activations, self.deltas,
-                    self.gram, self.x_ring.reshape(-1), threads)
+                    self.gram, self.control, self.x_ring.reshape(-1), threads)
             if self.driver == "train_epoch_shared":
                 return kernels.train_epoch_shared(
                     params, self.grad, sizes, inputs, targets, order, self.batch_size, eta,
-                    self.activations, self.deltas, self.batch_targets, self.x_ring, threads)
+                    self.activations, self.deltas, self.batch_targets, self.control,
+                    self.x_ring, threads)
             with parallel_region(threads) as may_use_threads:
                 if not may_use_threads:
                     self.last_run = "train_epoch"
@@ -137,7 +175,8 @@ class EpochPlan:
 
     def _train_epoch(self, driver, params, inputs, targets, order, eta):
         return driver(params, self.grad, self.sizes_array, inputs, targets, order,
-                      self.batch_size, eta, self.activations, self.deltas, self.batch_targets)
+                      self.batch_size, eta, self.activations, self.deltas, self.batch_targets,
+                      self.control)
 
     def warm_up(self, params, inputs, targets, eta) -> None:
         """Run the driver once on the first batch and a copy of ``params``,

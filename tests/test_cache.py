@@ -447,12 +447,12 @@ def test_editing_a_leaf_kernel_in_another_file_recompiles_its_callers(tmp_path):
     whose own file and bytecode are unchanged (numba's own cache, stamped with
     the caller's file, would load the stale forward pass)."""
     root = copy_package(tmp_path / "src")
-    kernels = root / "fastnn" / "kernels" / "sigmoid.py"
+    kernels = root / "fastnn" / "kernels" / "activation.py"
     text = kernels.read_text()
     tree = ast.parse(text)
     leaf = [node for node in tree.body
             if isinstance(node, ast.FunctionDef) and node.name == "_sigmoid_float64"]
-    assert leaf, "kernels/sigmoid.py has no _sigmoid_float64 any more: update this test"
+    assert leaf, "kernels/activation.py has no _sigmoid_float64 any more: update this test"
     lines = text.splitlines(keepends=True)
     body = leaf[0].body
     lines[body[0].lineno - 1: body[-1].end_lineno] = ["    return _leaf_sigmoid(z)\n"]

@@ -391,7 +391,7 @@ def test_training_that_produces_nan_is_rejected(blobs):
     # step can undo: the call must fail instead of storing a NaN model.
     clf.coefs_[0][...] = np.inf
     before = fitted_state(clf)
-    with pytest.raises(ValueError, match="training diverged"):
+    with pytest.raises(ValueError, match="parameters are not finite"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             clf.partial_fit(X, y)

@@ -497,3 +497,13 @@ def test_all_finite_agrees_with_numpy(dtype):
                 spoiled = values.copy()
                 spoiled.flat[position] = bad
                 assert not all_finite(spoiled), (shape, bad, position)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_loops_sigmoid_passes_nan_through_and_saturates_at_infinity(dtype):
+    """A NaN weighted sum (a diverging network) gives a NaN activation, so
+    that training sees it; its table index used to be read out of bounds."""
+    z = np.array([[np.nan, np.inf, -np.inf, 0.0]], dtype)
+    a = z.copy()
+    layers._activate_rows(np.zeros(4, dtype), a, 0, 1, 0, 4)
+    assert np.isnan(a[0, 0]) and a[0, 1] == 1 and a[0, 2] == 0 and a[0, 3] == 0.5

@@ -217,7 +217,7 @@ def test_an_interrupt_dropped_during_the_compile_is_raised_after_it():
     warm-up's guard raises it again once the compile returns."""
     import signal
 
-    from fastnn.network import _ctrl_c_survives_compiling
+    from fastnn._interrupt import ctrl_c_survives_compiling as _ctrl_c_survives_compiling
 
     def callback_that_drops_interrupts():
         try:

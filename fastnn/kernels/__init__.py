@@ -3,7 +3,7 @@
 Modules, in the order of docs/theory.md:
 
 =====================  =========================================================
-``sigmoid``            f (§2) and f' (§4), and the libm-free f of the loops
+``activation``         f (§2) and f' (§4), and the libm-free f of the loops
 ``reference``          one plain kernel per equation, as the document's loops
 ``blocked``            register-blocked loops of §1, §6, §7 for a batch
 ``layers``             a layer's §1, §5, §6, §7 for a batch, threads for big ones
@@ -39,7 +39,7 @@ from .minibatch import (backward_pass, forward_pass, forward_pass_threaded, shuf
 from .per_sample import train_epoch_per_sample, train_epoch_per_sample_shared
 from .sample_loops import LOOKAHEAD
 from .scheduler import use_shared_epoch
-from .sigmoid import sigmoid, sigmoid_prime
+from .activation import sigmoid, sigmoid_prime
 
 __all__ = [
     "sigmoid",

@@ -16,7 +16,7 @@ fails the import if one is changed without rewriting its kernels.
 from __future__ import annotations
 
 from .._config import jit, prefer_wide_vectors
-from .sigmoid import cast_like
+from .activation import cast_like
 
 __all__ = [
     "SAMPLE_BLOCK", "FORWARD_BLOCK", "ROW_BLOCK", "GRADIENT_ROW_BLOCK", "written_out",

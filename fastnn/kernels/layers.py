@@ -23,7 +23,7 @@ from .blocked import (FORWARD_BLOCK, GRADIENT_ROW_BLOCK, SAMPLE_BLOCK, written_o
                       backward_sums_four, backward_sums_one, gradient_row_one,
                       gradient_rows_eight, gradient_rows_four, weighted_sums_four,
                       weighted_sums_one, weighted_sums_six)
-from .sigmoid import cast_like, sigmoid_in_loop
+from .activation import cast_like, sigmoid_in_loop
 
 __all__ = ["PARALLEL_MIN_WORK", "ROWS_PER_PART", "forward_layer", "forward_rows",
            "output_delta", "backward_delta", "backward_delta_samples", "layer_gradient",

@@ -22,8 +22,9 @@ from .._config import jit
 from .layers import (PARALLEL_MIN_WORK, backward_delta, backward_delta_samples, forward_layer,
                      forward_rows, gradient_rows, layer_gradient, output_delta)
 from .layout import layer_biases, layer_rows, layer_weights
+from .control import report_progress, stop_requested
 from .scheduler import part_rows, register_epoch, run_shared_epoch
-from .sigmoid import cast_like
+from .activation import cast_like
 
 __all__ = ["forward_pass", "forward_pass_threaded", "backward_pass", "train_epoch",
            "train_epoch_threaded", "train_epoch_shared", "uses_layer_threads",
@@ -180,18 +181,21 @@ def _epoch_through(forward_pass_from, backward_pass_from, name, doc):
     in their passes and their JIT flags only)."""
 
     def epoch(params, grad, sizes, inputs, targets, order, batch_size, eta, activations,
-              deltas, batch_targets):
+              deltas, batch_targets, control):
         # (np.float64, not 0.0: in plain Python, NUMBA_DISABLE_JIT=1, 0.0 plus
         # a float32 cost is a float32; compiled, the sum is float64 either way.)
         cost = np.float64(0.0)
         in_order = is_identity(order)
-        for start in range(0, inputs.shape[0], batch_size):
+        for batch, start in enumerate(range(0, inputs.shape[0], batch_size)):
+            if stop_requested(control):
+                break
             m = min(batch_size, inputs.shape[0] - start)
             x, y = _batch_rows(inputs, targets, order, in_order, start, m, sizes, activations,
                                batch_size, batch_targets)
             forward_pass_from(params, sizes, x, activations, m, batch_size)
             cost += backward_pass_from(params, grad, sizes, x, activations, deltas, y, m,
                                        batch_size, eta)
+            report_progress(control, batch + 1)
         return cost
 
     epoch.__name__ = epoch.__qualname__ = name
@@ -208,8 +212,10 @@ w <- w - (eta / m) sum_n dC_n/dw (likewise b).
 
 inputs: (N, L_0); targets: (N, L_l); order: (N,) int64 sample indices.
 activations, deltas: flat buffers of ``workspace_size(sizes, batch_size)``;
-batch_targets: (batch_size, L_l). Returns sum_n C_n, each C_n measured in
-the forward pass that produced its gradient.
+batch_targets: (batch_size, L_l). control: ``control.new_control()``; the
+epoch stops before the next batch once a stop is requested there, and
+counts the batches it finished. Returns sum_n C_n over those batches, each
+C_n measured in the forward pass that produced its gradient.
 """))
 
 train_epoch_threaded = jit(calls_parallel=True)(_epoch_through(
@@ -361,7 +367,7 @@ def _begin_shared_epoch(inputs, order, batch_size, x_ring):
 
 
 def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, eta,
-                       activations, deltas, batch_targets, x_ring, n_threads):
+                       activations, deltas, batch_targets, control, x_ring, n_threads):
     """§9: ``train_epoch`` with layer 1 shared between threads kept for the whole
     epoch (``fastnn.kernels.scheduler``): the same steps, bitwise the same
     results, for networks whose layer 1 holds most of the work
@@ -384,4 +390,4 @@ def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, 
                            int(batch_size), params.dtype.type(eta), activations, deltas,
                            batch_targets, x_ring)
     n_batches = (inputs.shape[0] + batch_size - 1) // batch_size
-    return run_shared_epoch(epoch, n_batches, n_threads)
+    return run_shared_epoch(epoch, n_batches, n_threads, control)

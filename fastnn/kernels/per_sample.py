@@ -20,8 +20,9 @@ from .minibatch import is_identity
 from .sample_loops import (LOOKAHEAD, activate_deferred, backward_one, deferred_step,
                            forward_one, output_delta_one, pair_products, step_and_forward,
                            step_one)
+from .control import report_progress, stop_requested
 from .scheduler import part_rows, register_epoch, run_shared_epoch
-from .sigmoid import cast_like
+from .activation import cast_like
 
 __all__ = ["train_epoch_per_sample", "train_epoch_per_sample_shared"]
 
@@ -120,7 +121,7 @@ def _block_tail(params, sizes, targets, order, start, m, eta, activations, delta
 
 @jit
 def train_epoch_per_sample(params, sizes, inputs, targets, order, eta, activations, deltas,
-                           gram):
+                           gram, control):
     """§9: one epoch of per-sample SGD (batch size 1), the document's algorithm.
 
     For each sample t in ``order``: w <- w - eta dC_t/dw, b <- b - eta dC_t/db.
@@ -145,18 +146,24 @@ def train_epoch_per_sample(params, sizes, inputs, targets, order, eta, activatio
     activations, deltas: flat buffers of ``workspace_size(sizes, LOOKAHEAD)``
     (row r of each slot for sample r of the block; layer 1's slot of deltas
     holds the steps s(q)); gram: (LOOKAHEAD, LOOKAHEAD), scratch.
-    Returns sum_t C_t, each C_t measured in the forward pass of its step.
+    control: ``control.new_control()``; the epoch stops before the next block
+    once a stop is requested there, and counts the blocks it finished.
+    Returns sum_t C_t over those blocks, each C_t measured in the forward
+    pass of its step.
     """
     n_samples = inputs.shape[0]
     eta = cast_like(eta, params)
     cost = np.float64(0.0)
     x_flat = activations[:LOOKAHEAD * sizes[0]]
     steps = layer_rows(deltas, sizes, 1, LOOKAHEAD, LOOKAHEAD)
-    for start in range(0, n_samples, LOOKAHEAD):
+    for block, start in enumerate(range(0, n_samples, LOOKAHEAD)):
+        if stop_requested(control):
+            break
         m = _begin_block(params, sizes, inputs, order, start, activations, deltas, gram)
         cost = _block_tail(params, sizes, targets, order, start, m, eta, activations, deltas,
                            gram, cost)
         deferred_step(flat_weights(params, sizes, 1), steps, x_flat)
+        report_progress(control, block + 1)
     return cost
 
 
@@ -260,7 +267,7 @@ def _begin_per_sample_shared_epoch(inputs, order, x_ring):
 
 
 def train_epoch_per_sample_shared(params, sizes, inputs, targets, order, eta, activations,
-                                  deltas, gram, x_ring, n_threads):
+                                  deltas, gram, control, x_ring, n_threads):
     """§9: ``train_epoch_per_sample`` with layer 1's rows split between threads
     kept for the whole epoch (``fastnn.kernels.scheduler``): the same steps,
     bitwise the same results.
@@ -280,4 +287,4 @@ def train_epoch_per_sample_shared(params, sizes, inputs, targets, order, eta, ac
     epoch = PerSampleEpoch(params, sizes, inputs, targets, order, in_order,
                            params.dtype.type(eta), activations, deltas, gram, x_ring)
     n_blocks = (inputs.shape[0] + LOOKAHEAD - 1) // LOOKAHEAD
-    return run_shared_epoch(epoch, n_blocks, n_threads)
+    return run_shared_epoch(epoch, n_blocks, n_threads, control)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._config import jit
 from .layout import layer_biases, layer_rows, layer_weights
-from .sigmoid import sigmoid
+from .activation import sigmoid
 
 __all__ = ["weighted_sum", "forward_layer_reference", "cost_reference",
            "output_delta_reference", "backward_delta_reference", "layer_gradient_reference",

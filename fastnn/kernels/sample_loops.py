@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .._config import jit, prefer_wide_vectors
 from .blocked import written_out
-from .sigmoid import cast_like, sigmoid_in_loop
+from .activation import cast_like, sigmoid_in_loop
 
 __all__ = ["LOOKAHEAD", "STEP_TILE", "output_delta_one", "forward_one", "backward_one",
            "step_and_forward", "step_one", "pair_products", "activate_deferred",

@@ -37,6 +37,7 @@ from .._config import jit
 from .._threads import run_workers
 from .atomics import (compare_exchange, fetch_add, load_acquire, sleep_microseconds,
                       spin_pause, store_release, yield_core)
+from .control import report_progress, stop_requested
 from .layers import ROWS_PER_PART
 from .sample_loops import LOOKAHEAD
 
@@ -110,13 +111,15 @@ def _part_to_try(worker, n_workers, n_parts, attempt):
 
 
 @jit
-def _new_sync(n_parts):
+def _new_sync(n_parts, n_units):
     """The counters of a shared epoch, SYNC_STRIDE int64 apart: claimed[p]
     at SYNC_STRIDE p (the last unit whose part p was claimed; -1 at the
-    start), then the parts done, then the tails done."""
-    sync = np.zeros(SYNC_STRIDE * (n_parts + 2), np.int64)
+    start), then the parts done, the tails done, and the limit: the number
+    of units the epoch runs (n_units, less after a stop request)."""
+    sync = np.zeros(SYNC_STRIDE * (n_parts + 3), np.int64)
     for part in range(n_parts):
         sync[SYNC_STRIDE * part] = -1
+    sync[SYNC_STRIDE * (n_parts + 2)] = n_units
     return sync
 
 
@@ -175,23 +178,34 @@ def register_epoch(state_class, *, unit_inputs, run_part, run_tail):
 
 
 def _worker_for(kind, unit_inputs, run_part, run_tail):
-    def _worker(worker, n_workers, state, n_units, n_parts, sync, cost):
+    def _worker(worker, n_workers, state, n_units, n_parts, sync, cost, control):
         """The loop of one of the n_workers threads of a shared epoch.
 
-        sync: _new_sync(n_parts); cost: float64 (SYNC_STRIDE (n_workers + 1),),
-        cost[0] the epoch's sum_n C_n (added by whichever thread runs a
-        tail, one at a time), cost[SYNC_STRIDE (worker + 1)] this worker's
-        _touch sum (kept so that its loads are not optimised away).
+        sync: _new_sync(n_parts, n_units); cost: float64
+        (SYNC_STRIDE (n_workers + 1),), cost[0] the epoch's sum_n C_n (added
+        by whichever thread runs a tail, one at a time),
+        cost[SYNC_STRIDE (worker + 1)] this worker's _touch sum (kept so that
+        its loads are not optimised away). control: as in control.py.
+
+        A stop request is seen by the thread that finishes a unit's tail:
+        it makes that unit the last (sync's limit) before it lets the others
+        on, so every thread agrees where the epoch ends. The parts after the
+        last tail still run, for the step they hold (the one of the last
+        unit's layer 1); what else they compute is never used.
         """
         done_index = SYNC_STRIDE * n_parts
         stage_index = done_index + SYNC_STRIDE
+        limit_index = stage_index + SYNC_STRIDE
         touched = 0.0
-        for unit in range(n_units + 1):
+        unit = 0
+        while unit <= load_acquire(sync, limit_index):
             if unit < n_units and load_acquire(sync, stage_index) < unit:
                 # While another thread runs the tail, fetch this unit's
                 # inputs (read by every part) into this core's cache.
                 touched += _touch(unit_inputs(state, unit))
             _wait_for_stage(sync, stage_index, unit)
+            if unit > load_acquire(sync, limit_index):
+                break
             attempt = 0
             part = _part_to_try(worker, n_workers, n_parts, attempt)
             while part >= 0:
@@ -199,11 +213,15 @@ def _worker_for(kind, unit_inputs, run_part, run_tail):
                     run_part(state, unit, part, n_parts)
                     if fetch_add(sync, done_index, 1) == n_parts * (unit + 1) - 1:
                         # The last part of the unit: its tail is this thread's.
-                        if unit < n_units:
+                        if unit < load_acquire(sync, limit_index):
                             cost[0] = run_tail(state, unit, cost[0])
+                            report_progress(control, unit + 1)
+                            if stop_requested(control):
+                                store_release(sync, limit_index, unit + 1)
                         store_release(sync, stage_index, unit + 1)
                 attempt += 1
                 part = _part_to_try(worker, n_workers, n_parts, attempt)
+            unit += 1
         cost[SYNC_STRIDE * (worker + 1)] = touched
 
     # Each kind's loop gets its own name: the disk cache files are named by it.
@@ -212,13 +230,16 @@ def _worker_for(kind, unit_inputs, run_part, run_tail):
     return _worker
 
 
-def run_shared_epoch(state, n_units, n_threads):
+def run_shared_epoch(state, n_units, n_threads, control):
     """Run the epoch ``state`` (an instance of a registered class) of
     ``n_units`` units on up to ``n_threads`` threads; returns its sum_n C_n.
-    The first unit's inputs must be in place (the kind's ``begin``)."""
+    The first unit's inputs must be in place (the kind's ``begin``).
+    control: as in control.py (an epoch stopped there returns the cost of
+    the units it finished)."""
     n_parts = int(count_parts(state.sizes[1]))
     n_workers = max(1, min(int(n_threads), n_parts))
-    sync = _new_sync(n_parts)
+    sync = _new_sync(n_parts, int(n_units))
     cost = np.zeros(SYNC_STRIDE * (n_workers + 1))
-    run_workers(_WORKERS[type(state)], n_workers, (state, int(n_units), n_parts, sync, cost))
+    run_workers(_WORKERS[type(state)], n_workers,
+                (state, int(n_units), n_parts, sync, cost, control))
     return cost[0]

@@ -87,9 +87,17 @@ def _sigmoid_float32(z):
     p = p * r + cast_like(1.6666665459e-1, z)
     p = p * r + cast_like(5.0000001201e-1, z)
     p = p * r * r + r + one
-    e = p * _POWERS_OF_TWO_FLOAT32[np.int32(n) + 150]
+    # n is NaN when z is: its conversion to an integer is undefined (on
+    # x86, the most negative int), so the index is clamped into the table,
+    # and the NaN goes on through p to the result instead of reading
+    # outside the table.
+    e = p * _POWERS_OF_TWO_FLOAT32[min(max(np.int32(n) + 150, 0), 150)]
     s = one / (one + e)
-    return s if z >= 0 else e * s
+    s = s if z >= 0 else e * s
+    # A NaN z must give a NaN, for training to see that it diverged: the
+    # clamp of x above may turn it into -104 or not, depending on how LLVM
+    # lowers max() in each caller.
+    return s if z == z else z
 
 
 # 2^(n + 64) for n = -1080..0, for the exponential of _sigmoid_float64
@@ -128,9 +136,12 @@ def _sigmoid_float64(z):
     p = p * r + 1.0 / 6.0
     p = p * r + 0.5
     p = p * r * r + r + 1.0
-    e = (p * _POWERS_OF_TWO_FLOAT64[np.int64(n) + 1080]) * 5.421010862427522e-20  # 2^-64
+    # (the index clamped for a NaN z, as in _sigmoid_float32)
+    index = min(max(np.int64(n) + 1080, 0), 1080)
+    e = (p * _POWERS_OF_TWO_FLOAT64[index]) * 5.421010862427522e-20  # 2^-64
     s = 1.0 / (1.0 + e)
-    return s if z >= 0 else e * s
+    s = s if z >= 0 else e * s
+    return s if z == z else z  # NaN in, NaN out (see _sigmoid_float32)
 
 
 def sigmoid_in_loop(z):  # pragma: no cover - replaced by the overload
