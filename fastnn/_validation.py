@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+import os
 
 import numpy as np
 
@@ -39,6 +40,8 @@ def check_sizes(sizes) -> tuple[int, ...]:
 
 
 def check_dtype(dtype) -> np.dtype:
+    if dtype is None:  # numpy reads None as float64: say it instead
+        raise TypeError("dtype must be float32 or float64, got None")
     try:
         dtype = np.dtype(dtype)
     except TypeError as error:
@@ -162,14 +165,26 @@ def check_labels(labels, n_samples: int, n_classes: int, name: str = "labels") -
             raise ValueError(f"{name} must be whole numbers (class indices)")
     elif array.dtype.kind not in "iub":
         raise TypeError(f"{name} must be integer class indices, got dtype {array.dtype}")
-    array = array.astype(np.int64)
+    # Compared before the conversion to int64, which would wrap 1e30 or
+    # 2**63 round to a negative number.
     if n_samples and (array.min() < 0 or array.max() >= n_classes):
         bad = array[(array < 0) | (array >= n_classes)][0]
         raise ValueError(
             f"{name} must lie in [0, {n_classes}) for a network with {n_classes} "
-            f"outputs; found {bad}"
+            f"outputs; found {label_text(bad)}"
         )
-    return array
+    return array.astype(np.int64)
+
+
+def label_text(label) -> str:
+    """A label as its real value: 12 for 12.0, 9223372036854775808 for
+    2**63 in uint64, 1e+30 for 1e30 (not int64's wrapped value)."""
+    if isinstance(label, (float, np.floating)):
+        label = float(label)
+        if label.is_integer() and abs(label) < 1e15:
+            return str(int(label))
+        return f"{label:g}"
+    return str(int(label))
 
 
 def check_targets(Y, n_samples: int, n_outputs: int, dtype: np.dtype, name: str = "Y") -> np.ndarray:
@@ -213,3 +228,119 @@ def check_positive_float(value, name: str) -> float:
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return value
+
+
+def check_bool(value, name: str) -> bool:
+    """True or False (numpy's bool too); anything else, such as the string
+    "no" (which is truthy) or 0, is a TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+# train() draws one shuffle seed per epoch; more epochs than this is a typo
+# or an attempt at "forever" (use a callback that returns True to stop).
+MAX_EPOCHS = 10**9
+
+
+def check_epochs(value, name: str = "epochs") -> int:
+    """A number of epochs: an int in [1, MAX_EPOCHS]."""
+    value = check_positive_int(value, name)
+    if value > MAX_EPOCHS:
+        raise ValueError(
+            f"{name} must be at most {MAX_EPOCHS:,}, got {value:,}; to train until "
+            "something happens, pass a large count and a callback that returns True to stop"
+        )
+    return value
+
+
+# -- memory ------------------------------------------------------------------------
+_GIB = 2**30
+# Allocations below this are not checked (reading /proc costs ~0.1 ms).
+MEMORY_CHECK_FROM = 64 * 2**20
+
+
+def available_memory():
+    """Bytes this process can still allocate without swapping, or None if
+    unknown: the least of /proc/meminfo's MemAvailable, a cgroup's limit
+    less its usage (reclaimable file cache not counted), and, without
+    /proc, the free physical pages."""
+    candidates = []
+    try:
+        with open("/proc/meminfo", "rb") as stream:
+            for line in stream:
+                if line.startswith(b"MemAvailable:"):
+                    candidates.append(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    cgroup = _cgroup_available()
+    if cgroup is not None:
+        candidates.append(cgroup)
+    if not candidates:
+        try:
+            candidates.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, ValueError, OSError):
+            return None
+    return max(0, min(candidates))
+
+
+def _read_number(path):
+    try:
+        with open(path) as stream:
+            text = stream.read().strip()
+    except OSError:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None  # "max": no limit
+
+
+def _stat_value(path, key):
+    try:
+        with open(path) as stream:
+            for line in stream:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == key:
+                    return int(parts[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _cgroup_available():
+    for limit_file, usage_file, stat_key, base in (
+        ("memory.max", "memory.current", "inactive_file", "/sys/fs/cgroup"),  # v2
+        ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file",
+         "/sys/fs/cgroup/memory"),  # v1
+    ):
+        limit = _read_number(os.path.join(base, limit_file))
+        usage = _read_number(os.path.join(base, usage_file))
+        # v1 reports "no limit" as a number near 2**63
+        if limit is None or usage is None or limit >= 2**60:
+            continue
+        usage -= _stat_value(os.path.join(base, "memory.stat"), stat_key)
+        return limit - max(usage, 0)
+    return None
+
+
+def gib(n_bytes) -> str:
+    """Bytes for messages: '1.68 GiB', or '512.00 MiB' below a GiB."""
+    if n_bytes < _GIB:
+        return f"{n_bytes / 2**20:,.2f} MiB"
+    return f"{n_bytes / _GIB:,.2f} GiB"
+
+
+def check_memory(n_bytes: int, what: str) -> None:
+    """Raise ValueError if ``n_bytes`` (a Python int) exceed the memory
+    available now, saying how much ``what`` needs and how much there is.
+    Nothing is checked below MEMORY_CHECK_FROM or when the available memory
+    cannot be read."""
+    if n_bytes < MEMORY_CHECK_FROM:
+        return
+    available = available_memory()
+    if available is not None and n_bytes > available:
+        raise ValueError(
+            f"{what} needs {gib(n_bytes)} of memory but only {gib(available)} is available"
+        )

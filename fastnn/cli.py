@@ -27,7 +27,9 @@ import numpy as np
 from numba.core import event as numba_event
 
 from . import __version__, datasets
+from ._files import atomic_write, npz_headers, read_npy_header, read_npz_member
 from ._precompile import DTYPES, CompileCounter, compile_kernels
+from ._validation import MAX_EPOCHS, check_memory
 from .checkpoint import resume
 from .network import Network, load
 
@@ -61,6 +63,13 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _epochs(text):
+    value = _positive_int(text)
+    if value > MAX_EPOCHS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_EPOCHS:,}, got {value:,}")
     return value
 
 
@@ -122,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
              f"data's feature count and the last cover its labels (default: features,"
              f"{DEFAULT_HIDDEN},classes)",
     )
-    train.add_argument("--epochs", type=_positive_int, default=None,
+    train.add_argument("--epochs", type=_epochs, default=None,
                        help="default: 30 (with --resume: the run's own total)")
     train.add_argument("--batch-size", type=_positive_int, default=10, help="default: 10")
     train.add_argument("--eta", type=_positive_float, default=3.0,
@@ -207,7 +216,10 @@ def _load_model(path) -> Network:
     try:
         return load(path)
     except ValueError as error:
-        raise CommandError(f"model file {path} is corrupt: {_one_line(error)}") from None
+        # load's messages start with the path: "X is not a valid fastnn model
+        # (corrupt, ...)", "X has format_version 99 ...", "X holds a network
+        # of sizes ... that needs 1.68 GiB of memory ..."
+        raise CommandError(f"model file {_one_line(error)}") from None
 
 
 def _load_data(spec, dtype, *, whole_npz=False):
@@ -280,7 +292,8 @@ def _train(args) -> int:
         raise CommandError(
             f"{description}: training data has {n_features} features but test data {X_test.shape[1]}"
         )
-    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    n_classes = _count_classes(y_train, y_test, description,
+                               sized=args.sizes is not None or resumed is not None)
     if resumed is not None:
         net, state = resumed[0], resumed[1]
         sizes = list(net.sizes)
@@ -368,6 +381,22 @@ def _train(args) -> int:
     return 0
 
 
+def _count_classes(y_train, y_test, description, *, sized):
+    """Largest label + 1. Without --sizes this is the output layer's width,
+    so it must not exceed the number of samples: labels such as 10**8 (ids,
+    not class indices) would otherwise ask for a network of gigabytes."""
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    n_samples = y_train.shape[0] + y_test.shape[0]
+    if not sized and n_classes > max(n_samples, 2):
+        raise CommandError(
+            f"{description}: labels go up to {n_classes - 1:,}, which would need "
+            f"{n_classes:,} output neurons for {n_samples:,} samples; labels must be "
+            "class indices 0, 1, ..., with no more classes than samples (renumber them, e.g. "
+            "with numpy.unique(y, return_inverse=True)), or give the layers with --sizes"
+        )
+    return n_classes
+
+
 def _interrupted(interrupt, net, args) -> int:
     """Ctrl-C during training: keep what was trained, say so in one line."""
     history = getattr(interrupt, "history", None)
@@ -447,6 +476,13 @@ def _evaluate(args) -> int:
 def _predict(args) -> int:
     net = _load_model(args.model)
     inputs = _read_input_array(args.input)
+    if inputs.ndim == 0 or inputs.size == 0:
+        what = "a single number (a 0-d array)" if inputs.ndim == 0 else (
+            f"no samples (shape {inputs.shape})")
+        raise CommandError(
+            f"{args.input} holds {what}; expected an array of shape (n, {net.sizes[0]}) "
+            f"or ({net.sizes[0]},)"
+        )
     if inputs.ndim == 1:
         inputs = inputs.reshape(1, -1)
     elif inputs.ndim > 2:
@@ -456,7 +492,7 @@ def _predict(args) -> int:
     if args.output:
         _check_writable(args.output, "--output")
         path = args.output if args.output.endswith(".npy") else args.output + ".npy"
-        np.save(path, predictions)
+        atomic_write(path, lambda stream: np.save(stream, predictions))
         print(f"{predictions.size} predictions written to {path}")
     else:
         sys.stdout.write("".join(f"{p}\n" for p in predictions))
@@ -464,6 +500,9 @@ def _predict(args) -> int:
 
 
 def _read_input_array(path):
+    """The array of a .npy file, or X of a .npz; its header (shape, dtype)
+    is checked against the file's size and the available memory before the
+    data is read."""
     if not os.path.isfile(path):
         raise CommandError(f"input file {path} does not exist")
     with open(path, "rb") as stream:
@@ -471,21 +510,40 @@ def _read_input_array(path):
     if magic != b"\x93NUMPY" and not zipfile.is_zipfile(path):
         raise CommandError(f"{path} is not a NumPy .npy file (save the inputs with numpy.save)")
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except Exception as error:
-        raise CommandError(f"{path} is not a readable NumPy file: {_one_line(error)}") from None
-    if isinstance(loaded, np.lib.npyio.NpzFile):
-        with loaded:
-            if "X" not in loaded.files:
+        if magic == b"\x93NUMPY":
+            with open(path, "rb") as stream:
+                header = read_npy_header(stream, os.fstat(stream.fileno()).st_size)
+                _check_input_header(path, header)
+                return _read_npy_data(stream, header)
+        with zipfile.ZipFile(path) as archive:
+            headers = npz_headers(archive)
+            if "X" not in headers:
                 raise CommandError(f"{path} is a .npz without an array X (it holds "
-                                   f"{', '.join(loaded.files) or 'nothing'})")
-            try:
-                loaded = loaded["X"]
-            except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as error:
-                raise CommandError(f"{path} is corrupt: {_one_line(error)}") from None
-    if loaded.dtype.kind not in "biuf":
-        raise CommandError(f"{path} must hold numbers, got dtype {loaded.dtype}")
-    return loaded
+                                   f"{', '.join(headers) or 'nothing'})")
+            _check_input_header(path, headers["X"])
+            return read_npz_member(archive, "X", headers["X"])
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError,
+            RuntimeError, OSError) as error:
+        raise CommandError(f"{path} is not a readable NumPy file: {_one_line(error)}") from None
+
+
+def _check_input_header(path, header):
+    if header.dtype.kind not in "biuf":
+        raise CommandError(f"{path} must hold numbers, got dtype {header.dtype}")
+    try:  # read, then converted to the model's dtype
+        check_memory(header.nbytes * 2, f"{path} (shape {header.shape}, {header.dtype})")
+    except ValueError as error:
+        raise CommandError(_one_line(error)) from None
+
+
+def _read_npy_data(stream, header):
+    """The data after a checked .npy header, read in one go (its length is
+    the file's, checked against the header)."""
+    data = stream.read(header.nbytes)
+    if len(data) != header.nbytes:
+        raise ValueError(f"it ends after {len(data):,} of {header.nbytes:,} bytes of data")
+    order = "F" if header.fortran_order else "C"
+    return np.frombuffer(data, header.dtype).reshape(header.shape, order=order)
 
 
 def _info(args) -> int:
@@ -649,8 +707,12 @@ def _plot(pyplot, history, path, title):
     )
     accuracy_axes.xaxis.get_major_locator().set_params(integer=True)
     figure.suptitle(title, fontsize=10)
-    figure.savefig(path, dpi=120)
-    pyplot.close(figure)
+    extension = os.path.splitext(path)[1][1:].lower()
+    try:
+        atomic_write(path, lambda stream: figure.savefig(stream, dpi=120,
+                                                         format=extension or None))
+    finally:
+        pyplot.close(figure)
 
 
 # ---------------------------------------------------------------------------
@@ -676,6 +738,11 @@ def main(argv=None) -> int:
         if isinstance(error, BrokenPipeError):
             return 0  # e.g. `fastnn predict ... | head`: the reader has all it wanted
         print(f"fastnn: error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_ERROR
+    except MemoryError as error:
+        # numpy's message names the size it could not allocate
+        detail = _one_line(error) if str(error) else "an allocation failed"
+        print(f"fastnn: error: out of memory: {detail}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("fastnn: interrupted", file=sys.stderr)

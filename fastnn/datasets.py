@@ -13,14 +13,17 @@ MNIST files in the IDX format from a directory the user already has;
 from __future__ import annotations
 
 import gzip
+import math
 import numbers
 import os
+import struct
 import zipfile
 import zlib
 
 import numpy as np
 
-from ._validation import check_dtype
+from ._files import npz_headers, read_npz_member
+from ._validation import check_dtype, check_memory, label_text
 
 __all__ = ["load_digits", "load_mnist", "load_npz", "read_npz", "read_idx", "split"]
 
@@ -98,44 +101,93 @@ def read_idx(path) -> np.ndarray:
 
     The format: two zero bytes, a type code (0x08 = unsigned byte, ...), the
     number of dimensions d, then d big-endian uint32 sizes, then the data in
-    C order. A file whose name ends in ``.gz`` is decompressed.
+    C order. A file whose name ends in ``.gz`` is decompressed as it is read.
 
-    Raises ValueError naming the file and what is wrong (magic number, size
-    of the data against the header).
+    The header is checked before the data is read or memory allocated: the
+    magic number (from the first 4 decompressed bytes), the size the
+    dimensions imply (exact integers) against the file's size (for a
+    ``.gz``: against the most its compressed size can hold) and against the
+    available memory. The data is then read in chunks into the array, and
+    must be exactly as long as declared.
+
+    Raises ValueError naming the file and what is wrong.
     """
     path = os.fspath(path)
+    gz = path.endswith(".gz")
     try:
-        if path.endswith(".gz"):
-            with gzip.open(path, "rb") as stream:
-                raw = stream.read()
-        else:
-            with open(path, "rb") as stream:
-                raw = stream.read()
+        with open(path, "rb") as raw:
+            on_disk = os.fstat(raw.fileno()).st_size
+            if not gz:
+                return _read_idx_stream(raw, path, on_disk, gz)
+            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                return _read_idx_stream(stream, path, on_disk, gz)
     except (OSError, EOFError, zlib.error) as error:
         if isinstance(error, FileNotFoundError):
             raise
         raise ValueError(f"{path}: cannot be read as an IDX file: {error}") from error
-    if len(raw) < 4:
-        raise ValueError(f"{path}: too short for an IDX file ({len(raw)} bytes)")
-    if raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+
+
+# deflate cannot shrink data more than 1032 to 1
+_MAX_DEFLATE_RATIO = 1032
+_CHUNK_BYTES = 1 << 22
+
+
+def _read_exactly(stream, n):
+    data = b""
+    while len(data) < n:
+        more = stream.read(n - len(data))
+        if not more:
+            break
+        data += more
+    return data
+
+
+def _read_idx_stream(stream, path, on_disk, gz):
+    magic = _read_exactly(stream, 4)
+    if len(magic) < 4:
+        raise ValueError(f"{path}: too short for an IDX file ({len(magic)} bytes)")
+    if magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES:
         raise ValueError(
-            f"{path}: not an IDX file (magic number 0x{raw[:4].hex()}; expected "
+            f"{path}: not an IDX file (magic number 0x{magic.hex()}; expected "
             "0x0000TTDD with a known type TT such as 08 and DD dimensions)"
         )
-    item_type = _IDX_TYPES[raw[2]]
-    n_dims = raw[3]
-    header_size = 4 + 4 * n_dims
-    if n_dims == 0 or len(raw) < header_size:
+    item_type = _IDX_TYPES[magic[2]]
+    n_dims = magic[3]
+    dims = _read_exactly(stream, 4 * n_dims)
+    if n_dims == 0 or len(dims) < 4 * n_dims:
         raise ValueError(f"{path}: IDX header is truncated or declares 0 dimensions")
-    shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", count=n_dims, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * item_type.itemsize
-    actual = len(raw) - header_size
-    if actual != expected:
+    shape = struct.unpack(f">{n_dims}I", dims)
+    header_size = 4 + 4 * n_dims
+    # Python ints: 2**22 * 2**21 * 2**21 is 2**64, not 0.
+    expected = math.prod(shape) * item_type.itemsize
+    if not gz and on_disk - header_size != expected:
         raise ValueError(
-            f"{path}: header declares shape {shape} ({expected} bytes of data) "
-            f"but the file holds {actual} bytes of data"
+            f"{path}: header declares shape {shape} ({expected:,} bytes of data) "
+            f"but the file holds {on_disk - header_size:,} bytes of data"
         )
-    return np.frombuffer(raw, item_type, offset=header_size).reshape(shape)
+    if gz and expected + header_size > _MAX_DEFLATE_RATIO * on_disk + 1024:
+        raise ValueError(
+            f"{path}: header declares shape {shape} ({expected:,} bytes of data) but "
+            f"a .gz file of {on_disk:,} bytes cannot hold that much"
+        )
+    check_memory(expected, f"{path}: its array of shape {shape}")
+    array = np.empty(math.prod(shape), dtype=item_type)
+    view = memoryview(array.view(np.uint8))
+    filled = 0
+    while filled < expected:
+        got = stream.readinto(view[filled:filled + _CHUNK_BYTES])
+        if not got:
+            raise ValueError(
+                f"{path}: header declares shape {shape} ({expected:,} bytes of data) "
+                f"but the file holds {filled:,} bytes of data"
+            )
+        filled += got
+    if stream.read(1):
+        raise ValueError(
+            f"{path}: header declares shape {shape} ({expected:,} bytes of data) "
+            f"but the file holds more data than that"
+        )
+    return array.reshape(shape)
 
 
 def _find_idx(directory: str, stem: str) -> str:
@@ -195,6 +247,8 @@ def load_mnist(directory, *, dtype=np.float64):
                 f"training images are {arrays['train_images'][1].shape[1:]} pixels "
                 f"but test images are {images.shape[1:]}"
             )
+        check_memory(images.size * dtype.itemsize,
+                     f"{image_path}: {images.shape[0]:,} images as {dtype.name}")
         X = images.reshape(images.shape[0], -1).astype(dtype)
         X /= dtype.type(255)
         result += [X, labels.astype(_LABEL_DTYPE)]
@@ -226,36 +280,68 @@ def split(X, y, test_size=0.2, seed=0):
     return X[train], y[train], X[test], y[test]
 
 
-def _npz_pair(archive, x_key, y_key, path, dtype):
-    X = np.asarray(archive[x_key])
-    y = np.asarray(archive[y_key])
-    if X.ndim < 2:
+def _npz_pair(archive, headers, x_key, y_key, path, dtype):
+    """Inputs and labels of an npz, their shapes and dtypes checked from the
+    headers before either is read."""
+    x_header, y_header = headers[x_key], headers[y_key]
+    if len(x_header.shape) < 2:
         raise ValueError(
-            f"{path}: '{x_key}' must have shape (n_samples, n_features), got {X.shape}"
+            f"{path}: '{x_key}' must have shape (n_samples, n_features), got {x_header.shape}"
         )
-    if X.dtype.kind not in "biuf":
-        raise ValueError(f"{path}: '{x_key}' must hold numbers, got dtype {X.dtype}")
+    if x_header.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: '{x_key}' must hold numbers, got dtype {x_header.dtype}")
+    n_samples = x_header.shape[0]
+    if len(y_header.shape) != 1:
+        raise ValueError(
+            f"{path}: '{y_key}' must be class labels of shape ({n_samples},), "
+            f"got {y_header.shape}"
+        )
+    if y_header.shape[0] != n_samples:
+        raise ValueError(
+            f"{path}: '{x_key}' has {n_samples} samples but '{y_key}' has "
+            f"{y_header.shape[0]} labels"
+        )
+    if y_header.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{path}: '{y_key}' must be integer class labels 0, 1, ..., got dtype "
+            f"{y_header.dtype}"
+        )
+    converted = math.prod(x_header.shape) * dtype.itemsize
+    check_memory(
+        x_header.nbytes + (converted if x_header.dtype != dtype else 0)
+        + y_header.nbytes + n_samples * np.dtype(_LABEL_DTYPE).itemsize,
+        f"{path}: reading '{x_key}' of shape {x_header.shape} as {dtype.name} and "
+        f"'{y_key}'",
+    )
+    X = _read_member(archive, x_key, x_header, path)
     # Images saved as (n, rows, cols) are flattened to rows of pixels.
-    X = X.reshape(X.shape[0], -1).astype(dtype)
+    X = X.reshape(n_samples, -1).astype(dtype, copy=False)
     if not np.isfinite(X).all():
         raise ValueError(f"{path}: '{x_key}' contains NaN or inf")
-    if y.ndim != 1:
+    y = _read_member(archive, y_key, y_header, path)
+    if y.dtype.kind == "f" and not (np.isfinite(y).all() and np.all(y == np.round(y))):
         raise ValueError(
-            f"{path}: '{y_key}' must be class labels of shape ({X.shape[0]},), got {y.shape}"
+            f"{path}: '{y_key}' must be integer class labels 0, 1, ..., got dtype {y.dtype} "
+            "with values that are not whole numbers"
         )
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(
-            f"{path}: '{x_key}' has {X.shape[0]} samples but '{y_key}' has {y.shape[0]} labels"
-        )
-    if y.dtype.kind == "f" and np.isfinite(y).all() and np.all(y == np.round(y)):
-        y = y.astype(_LABEL_DTYPE)
-    if y.dtype.kind not in "iub":
-        raise ValueError(
-            f"{path}: '{y_key}' must be integer class labels 0, 1, ..., got dtype {y.dtype}"
-        )
-    if y.size and y.min() < 0:
-        raise ValueError(f"{path}: '{y_key}' holds a negative label ({y.min()})")
+    if y.size:
+        # Checked before the conversion to int64, which would wrap 1e30 or 2**63.
+        low, high = y.min(), y.max()
+        if low < 0:
+            raise ValueError(f"{path}: '{y_key}' holds a negative label ({label_text(low)})")
+        if high > np.iinfo(_LABEL_DTYPE).max or (y.dtype.kind == "f" and high >= 2.0**63):
+            raise ValueError(
+                f"{path}: '{y_key}' holds the label {label_text(high)}, too large for a "
+                "class index (labels are 0, 1, ..., one per class)"
+            )
     return X, y.astype(_LABEL_DTYPE)
+
+
+def _read_member(archive, key, header, path):
+    try:
+        return read_npz_member(archive, key, header)
+    except ValueError as error:  # shorter than its header said
+        raise ValueError(f"{path}: corrupt .npz file: {error}") from None
 
 
 def load_npz(path, *, test_size=0.2, seed=0, dtype=np.float64):
@@ -287,33 +373,44 @@ def read_npz(path, *, dtype=np.float64):
     if os.path.isfile(path) and not zipfile.is_zipfile(path):
         raise ValueError(f"{path}: not a .npz archive (save data with numpy.savez(path, X=..., y=...))")
     try:
-        archive = np.load(path, allow_pickle=False)
+        archive = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError) as error:
         raise ValueError(f"{path}: not a readable .npz file: {error}") from error
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path}: holds a single array; expected a .npz with arrays X and y")
     with archive:
-        missing = [key for key in ("X", "y") if key not in archive.files]
+        try:
+            # every array's shape and dtype, before any array is read
+            headers = npz_headers(archive)
+        except _DAMAGE as error:
+            raise ValueError(f"{path}: corrupt .npz file: {error}") from error
+        missing = [key for key in ("X", "y") if key not in headers]
         if missing:
             raise ValueError(
                 f"{path}: has no array {' or '.join(missing)} (it holds "
-                f"{', '.join(archive.files) or 'nothing'}); save it with "
+                f"{', '.join(headers) or 'nothing'}); save it with "
                 "numpy.savez(path, X=inputs, y=labels)"
             )
-        has_test = ("X_test" in archive.files, "y_test" in archive.files)
+        has_test = ("X_test" in headers, "y_test" in headers)
         if any(has_test) and not all(has_test):
             raise ValueError(f"{path}: holds only one of X_test and y_test; give both or neither")
         try:
-            X, y = _npz_pair(archive, "X", "y", path, dtype)
+            X, y = _npz_pair(archive, headers, "X", "y", path, dtype)
             if all(has_test):
-                X_test, y_test = _npz_pair(archive, "X_test", "y_test", path, dtype)
+                X_test, y_test = _npz_pair(archive, headers, "X_test", "y_test", path, dtype)
                 if X_test.shape[1] != X.shape[1]:
                     raise ValueError(
                         f"{path}: X has {X.shape[1]} features but X_test has {X_test.shape[1]}"
                     )
                 return X, y, X_test, y_test
-        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+                RuntimeError) as error:
             raise ValueError(f"{path}: corrupt .npz file: {error}") from error
     return X, y, None, None
+
+
+# What a damaged archive's directory or headers can raise (zipfile raises
+# NotImplementedError for an unknown compression method, RuntimeError for an
+# encrypted member).
+_DAMAGE = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error,
+           NotImplementedError, RuntimeError)

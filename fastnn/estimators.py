@@ -44,7 +44,7 @@ except ImportError:  # scikit-learn < 1.6 has the method instead of the function
 
 
 from ._threads import check_thread_count
-from ._validation import check_dtype, check_positive_float, check_positive_int
+from ._validation import check_bool, check_dtype, check_positive_float, check_positive_int
 from .network import Network
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -135,10 +135,7 @@ class _BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
             "n_threads": check_thread_count(self.n_threads),
         }
         for name in ("shuffle", "early_stopping", "warm_start"):
-            value = getattr(self, name)
-            if not isinstance(value, (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {value!r}")
-            checked[name] = bool(value)
+            checked[name] = check_bool(getattr(self, name), name)
         tol = self.tol
         if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, numbers.Real) or not (
             np.isfinite(tol) and tol >= 0
@@ -327,10 +324,13 @@ class _BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
             )
 
     def _validate_data_xy(self, X, y, *, reset, dtype):
-        return _sklearn_validate_data(
-            self, X, y, reset=reset, dtype=dtype, multi_output=self._multi_output_y,
-            y_numeric=not isinstance(self, ClassifierMixin),
-        )
+        # scikit-learn's quick finiteness test sums the values: y = +-1e308
+        # sums to NaN with a RuntimeWarning before its exact test passes.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _sklearn_validate_data(
+                self, X, y, reset=reset, dtype=dtype, multi_output=self._multi_output_y,
+                y_numeric=not isinstance(self, ClassifierMixin),
+            )
 
     def _validate_X(self, X):
         check_is_fitted(self, "_network")
@@ -594,7 +594,8 @@ class MLPRegressor(RegressorMixin, _BaseFastMLP):
     scaling was fitted on (span = max - min). The scaling is fitted when the
     model is initialised (by ``fit``, or the first ``partial_fit``) and kept by
     ``warm_start`` and later ``partial_fit`` calls: feed the first
-    ``partial_fit`` targets that cover the range. The inputs are not scaled;
+    ``partial_fit`` targets that cover the range; targets whose span or that
+    range overflows float64 (y = +-1e308) raise ValueError. The inputs are not scaled;
     put a ``StandardScaler`` in front, as for scikit-learn's MLP.
     """
         + _PARAMETERS_DOC
@@ -622,11 +623,23 @@ class MLPRegressor(RegressorMixin, _BaseFastMLP):
         columns = y.reshape(y.shape[0], -1)
         if first_call:
             low = columns.min(axis=0)
-            span = columns.max(axis=0) - low
-            constant = span == 0
-            span[constant] = 1.0
-            # a constant column c maps to 0.5: put c in the middle of [low, low+span]
-            low[constant] -= 0.5
+            high = columns.max(axis=0)
+            with np.errstate(over="ignore", invalid="ignore"):
+                span = high - low
+                constant = span == 0
+                span[constant] = 1.0
+                # a constant column c maps to 0.5: put c in the middle of [low, low+span]
+                low[constant] -= 0.5
+                # what predict returns for the sigmoid's extremes 0 and 1
+                extremes = self._decode(np.array([[0.0], [1.0]]), low, span, False)
+            if not (np.isfinite(span).all() and np.isfinite(extremes).all()):
+                column = int(np.argmax(~np.isfinite(span) | ~np.isfinite(extremes).all(axis=0)))
+                raise ValueError(
+                    f"y values too large to scale: target column {column} spans "
+                    f"[{low[column]:g}, {high[column]:g}] (max |y| = "
+                    f"{np.abs(columns[:, column]).max():g}), and mapping it onto the sigmoid's "
+                    "range would overflow float64; divide y by a constant first"
+                )
             self._pending_scaling = (low, span, y.ndim == 1)
         else:
             if columns.shape[1] != self.n_outputs_:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
 import warnings
@@ -13,16 +12,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import kernels
+from ._files import atomic_write, npz_headers, read_npz_member
 from ._interrupt import EpochRunner, ctrl_c_survives_compiling
 from ._threads import borrow_threads, check_thread_count, default_thread_count, parallel_region
 from .checkpoint import TrainingState, data_checksum, epoch_seed, write_checkpoint
 from .exceptions import DivergenceError, DivergenceWarning, SaturationWarning
 from .plan import EpochPlan
 from ._validation import (
+    _all_finite,
     all_finite,
     check_dtype,
     check_inputs,
     check_labels,
+    check_memory,
     check_positive_float,
     check_positive_int,
     check_sizes,
@@ -127,8 +129,10 @@ class Network:
         self.sizes = check_sizes(sizes)
         self.dtype = check_dtype(dtype)
         self._sizes_array = np.asarray(self.sizes, dtype=np.int64)
-        n_weights = sum(a * b for a, b in zip(self.sizes[1:], self.sizes[:-1]))
-        self.params = np.empty(n_weights + sum(self.sizes[1:]), dtype=self.dtype)
+        n_params = _parameter_count(self.sizes)
+        check_memory(n_params * self.dtype.itemsize,
+                     f"a network of sizes {_sizes_text(self.sizes)} ({n_params:,} parameters)")
+        self.params = np.empty(n_params, dtype=self.dtype)
         self.weights, self.biases = _parameter_views(self.params, self.sizes)
         rng = np.random.default_rng(seed)
         for w in self.weights:
@@ -176,8 +180,19 @@ class Network:
         passed beside it. It never depends on the number of threads.
         """
         inputs, single = check_inputs(X, self.sizes[0], self.dtype)
+        self._check_finite_parameters()
         outputs = self._feedforward_checked(inputs)
         return outputs[0] if single else outputs
+
+    def _check_finite_parameters(self):
+        """ValueError if a parameter is NaN or inf: such a network's outputs
+        are meaningless (a NaN network "predicted" class 0 for everything)."""
+        if not _all_finite(self.params):
+            raise ValueError(
+                "this network's parameters are not all finite (NaN or inf), so its "
+                "outputs would be meaningless: training diverged (retrain with a "
+                "smaller eta) or they were set so"
+            )
 
     def _feedforward_checked(self, inputs, *, warm_up=False):
         """Outputs for checked inputs (n, L_0), in chunks of _CHUNK samples.
@@ -217,6 +232,7 @@ class Network:
         Y : targets of shape (n, sizes[-1]) or integer labels of shape (n,).
         """
         inputs, targets = self._check_pair(X, Y, "X", "Y")
+        self._check_finite_parameters()
         outputs = self._feedforward_checked(inputs)
         diff = (outputs - targets).astype(np.float64)
         return float(0.5 * np.mean(np.sum(diff * diff, axis=1)))
@@ -230,6 +246,7 @@ class Network:
         """Fraction of samples whose argmax output equals the label."""
         inputs, _ = check_inputs(X, self.sizes[0], self.dtype)
         labels = check_labels(labels, inputs.shape[0], self.sizes[-1])
+        self._check_finite_parameters()
         predicted = np.argmax(self._feedforward_checked(inputs), axis=1)
         return float(np.mean(predicted == labels))
 
@@ -534,13 +551,28 @@ class Network:
     def save(self, path) -> str:
         """Write sizes, dtype, weights and biases to a ``.npz`` file.
 
-        ``.npz`` is appended to ``path`` if missing. The file is written
-        beside its destination first and then renamed over it, so an existing
-        file is replaced whole or not at all. Returns the path written.
+        ``.npz`` is appended to ``path`` if missing. Returns the path written.
+        The file is replaced whole or not at all, also if the process is
+        killed or the machine loses power: it is written beside its
+        destination, fsynced and renamed over it (``fastnn._files.
+        atomic_write``). It keeps the permissions of the file it replaces (a
+        new file gets 0666 less the umask), and a symbolic link is written
+        through to the file it points to.
+
+        Raises ValueError, and writes nothing, if a parameter is NaN or inf
+        (:func:`load` refuses such a file).
         """
         path = os.fspath(path)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
         if not path.endswith(".npz"):
             path += ".npz"
+        if not _all_finite(self.params):
+            raise ValueError(
+                f"not saved to {path}: this network's parameters are not all finite "
+                "(NaN or inf), and fastnn.load refuses such a file; training diverged "
+                "(retrain with a smaller eta) or they were set so"
+            )
         arrays = {
             "format_version": np.array(_FORMAT_VERSION),
             "sizes": np.asarray(self.sizes, dtype=np.int64),
@@ -549,59 +581,137 @@ class Network:
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             arrays[f"weights_{i}"] = w
             arrays[f"biases_{i}"] = b
-        directory = os.path.dirname(os.path.abspath(path))
-        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".npz.tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, **arrays)
-            os.replace(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
-        return path
+        return atomic_write(path, lambda stream: np.savez(stream, **arrays))
+
+
+# What damage inside an archive can raise while it is read: zipfile raises
+# NotImplementedError for an unknown compression method, RuntimeError for
+# an encrypted member, and OSError for a directory pointing before the
+# file's start.
+_DAMAGE = (ValueError, TypeError, KeyError, IndexError, OverflowError, EOFError, OSError,
+           NotImplementedError, RuntimeError, zipfile.BadZipFile, zipfile.LargeZipFile,
+           zlib.error)
 
 
 def load(path) -> Network:
     """Read a network written by :meth:`Network.save`; outputs are bitwise equal.
 
-    Raises ValueError naming what is missing or inconsistent in the file.
+    Everything is checked before memory is allocated or data decompressed:
+    ``format_version`` (this fastnn reads version 1), the entries the layer
+    sizes imply, and each array's shape and dtype from its ``.npy`` header.
+    A network whose parameters would not fit in the memory available now is
+    refused with the size it needs.
+
+    Raises FileNotFoundError for a missing file, and ValueError naming what
+    is wrong otherwise (not a fastnn model, damaged, a newer format, too
+    big, NaN or inf parameters).
     """
     path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
     try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
+        archive = zipfile.ZipFile(path)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except Exception as error:
-        raise ValueError(f"{path} is not a fastnn model file: {error}") from error
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is not a fastnn model file: it holds a single array")
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, OSError) as error:
+        # (a damaged directory can make zipfile seek before the file's
+        # start, an OSError, or name an unknown zip version)
+        with open(path, "rb") as stream:
+            single = stream.read(6) == b"\x93NUMPY"
+        reason = "it holds a single array (a .npy file)" if single else (
+            f"not a .npz (zip) archive ({error})")
+        raise ValueError(f"{path} is not a fastnn model file: {reason}") from None
     with archive:
         try:
-            for key in ("sizes", "dtype"):
-                if key not in archive.files:
+            headers = npz_headers(archive)
+            version = _scalar_entry(archive, headers, "format_version", "iu")
+        except _DAMAGE as error:
+            raise _not_valid(path, error) from None
+        if version != _FORMAT_VERSION:
+            raise ValueError(
+                f"{path} has format_version {version}; this fastnn reads format_version "
+                f"{_FORMAT_VERSION} only (was it written by a newer fastnn?)"
+            )
+        try:
+            dtype = check_dtype(str(_scalar_entry(archive, headers, "dtype", "U")))
+            sizes = _sizes_entry(archive, headers)
+        except _DAMAGE as error:
+            raise _not_valid(path, error) from None
+        n_params = _parameter_count(sizes)
+        check_memory(n_params * dtype.itemsize,
+                     f"{path} holds a network of sizes {_sizes_text(sizes)} "
+                     f"({n_params:,} {dtype.name} parameters) that")
+        try:
+            expected = {"format_version": (), "sizes": (len(sizes),), "dtype": ()}
+            for i, (fan_out, fan_in) in enumerate(zip(sizes[1:], sizes[:-1])):
+                expected[f"weights_{i}"] = (fan_out, fan_in)
+                expected[f"biases_{i}"] = (fan_out,)
+            for key, shape in expected.items():
+                if key not in headers:
                     raise ValueError(f"it has no '{key}' entry")
-            sizes = check_sizes(archive["sizes"].tolist())
-            net = Network(sizes, dtype=str(archive["dtype"]), seed=0)
+                if key.startswith(("weights_", "biases_")):
+                    header = headers[key]
+                    if header.shape != shape:
+                        raise ValueError(f"'{key}' has shape {header.shape}, expected {shape} "
+                                         f"for sizes {_sizes_text(sizes)}")
+                    if header.dtype != dtype:
+                        raise ValueError(f"'{key}' has dtype {header.dtype}, expected {dtype}")
+            extra = sorted(set(headers) - set(expected))
+            if extra:
+                raise ValueError(
+                    "it has entries a fastnn model of sizes "
+                    f"{_sizes_text(sizes)} does not have: {', '.join(map(repr, extra[:5]))}"
+                )
+            net = Network.__new__(Network)
+            net.__setstate__({"sizes": sizes, "dtype": dtype.name,
+                              "params": np.empty(n_params, dtype)})
             for i, (w, b) in enumerate(zip(net.weights, net.biases)):
-                for key, view in ((f"weights_{i}", w), (f"biases_{i}", b)):
-                    if key not in archive.files:
-                        raise ValueError(f"it has no '{key}' entry")
-                    stored = archive[key]
-                    if stored.shape != view.shape:
-                        raise ValueError(
-                            f"'{key}' has shape {stored.shape}, expected {view.shape} "
-                            f"for sizes {list(sizes)}"
-                        )
-                    if stored.dtype != net.dtype:
-                        raise ValueError(f"'{key}' has dtype {stored.dtype}, expected {net.dtype}")
-                    view[...] = stored
-        except (ValueError, TypeError, zipfile.BadZipFile, zlib.error, EOFError) as error:
-            # the arrays are read lazily: damage inside the archive shows here
-            raise ValueError(f"{path} is not a valid fastnn model: {error}") from error
-    if not np.isfinite(net.params).all():
-        raise ValueError(f"{path} is not a valid fastnn model: it holds NaN or inf parameters")
+                read_npz_member(archive, f"weights_{i}", headers[f"weights_{i}"], out=w)
+                read_npz_member(archive, f"biases_{i}", headers[f"biases_{i}"], out=b)
+        except _DAMAGE as error:
+            raise _not_valid(path, error) from None
+    if not _all_finite(net.params):
+        raise _not_valid(path, "it holds NaN or inf parameters")
     return net
+
+
+def _not_valid(path, error):
+    return ValueError(f"{path} is not a valid fastnn model (corrupt, or not written by "
+                      f"Network.save): {error}")
+
+
+def _scalar_entry(archive, headers, key, kinds):
+    """A 0-d entry of one of the dtype kinds ``kinds``, as a Python value."""
+    header = headers.get(key)
+    if header is None:
+        raise ValueError(f"it has no '{key}' entry")
+    if header.shape != () or header.dtype.kind not in kinds or header.dtype.itemsize > 256:
+        raise ValueError(f"'{key}' is an array of shape {header.shape} and dtype "
+                         f"{header.dtype}, not a single {'string' if kinds == 'U' else 'integer'}")
+    return read_npz_member(archive, key, header).item()
+
+
+def _sizes_entry(archive, headers):
+    header = headers.get("sizes")
+    if header is None:
+        raise ValueError("it has no 'sizes' entry")
+    if len(header.shape) != 1 or header.dtype.kind not in "iu":
+        raise ValueError(f"'sizes' is an array of shape {header.shape} and dtype "
+                         f"{header.dtype}, not a list of layer widths")
+    check_memory(header.nbytes, f"its 'sizes' entry of {header.shape[0]:,} layers")
+    return check_sizes(read_npz_member(archive, "sizes", header).tolist())
+
+
+def _parameter_count(sizes) -> int:
+    """Weights and biases of a network of these sizes (a Python int: exact
+    for any sizes, where int64 arithmetic could wrap)."""
+    return sum(a * b for a, b in zip(sizes[1:], sizes[:-1])) + sum(sizes[1:])
+
+
+def _sizes_text(sizes) -> str:
+    if len(sizes) > 8:
+        return "[" + ", ".join(map(str, sizes[:4])) + f", ... ({len(sizes)} layers)]"
+    return str(list(sizes))
 
 
 def _parameter_views(params, sizes):

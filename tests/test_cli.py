@@ -305,6 +305,150 @@ def test_every_error_is_one_line_on_stderr_with_status_2(trained, tmp_path):
         assert_one_line_error(result, *phrases)
 
 
+def hostile_files(directory):
+    """Files of issue 14 that once gave tracebacks, a 23 GiB network or a long stall."""
+    np.savez(directory / "bomb.npz", format_version=np.array(1),
+             sizes=np.array([15000, 15000, 10]), dtype=np.array("float64"))
+    np.savez(directory / "huge.npz", format_version=np.array(1),
+             sizes=np.array([10**6, 10**6, 10]), dtype=np.array("float64"))
+    np.savez(directory / "v99.npz", format_version=np.array(99), sizes=np.array([3, 2]),
+             dtype=np.array("float64"), weights_0=np.zeros((2, 3)), biases_0=np.zeros(2))
+    np.save(directory / "scalar.npy", np.array(3.0))
+    np.save(directory / "empty.npy", np.zeros((0, 64)))
+    np.save(directory / "objects.npy", np.array([1, None], dtype=object), allow_pickle=True)
+    np.save(directory / "liar.npy", np.zeros(3))
+    liar = bytearray((directory / "liar.npy").read_bytes())
+    liar[liar.index(b"(3,)"):liar.index(b"(3,)") + 4] = b"(9,)"
+    (directory / "liar.npy").write_bytes(bytes(liar))
+    rng = np.random.default_rng(0)
+    np.savez(directory / "id_labels.npz", X=rng.random((50, 4)),
+             y=np.r_[np.zeros(49, int), 10**8])
+    np.savez(directory / "huge_label.npz", X=rng.random((50, 4)), y=np.r_[np.zeros(49), 1e30])
+    np.savez(directory / "object_x.npz", X=np.array([[1, None]], dtype=object),
+             y=np.zeros(1, int), allow_pickle=True)
+    return [
+        (["info", directory / "bomb.npz"], ["not a valid fastnn model", "no 'weights_0' entry"]),
+        (["info", directory / "huge.npz"], ["sizes [1000000, 1000000, 10]", "7,450.66 GiB of memory"]),
+        (["info", directory / "v99.npz"], ["format_version 99", "format_version 1 only"]),
+        (["predict", "MODEL", directory / "scalar.npy"], ["a single number (a 0-d array)"]),
+        (["predict", "MODEL", directory / "empty.npy"], ["no samples (shape (0, 64))"]),
+        (["predict", "MODEL", directory / "objects.npy"], ["Python objects"]),
+        (["predict", "MODEL", directory / "liar.npy"], ["declares shape (9,)", "holds 24 bytes"]),
+        (["train", "--data", directory / "id_labels.npz"],
+         ["labels go up to 100,000,000", "100,000,001 output neurons for 50 samples", "--sizes"]),
+        (["train", "--data", directory / "huge_label.npz"], ["the label 1e+30, too large"]),
+        (["evaluate", "MODEL", "--data", directory / "object_x.npz"], ["Python objects"]),
+        (["train", "--epochs", str(10**11)], ["--epochs", "at most 1,000,000,000"]),
+    ]
+
+
+def run_main(capsys, arguments):
+    """fastnn.cli.main in this process: (status, stdout, stderr)."""
+    from fastnn import cli
+
+    status = cli.main([str(argument) for argument in arguments])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_hostile_files_and_inputs_are_one_line_errors(trained, tmp_path, capsys):
+    _, model, _ = trained
+    for arguments, phrases in hostile_files(tmp_path):
+        arguments = [model if argument == "MODEL" else argument for argument in arguments]
+        status, out, err = run_main(capsys, arguments)
+        assert status == 2 and out == "", (arguments, out, err)
+        assert len(err.splitlines()) == 1 and err.startswith("fastnn: error: "), err
+        for phrase in phrases:
+            assert phrase in err, (phrase, err)
+
+
+def test_hostile_files_give_one_line_and_status_2_from_the_real_command(trained, tmp_path):
+    _, model, _ = trained
+    hostile_files(tmp_path)
+    chosen = [(["info", str(tmp_path / "bomb.npz")], "no 'weights_0' entry"),
+              (["predict", str(model), str(tmp_path / "scalar.npy")], "0-d array"),
+              (["train", "--data", str(tmp_path / "id_labels.npz")], "100,000,000")]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda case: fastnn(*case[0]), chosen))
+    for (arguments, phrase), result in zip(chosen, results):
+        assert_one_line_error(result, phrase)
+
+
+@pytest.mark.parametrize("message, shown", [
+    ("Unable to allocate 23.1 GiB for an array with shape (3100001981,) and data type float64",
+     "out of memory: Unable to allocate 23.1 GiB"),
+    ("", "out of memory: an allocation failed"),
+])
+def test_a_memory_error_anywhere_is_one_line_and_status_2(tmp_path, capsys, monkeypatch,
+                                                         message, shown):
+    from fastnn import datasets
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError(message) if message else MemoryError()
+
+    monkeypatch.setattr(datasets, "load_npz", exhausted)
+    np.savez(tmp_path / "data.npz", X=np.zeros((4, 2)), y=np.zeros(4, int))
+    status, out, err = run_main(capsys, ["train", "--data", tmp_path / "data.npz", "--quiet"])
+    assert status == 2 and out == ""
+    assert err.startswith(f"fastnn: error: {shown}")
+    assert len(err.splitlines()) == 1
+
+
+def test_predict_input_bigger_than_the_memory_is_one_line(trained, tmp_path, capsys,
+                                                          monkeypatch):
+    from fastnn import _validation
+
+    _, model, _ = trained
+    np.save(tmp_path / "inputs.npy", np.full((300, 64), 0.25))
+    # the model (18 KB) fits, the inputs (150 KB, twice: read and converted) do not
+    monkeypatch.setattr(_validation, "available_memory", lambda: 100 * 2**10)
+    monkeypatch.setattr(_validation, "MEMORY_CHECK_FROM", 1)
+    status, out, err = run_main(capsys, ["predict", model, tmp_path / "inputs.npy"])
+    assert status == 2 and out == ""
+    assert err.startswith("fastnn: error: ") and len(err.splitlines()) == 1
+    assert ("inputs.npy (shape (300, 64), float64) needs 0.29 MiB of memory but only "
+            "0.10 MiB is available") in err
+
+
+def test_predict_output_is_written_atomically_keeping_its_mode(trained, tmp_path, capsys):
+    _, model, _ = trained
+    np.save(tmp_path / "inputs.npy", np.full((3, 64), 0.25))
+    output = tmp_path / "labels.npy"
+    output.write_bytes(b"old")
+    os.chmod(output, 0o640)
+    status, out, err = run_main(capsys, ["predict", model, tmp_path / "inputs.npy",
+                                         "--output", output])
+    assert status == 0, err
+    assert np.load(output).shape == (3,)
+    assert oct(os.stat(output).st_mode & 0o777) == oct(0o640)
+    assert sorted(os.listdir(tmp_path)) == ["inputs.npy", "labels.npy"]
+
+
+def test_damaged_model_files_never_give_a_traceback(trained, tmp_path, capsys):
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    _, model, _ = trained
+    original = model.read_bytes()
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.integers(0, len(original) - 1), st.integers(0, 255)),
+                    min_size=1, max_size=6),
+           st.integers(0, len(original)))
+    def damaged_info(changes, length):
+        raw = bytearray(original)
+        for position, value in changes:
+            raw[position] = value
+        path = tmp_path / "damaged.npz"
+        path.write_bytes(bytes(raw[:length]))
+        for command in (["info", path], ["predict", model, path]):
+            status, out, err = run_main(capsys, command)
+            assert status in (0, 2), err
+            if status == 2:
+                assert len(err.splitlines()) == 1 and err.startswith("fastnn: error: "), err
+
+    damaged_info()
+
+
 def test_bare_fastnn_prints_the_help():
     result = fastnn()
     assert result.returncode == 0, result.stderr

@@ -337,7 +337,8 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
 def test_load_rejects_damaged_files(tmp_path, damage):
     path = tmp_path / "model.npz"
     net = fastnn.Network([3, 4, 2], seed=0)
-    arrays = {"sizes": np.array([3, 4, 2]), "dtype": np.array("float64"),
+    arrays = {"format_version": np.array(1), "sizes": np.array([3, 4, 2]),
+              "dtype": np.array("float64"),
               "weights_0": net.weights[0], "biases_0": net.biases[0],
               "weights_1": net.weights[1], "biases_1": net.biases[1]}
     if damage == "garbage":
@@ -358,7 +359,10 @@ def test_load_rejects_damaged_files(tmp_path, damage):
         else:
             arrays["weights_1"] = np.zeros((4, 2))
         np.savez(path, **arrays)
-    with pytest.raises(ValueError, match="not a (valid )?fastnn model"):
+    reason = {"garbage": "not a .npz", "missing biases": "no 'biases_1' entry",
+              "wrong shape": "'weights_1' has shape", "not npz": "a single array",
+              "flipped byte": "CRC"}[damage]
+    with pytest.raises(ValueError, match=f"not a (valid )?fastnn model.*{reason}"):
         fastnn.load(path)
 
 

@@ -1,0 +1,275 @@
+"""Files written whole or not at all, and ``.npy``/``.npz`` headers read
+before any array is.
+
+:func:`atomic_write` is how fastnn writes every file a user asked for (model
+files, checkpoints, ``fastnn predict --output``, ``--plot``). It promises:
+
+* The target holds either its old content or the new content, whole, after
+  any failure: an exception in ``write`` (including ``KeyboardInterrupt``), a
+  full disk, a kill -9 of the process, or (thanks to the two fsyncs) a power
+  loss after ``atomic_write`` returned.
+* The file's permission bits are those of the file it replaces; a new file
+  gets 0o666 less the umask, as ``open(path, "w")`` would give it.
+* A symbolic link is written through: the file it points to (all links
+  resolved) gets the new content and the link stays a link.
+* The temporary file is ``.<name>.<random>.fastnn-tmp`` beside the target:
+  hidden, and not ending in ``.npz``, so that nothing takes it for a model.
+  It is removed on every error path. Only a kill -9 (or a power loss) during
+  the write can leave one behind; the next ``atomic_write`` of the same
+  target removes such files once they are more than an hour old (younger
+  ones may belong to a save still running in another process).
+
+The readers below let ``fastnn.load`` and the data loaders check every
+array's shape and dtype, and the sizes an archive declares, before they
+allocate or decompress anything. This module imports nothing from fastnn.
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import stat
+import time
+import tokenize
+import zipfile
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+__all__ = ["atomic_write", "TEMPORARY_SUFFIX", "STALE_SECONDS", "NpyHeader",
+           "read_npy_header", "npz_headers"]
+
+TEMPORARY_SUFFIX = ".fastnn-tmp"
+# A temporary file of the same target older than this is taken to be left
+# by a killed process, and removed by the next save of that target.
+STALE_SECONDS = 3600
+# File names are at most 255 bytes on common file systems; the temporary
+# name adds a dot, 16 hex digits and the suffix to (a prefix of) the target's.
+_NAME_BUDGET = 255 - 1 - 1 - 16 - len(TEMPORARY_SUFFIX)
+
+
+def atomic_write(path, write) -> str:
+    """Write the file ``path`` whole or not at all; returns ``path`` as a str.
+
+    ``write(stream)`` writes the content to ``stream``, a binary file object
+    open for writing (seekable, so ``numpy.savez`` and ``savefig`` work).
+    It goes to a temporary file in the target's directory, which is flushed
+    and fsynced, renamed over the target (``os.replace``, atomic on POSIX
+    and Windows), and then the directory is fsynced so that the rename
+    itself survives a power loss. Any exception from ``write`` or from the
+    file system propagates after the temporary file has been removed; the
+    target is then as it was. See the module docstring for permissions,
+    symbolic links and what a kill -9 leaves.
+    """
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    # Write through symbolic links: replace the file the link points to.
+    target = os.path.realpath(path) if os.path.islink(path) else path
+    directory, name = os.path.split(os.path.abspath(target))
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None  # a new file: os.open applies the umask to 0o666
+    _remove_stale_temporaries(directory, name)
+
+    temporary = None
+    try:
+        fd = None
+        while fd is None:
+            temporary = os.path.join(directory, _temporary_name(name))
+            try:
+                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                             | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0),
+                             0o600 if mode is not None else 0o666)
+            except FileExistsError:  # 64 random bits collided: draw again
+                continue
+        with os.fdopen(fd, "wb") as stream:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(stream.fileno(), mode)
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+        temporary = None
+    except BaseException:
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+        raise
+    _fsync_directory(directory)
+    return path
+
+
+def _temporary_name(name: str) -> str:
+    return f".{name[:_NAME_BUDGET]}.{secrets.token_hex(8)}{TEMPORARY_SUFFIX}"
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Remove ``.<name>.<16 hex>.fastnn-tmp`` files older than STALE_SECONDS."""
+    pattern = re.compile(re.escape(f".{name[:_NAME_BUDGET]}.") + r"[0-9a-f]{16}"
+                         + re.escape(TEMPORARY_SUFFIX) + r"\Z")
+    cutoff = time.time() - STALE_SECONDS
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        if not pattern.match(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and \
+                    entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+        except OSError:
+            pass  # gone already, or not ours to remove
+
+
+def _fsync_directory(directory: str) -> None:
+    if not hasattr(os, "O_DIRECTORY"):
+        return  # Windows: directories cannot be opened, and NTFS journals renames
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems (and /proc-like ones) refuse fsync on directories
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------
+# .npy headers, read before the data
+# ---------------------------------------------------------------------------
+class NpyHeader:
+    """What a ``.npy`` header declares, and what the file around it holds.
+
+    shape, dtype, fortran_order: from the header.
+    nbytes: bytes of array data the header implies (a Python int: no
+        overflow whatever the shape).
+    data_offset: bytes before the data (magic + header).
+    stored_bytes: bytes after the header the file (or zip member) holds.
+    """
+
+    __slots__ = ("shape", "dtype", "fortran_order", "nbytes", "data_offset", "stored_bytes")
+
+    def __init__(self, shape, dtype, fortran_order, data_offset, stored_bytes):
+        self.shape = tuple(int(s) for s in shape)
+        self.dtype = dtype
+        self.fortran_order = bool(fortran_order)
+        count = 1
+        for s in self.shape:
+            count *= s
+        self.nbytes = count * dtype.itemsize
+        self.data_offset = data_offset
+        self.stored_bytes = stored_bytes
+
+    def __repr__(self):
+        return f"NpyHeader(shape={self.shape}, dtype={self.dtype})"
+
+
+def read_npy_header(stream, total_bytes: int) -> NpyHeader:
+    """The header of the ``.npy`` content at the start of ``stream``.
+
+    ``total_bytes``: the length of that content (the file's size, or a zip
+    member's uncompressed size). Reads a few hundred bytes at most; raises
+    ValueError for a bad magic string or header, an object dtype, or data
+    whose length is not what the header declares.
+    """
+    try:
+        version = npy_format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran_order, dtype = npy_format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = npy_format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+    except (SyntaxError, TypeError, KeyError, OverflowError, RecursionError, EOFError,
+            tokenize.TokenError) as error:
+        # numpy parses the header with ast and tokenize: damage shows as these
+        raise ValueError(f"its .npy header is damaged ({type(error).__name__}: {error})") from None
+    if dtype.hasobject:
+        raise ValueError(f"it holds Python objects (dtype {dtype}), which fastnn does not read")
+    offset = stream.tell()
+    header = NpyHeader(shape, dtype, fortran_order, offset, total_bytes - offset)
+    if header.stored_bytes != header.nbytes:
+        raise ValueError(
+            f"its header declares shape {header.shape} of {dtype} ({header.nbytes:,} bytes) "
+            f"but it holds {max(header.stored_bytes, 0):,} bytes of data"
+        )
+    return header
+
+
+# deflate cannot shrink data more than 1032 to 1; a zip member claiming a
+# larger ratio lies about its size (a zip bomb's directory).
+_MAX_DEFLATE_RATIO = 1032
+
+
+def npz_headers(archive: zipfile.ZipFile) -> dict:
+    """``{array name: NpyHeader}`` of every ``.npy`` member of an open npz.
+
+    Decompresses only the first bytes of each member. A member whose
+    declared sizes are inconsistent (header against the zip directory, or
+    the directory's sizes against what compression can achieve) raises
+    ValueError naming it. Members not ending in ``.npy`` are left out.
+    """
+    headers = {}
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy") or info.is_dir():
+            continue
+        key = info.filename[:-len(".npy")]
+        if info.compress_type == zipfile.ZIP_STORED:
+            plausible = info.file_size == info.compress_size
+        else:
+            plausible = info.file_size <= _MAX_DEFLATE_RATIO * info.compress_size + 1024
+        if not plausible:
+            raise ValueError(
+                f"'{key}' claims {info.file_size:,} bytes from {info.compress_size:,} "
+                "compressed bytes, more than compression can give"
+            )
+        try:
+            with archive.open(info) as member:
+                headers[key] = read_npy_header(member, info.file_size)
+        except ValueError as error:
+            raise ValueError(f"'{key}': {error}") from None
+    return headers
+
+
+def read_npz_member(archive: zipfile.ZipFile, key: str, header: NpyHeader, out=None):
+    """The array ``key`` of an open npz whose header was checked.
+
+    With ``out`` (a C-contiguous array of the header's shape), the data is
+    read straight into it in chunks, converted to ``out``'s dtype if
+    needed: no second copy of the array is made. Raises ValueError if the
+    member turns out shorter than its header said, or fails its CRC.
+    """
+    with archive.open(key + ".npy") as member:
+        member.read(header.data_offset)  # the header, checked already
+        if (out is not None and not header.fortran_order and header.dtype == out.dtype
+                and out.flags.c_contiguous and out.shape == header.shape):
+            target = out
+        else:
+            order = "F" if header.fortran_order else "C"
+            target = np.empty(header.shape, dtype=header.dtype, order=order)
+        # the array's bytes in memory order (a view: target is contiguous)
+        view = memoryview(target.reshape(-1, order="A").view(np.uint8))
+        filled = 0
+        chunk = 1 << 22
+        while filled < header.nbytes:
+            got = member.readinto(view[filled:filled + chunk])
+            if not got:
+                raise ValueError(
+                    f"'{key}' ends after {filled:,} of {header.nbytes:,} bytes of data"
+                )
+            filled += got
+        if member.read(1):  # also makes zipfile check the member's CRC
+            raise ValueError(f"'{key}' holds more data than its header declares")
+    if out is None:
+        return target
+    if target is not out:
+        out[...] = target
+    return out
