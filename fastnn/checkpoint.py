@@ -18,7 +18,7 @@ in another process shuffles exactly as it would have.
 from __future__ import annotations
 
 import os
-import tempfile
+import zipfile
 import zlib
 from dataclasses import dataclass
 
@@ -108,87 +108,114 @@ def write_checkpoint(path, network, state, history, checksum, n_samples) -> str:
 
 
 def _write_npz_atomically(path, arrays) -> str:
-    try:
-        from ._files import atomic_write
-    except ImportError:  # pragma: no cover - before fastnn/_files.py
-        atomic_write = None
-    if atomic_write is not None:
-        atomic_write(path, lambda stream: np.savez(stream, **arrays))
-        return path
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".fastnn-tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return path
+    from ._files import atomic_write
+
+    return atomic_write(path, lambda stream: np.savez(stream, **arrays))
 
 
-_SCALARS = ("epochs", "batch_size", "eta", "shuffle", "seed_entropy", "checkpoint_every",
-            "epochs_done", "samples_done", "partial_cost", "n_samples", "data_checksum")
+_SCALARS = {"format_version": "iu", "kind": "U", "dtype": "U", "epochs": "iu",
+            "batch_size": "iu", "eta": "f", "shuffle": "b", "seed_entropy": "U",
+            "checkpoint_every": "iu", "epochs_done": "iu", "samples_done": "iu",
+            "partial_cost": "f", "n_samples": "iu", "data_checksum": "iu"}
 
 
 def read_checkpoint(path):
     """(network, state, history, data checksum, n_samples) of a checkpoint
-    written by ``write_checkpoint``; ValueError naming what is wrong."""
+    written by ``write_checkpoint``.
+
+    As ``fastnn.load`` does for models, everything is checked from the zip
+    directory and the ``.npy`` headers before any array is allocated or
+    decompressed (a small file that claims a huge array is refused at
+    once); ValueError names what is wrong.
+    """
+    from ._files import npz_headers, read_npz_member
+    from ._validation import check_memory
     from .network import Network, TrainingHistory
 
     path = os.fspath(path)
     try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
+        archive = zipfile.ZipFile(path)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except Exception as error:
-        raise ValueError(f"{path} is not a fastnn checkpoint: {error}") from error
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is not a fastnn checkpoint: it holds a single array")
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, OSError) as error:
+        raise ValueError(f"{path} is not a fastnn checkpoint: not a .npz (zip) archive "
+                         f"({error})") from None
     with archive:
-        files = set(archive.files)
-        if "kind" not in files or str(archive["kind"]) != CHECKPOINT_KIND:
-            raise ValueError(f"{path} is not a fastnn checkpoint (a model file? load it with "
-                             "fastnn.load)")
-        version = int(archive["format_version"]) if "format_version" in files else None
-        if version != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is a checkpoint of format {version}; this fastnn reads "
-                             f"format {CHECKPOINT_FORMAT}")
-        missing = [key for key in ("sizes", "dtype", "params", *_SCALARS) if key not in files]
-        if missing:
-            raise ValueError(f"{path} is not a complete fastnn checkpoint: missing "
-                             f"{', '.join(missing)}")
         try:
+            headers = npz_headers(archive)
+            if "kind" not in headers or _scalar(archive, headers, "kind") != CHECKPOINT_KIND:
+                raise _NotACheckpoint
+            values = {key: _scalar(archive, headers, key) for key in _SCALARS}
+            if values["format_version"] != CHECKPOINT_FORMAT:
+                raise ValueError(f"it is of format {values['format_version']}; this fastnn "
+                                 f"reads format {CHECKPOINT_FORMAT}")
+            sizes = _array(archive, headers, "sizes", "iu", None, 1024).tolist()
+            dtype = np.dtype(values["dtype"])
+            n_params = _n_params(sizes)
+            check_memory(n_params * dtype.itemsize,
+                         f"{path} holds a network of {n_params:,} {dtype.name} parameters that")
+            params = _array(archive, headers, "params", "f", (n_params,), None)
+            done = values["epochs_done"]
+            history = [_array(archive, headers, "history_cost", "f", (done,), None),
+                       # empty when the run had no test data
+                       _array(archive, headers, "history_test_accuracy", "f", None, done),
+                       _array(archive, headers, "history_seconds", "f", (done,), None)]
             network = Network.__new__(Network)
-            network.__setstate__({"sizes": archive["sizes"].tolist(),
-                                  "dtype": str(archive["dtype"]),
-                                  "params": archive["params"]})
-            if network.params.shape != (_n_params(network.sizes),):
-                raise ValueError(f"params has shape {network.params.shape}")
-            state = TrainingState(
-                epochs=int(archive["epochs"]), batch_size=int(archive["batch_size"]),
-                eta=float(archive["eta"]), shuffle=bool(archive["shuffle"]),
-                seed_entropy=int(str(archive["seed_entropy"])),
-                checkpoint_every=int(archive["checkpoint_every"]),
-                epochs_done=int(archive["epochs_done"]),
-                samples_done=int(archive["samples_done"]),
-                partial_cost=float(archive["partial_cost"]))
-            history = TrainingHistory(
-                cost=[float(c) for c in archive["history_cost"]],
-                test_accuracy=[float(a) for a in archive["history_test_accuracy"]],
-                seconds=[float(s) for s in archive["history_seconds"]])
-            checksum, n_samples = int(archive["data_checksum"]), int(archive["n_samples"])
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"{path} is not a valid fastnn checkpoint: {error}") from error
+            network.__setstate__({"sizes": sizes, "dtype": dtype.name, "params": params})
+        except _NotACheckpoint:
+            raise ValueError(f"{path} is not a fastnn checkpoint (a model file? load it "
+                             "with fastnn.load)") from None
+        except (ValueError, TypeError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{path} is not a valid fastnn checkpoint: {error}") from None
+    state = TrainingState(
+        epochs=values["epochs"], batch_size=values["batch_size"], eta=values["eta"],
+        shuffle=bool(values["shuffle"]), seed_entropy=int(values["seed_entropy"]),
+        checkpoint_every=values["checkpoint_every"], epochs_done=values["epochs_done"],
+        samples_done=values["samples_done"], partial_cost=values["partial_cost"])
+    n_samples = values["n_samples"]
+    test_accuracy = history[1].tolist()
     if not (0 <= state.epochs_done <= state.epochs and 0 <= state.samples_done < n_samples
-            and len(history.cost) == state.epochs_done and state.batch_size >= 1):
+            and state.batch_size >= 1 and state.checkpoint_every >= 1 and state.eta > 0):
         raise ValueError(f"{path} is not a valid fastnn checkpoint: its counts disagree")
     if not np.isfinite(network.params).all():
         raise ValueError(f"{path} is not a valid fastnn checkpoint: NaN or inf parameters")
-    return network, state, history, checksum, n_samples
+    history = TrainingHistory(cost=history[0].tolist(), test_accuracy=test_accuracy,
+                              seconds=history[2].tolist())
+    return network, state, history, values["data_checksum"], n_samples
+
+
+class _NotACheckpoint(Exception):
+    pass
+
+
+def _scalar(archive, headers, key):
+    from ._files import read_npz_member
+
+    kinds = _SCALARS[key]
+    header = headers.get(key)
+    if header is None:
+        raise ValueError(f"it has no '{key}' entry")
+    if header.shape != () or header.dtype.kind not in kinds or header.dtype.itemsize > 256:
+        raise ValueError(f"'{key}' is an array of shape {header.shape} and dtype "
+                         f"{header.dtype}, not a single value")
+    return read_npz_member(archive, key, header).item()
+
+
+def _array(archive, headers, key, kinds, shape, max_length):
+    """The 1-D entry ``key`` of a dtype kind in ``kinds``, of ``shape`` (or of
+    at most max_length elements), checked from its header before it is read."""
+    from ._files import read_npz_member
+
+    header = headers.get(key)
+    if header is None:
+        raise ValueError(f"it has no '{key}' entry")
+    if header.dtype.kind not in kinds or len(header.shape) != 1:
+        raise ValueError(f"'{key}' has shape {header.shape} and dtype {header.dtype}")
+    if shape is not None and header.shape != shape:
+        raise ValueError(f"'{key}' has shape {header.shape}, expected {shape}")
+    if max_length is not None and header.shape[0] > max_length:
+        raise ValueError(f"'{key}' has {header.shape[0]:,} elements")
+    return read_npz_member(archive, key, header)
 
 
 def _n_params(sizes):
@@ -211,7 +238,7 @@ def resume(path, X, Y, *, epochs=None, test_data=None, callback=None, progress=N
     the run, bitwise those of the uninterrupted run; history holds every
     epoch of the run, the resumed ones included.
     """
-    from ._validation import check_positive_int
+    from ._validation import check_epochs
 
     network, state, history, checksum, n_samples = read_checkpoint(path)
     inputs, targets = network._check_pair(X, Y, "X", "Y")
@@ -220,7 +247,7 @@ def resume(path, X, Y, *, epochs=None, test_data=None, callback=None, progress=N
             f"X and Y are not the data {os.fspath(path)} was trained on ({n_samples} samples "
             f"with another checksum); resume with the same X and Y")
     if epochs is not None:
-        epochs = check_positive_int(epochs, "epochs")
+        epochs = check_epochs(epochs)
         if epochs < state.epochs_done:
             raise ValueError(f"epochs={epochs} is fewer than the {state.epochs_done} the "
                              "checkpoint has done already")

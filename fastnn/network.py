@@ -21,7 +21,9 @@ from .plan import EpochPlan
 from ._validation import (
     _all_finite,
     all_finite,
+    check_bool,
     check_dtype,
+    check_epochs,
     check_inputs,
     check_labels,
     check_memory,
@@ -340,9 +342,10 @@ class Network:
         its next block of eight samples), with every step before it taken,
         and raises KeyboardInterrupt carrying ``history`` (docs/reliability.md).
         """
-        epochs = check_positive_int(epochs, "epochs")
+        epochs = check_epochs(epochs)
         batch_size = check_positive_int(batch_size, "batch_size")
         eta = check_positive_float(eta, "eta")
+        shuffle = check_bool(shuffle, "shuffle")
         checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
         inputs, targets = self._check_pair(X, Y, "X", "Y")
         try:
@@ -350,7 +353,7 @@ class Network:
         except (TypeError, ValueError) as error:
             raise TypeError(f"seed must be None or a non-negative int, got {seed!r}") from error
         state = TrainingState(epochs=epochs, batch_size=batch_size, eta=eta,
-                              shuffle=bool(shuffle), seed_entropy=entropy,
+                              shuffle=shuffle, seed_entropy=entropy,
                               checkpoint_every=checkpoint_every)
         return self._run_training(inputs, targets, state, TrainingHistory(),
                                   test_data=test_data, callback=callback, progress=progress,

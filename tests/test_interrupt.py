@@ -379,3 +379,24 @@ def test_ctrl_c_during_fastnn_train_saves_the_model_says_so_and_exits_130(tmp_pa
         capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert f"after {state.epochs_done + 1} epochs" in resumed.stdout
+
+
+def test_a_small_checkpoint_that_claims_a_huge_network_is_refused_at_once(tmp_path):
+    """As load does for models: the sizes are read from the file, the memory
+    they need checked, and the parameters' header compared, before any
+    array is allocated."""
+    X, y = problem(30, 8, 3)
+    checkpoint = tmp_path / "run.ckpt"
+    fastnn.Network([8, 5, 3], seed=0).train(X, y, epochs=1, checkpoint=checkpoint)
+    with np.load(checkpoint) as archive:
+        entries = dict(archive)
+    for sizes, message in (([100_000, 100_000, 10], "GiB"), ([20_000, 20_000, 10], "shape")):
+        entries["sizes"] = np.array(sizes)
+        bomb = tmp_path / f"bomb{sizes[0]}.ckpt"
+        with open(bomb, "wb") as stream:
+            np.savez_compressed(stream, **entries)
+        assert bomb.stat().st_size < 10_000
+        started = time.perf_counter()
+        with pytest.raises(ValueError, match=message):
+            fastnn.resume(bomb, X, y)
+        assert time.perf_counter() - started < 1.0

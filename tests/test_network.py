@@ -238,6 +238,14 @@ BAD_TRAIN_CALLS = {
     "test labels out of range": (dict(test_data=(np.zeros((2, 5)), [0, 9])), ValueError, "[0, 3)"),
     "test X wrong width": (dict(test_data=(np.zeros((2, 4)), [0, 1])), ValueError, "features"),
     "test_data not a pair": (dict(test_data=np.zeros((2, 5))), TypeError, "pair"),
+    "shuffle str": (dict(shuffle="no"), TypeError, "shuffle"),
+    "epochs huge": (dict(epochs=10**11), ValueError, "at most"),
+    "seed negative": (dict(seed=-1), TypeError, "seed"),
+    "seed str": (dict(seed="a"), TypeError, "seed"),
+    "checkpoint_every 0": (dict(checkpoint_every=0), ValueError, "checkpoint_every"),
+    "on_divergence unknown": (dict(on_divergence="ignore"), ValueError, "on_divergence"),
+    "progress not callable": (dict(progress=3), TypeError, "progress"),
+    "eta beyond float32": (dict(eta=1e300, dtype=np.float32), ValueError, "float32"),
 }
 
 
@@ -247,7 +255,7 @@ def test_bad_training_input_raises_and_leaves_network_unchanged(case):
     arguments = dict(X=np.full((4, 5), 0.5), Y=np.array([0, 1, 2, 0]), epochs=1,
                      batch_size=2, eta=1.0)
     arguments.update(overrides)
-    net = fastnn.Network([5, 4, 3], seed=0)
+    net = fastnn.Network([5, 4, 3], seed=0, dtype=arguments.pop("dtype", np.float64))
     before = net.params.copy()
     with pytest.raises(error, match=message.replace("[", r"\[").replace(")", r"\)")):
         net.train(arguments.pop("X"), arguments.pop("Y"), **arguments)
