@@ -122,6 +122,8 @@ def test_ctrl_c_mid_epoch_stops_at_a_batch_keeps_the_history_and_resumes_bitwise
     # progress reported every 2 ms instead of 100, so that the callback
     # sees the middle of an epoch of about 0.1 s
     monkeypatch.setattr(fastnn._interrupt, "PROGRESS_SECONDS", 0.002)
+    # and every epoch in the helper thread, however short (INLINE_SECONDS)
+    monkeypatch.setattr(fastnn._interrupt, "INLINE_SECONDS", 0.0)
     sizes = (200, 1000, 10)
     X, y = problem(5000, sizes[0], seed=3)
     expected = fastnn.Network(sizes, seed=4)
@@ -254,6 +256,32 @@ def test_resume_refuses_other_data_other_files_and_fewer_epochs(tmp_path):
     (tmp_path / "garbage.ckpt").write_bytes(b"PK\x03\x04 not a zip")
     with pytest.raises(ValueError, match="not a fastnn checkpoint"):
         fastnn.resume(tmp_path / "garbage.ckpt", X, y)
+
+
+@pytest.mark.skipif(JIT_DISABLED, reason="times compiled epochs")
+def test_short_epochs_run_in_the_calling_thread_and_ctrl_c_stops_after_one(monkeypatch):
+    """Epochs shorter than INLINE_SECONDS skip the helper thread; a Ctrl-C
+    during one takes effect when it ends, before the next epoch."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    X, y = problem(300, 8, 3)
+    net = fastnn.Network([8, 5, 3], seed=0)
+    threads = []
+    run = EpochPlan.run
+
+    def noting_run(self, *args):
+        threads.append(threading.current_thread().name)
+        if len(threads) == 4:  # the warm-up, then epochs 1, 2, 3
+            os.kill(os.getpid(), signal.SIGINT)
+        return run(self, *args)
+
+    monkeypatch.setattr(EpochPlan, "run", noting_run)
+    with pytest.raises(KeyboardInterrupt) as raised:
+        net.train(X, y, epochs=50)
+    assert threads[1].startswith("fastnn-epoch") and threads[2] == threads[0]
+    # (the signal is taken before epoch 3's kernel starts: it stops at once)
+    history = raised.value.history
+    assert history.interrupted_at == (history.epochs + 1, 0) and history.epochs == 2
 
 
 def test_progress_reports_each_epoch_to_its_end():
