@@ -51,7 +51,7 @@ def test_a_stopped_epoch_holds_exactly_the_steps_of_its_finished_units(driver, b
     """Stopped from another thread while it runs, an epoch returns at a unit
     boundary, and the parameters are bitwise those of an epoch over just
     the samples it finished (in the same order)."""
-    n = 6000
+    n = 30000  # epochs of 10-60 ms: long enough to stop in the middle
     X, y = problem(n, WIDE[0], seed=1)
     targets = _one_hot(y, WIDE[-1], np.float64)
     start = fastnn.Network(WIDE, seed=2).params
@@ -97,6 +97,24 @@ def test_a_stop_requested_before_the_epoch_takes_no_step():
 # ---------------------------------------------------------------------------
 # Ctrl-C
 # ---------------------------------------------------------------------------
+@pytest.fixture
+def ctrl_c_raises():
+    """Python's own SIGINT handler, as in a terminal: a background job of a
+    non-interactive shell (a CI script's ``cmd &``) starts with SIGINT
+    ignored, and fastnn then leaves it ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _take_ctrl_c_in_the_child():
+    """preexec_fn of a child that must take SIGINT (see ctrl_c_raises): a
+    Python started with SIGINT ignored never installs its handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _press_ctrl_c_when(condition, pressed):
     def watch():
         while not condition():
@@ -112,13 +130,11 @@ def _press_ctrl_c_when(condition, pressed):
 @pytest.mark.skipif(JIT_DISABLED, reason="needs the epoch to run without the GIL")
 @pytest.mark.parametrize("batch_size", [1, 10])
 def test_ctrl_c_mid_epoch_stops_at_a_batch_keeps_the_history_and_resumes_bitwise(
-        tmp_path, monkeypatch, batch_size):
+        tmp_path, monkeypatch, ctrl_c_raises, batch_size):
     """A real SIGINT in the middle of epoch 2: KeyboardInterrupt reaches the
     caller at once, carrying the history; the network holds the steps of
     the finished batches and works; the checkpoint written then resumes to
     bitwise the parameters of the run never stopped."""
-    if threading.current_thread() is not threading.main_thread():
-        pytest.skip("signals reach the main thread only")
     # progress reported every 2 ms instead of 100, so that the callback
     # sees the middle of an epoch of about 0.1 s
     monkeypatch.setattr(fastnn._interrupt, "PROGRESS_SECONDS", 0.002)
@@ -177,7 +193,8 @@ def test_ctrl_c_reaches_a_training_process_within_a_second(tmp_path):
     about a second: KeyboardInterrupt in well under a second."""
     env = dict(os.environ, FASTNN_PARALLEL="1")
     child = subprocess.Popen([sys.executable, "-c", CHILD_TRAINS], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env)
+                             stderr=subprocess.PIPE, text=True, env=env,
+                             preexec_fn=_take_ctrl_c_in_the_child)
     try:
         assert child.stdout.readline().strip() == "READY"
         time.sleep(0.5)
@@ -259,11 +276,10 @@ def test_resume_refuses_other_data_other_files_and_fewer_epochs(tmp_path):
 
 
 @pytest.mark.skipif(JIT_DISABLED, reason="times compiled epochs")
-def test_short_epochs_run_in_the_calling_thread_and_ctrl_c_stops_after_one(monkeypatch):
+def test_short_epochs_run_in_the_calling_thread_and_ctrl_c_stops_after_one(monkeypatch,
+                                                                           ctrl_c_raises):
     """Epochs shorter than INLINE_SECONDS skip the helper thread; a Ctrl-C
     during one takes effect when it ends, before the next epoch."""
-    if threading.current_thread() is not threading.main_thread():
-        pytest.skip("signals reach the main thread only")
     X, y = problem(300, 8, 3)
     net = fastnn.Network([8, 5, 3], seed=0)
     threads = []
@@ -282,6 +298,21 @@ def test_short_epochs_run_in_the_calling_thread_and_ctrl_c_stops_after_one(monke
     # (the signal is taken before epoch 3's kernel starts: it stops at once)
     history = raised.value.history
     assert history.interrupted_at == (history.epochs + 1, 0) and history.epochs == 2
+
+
+def test_ctrl_c_ignored_by_the_parent_stays_ignored(tmp_path):
+    """A program started with SIGINT ignored (nohup, a background job)
+    keeps it so: fastnn installs its handler only in place of Python's."""
+    script = ("import signal, numpy as np, fastnn\n"
+              "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+              "X = np.random.default_rng(0).random((50, 4))\n"
+              "net = fastnn.Network([4, 3, 2], seed=0)\n"
+              "net.train(X, np.arange(50) % 2, epochs=2, progress=lambda *a: None)\n"
+              "assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN\n"
+              "print('kept')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and "kept" in result.stdout, result.stderr[-2000:]
 
 
 def test_progress_reports_each_epoch_to_its_end():
@@ -379,7 +410,8 @@ def test_ctrl_c_during_fastnn_train_saves_the_model_says_so_and_exits_130(tmp_pa
     child = subprocess.Popen(
         [sys.executable, "-m", "fastnn", "train", "--data", str(data), "--sizes", "100,800,10",
          "--epochs", "500", "--out", str(model), "--checkpoint", str(checkpoint)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_take_ctrl_c_in_the_child)
     try:
         # the progress bar writes to stderr once training runs
         deadline = time.time() + 120
