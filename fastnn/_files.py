@@ -273,3 +273,37 @@ def read_npz_member(archive: zipfile.ZipFile, key: str, header: NpyHeader, out=N
     if target is not out:
         out[...] = target
     return out
+
+
+_KIND_NAMES = {"iu": "integer", "U": "string", "f": "number", "b": "bool"}
+
+
+def read_npz_scalar(archive: zipfile.ZipFile, headers: dict, key: str, kinds: str):
+    """The 0-d entry ``key`` of an open npz (headers from ``npz_headers``),
+    of a dtype kind in ``kinds``, as a Python value; ValueError naming the
+    entry if it is missing or not a single value of that kind."""
+    header = headers.get(key)
+    if header is None:
+        raise ValueError(f"it has no '{key}' entry")
+    if header.shape != () or header.dtype.kind not in kinds or header.dtype.itemsize > 256:
+        raise ValueError(f"'{key}' is an array of shape {header.shape} and dtype "
+                         f"{header.dtype}, not a single {_KIND_NAMES.get(kinds, 'value')}")
+    return read_npz_member(archive, key, header).item()
+
+
+def open_npz(path: str, what: str) -> zipfile.ZipFile:
+    """``path`` opened as a zip archive, or ValueError saying that it is not
+    a fastnn ``what`` and why. A missing, unreadable or directory path
+    raises its OSError as it is."""
+    try:
+        return zipfile.ZipFile(path)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, OSError) as error:
+        # (a damaged directory can make zipfile seek before the file's
+        # start, an OSError, or name an unknown zip version)
+        with open(path, "rb") as stream:
+            single = stream.read(6) == b"\x93NUMPY"
+        reason = "it holds a single array (a .npy file)" if single else (
+            f"not a .npz (zip) archive ({error})")
+        raise ValueError(f"{path} is not a fastnn {what}: {reason}") from None

@@ -128,24 +128,20 @@ def read_checkpoint(path):
     decompressed (a small file that claims a huge array is refused at
     once); ValueError names what is wrong.
     """
-    from ._files import npz_headers, read_npz_member
+    from ._files import npz_headers, open_npz, read_npz_scalar
     from ._validation import check_memory
     from .network import Network, TrainingHistory
 
     path = os.fspath(path)
-    try:
-        archive = zipfile.ZipFile(path)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, OSError) as error:
-        raise ValueError(f"{path} is not a fastnn checkpoint: not a .npz (zip) archive "
-                         f"({error})") from None
+    archive = open_npz(path, "checkpoint")
     with archive:
         try:
             headers = npz_headers(archive)
-            if "kind" not in headers or _scalar(archive, headers, "kind") != CHECKPOINT_KIND:
+            kind = read_npz_scalar(archive, headers, "kind", "U") if "kind" in headers else None
+            if kind != CHECKPOINT_KIND:
                 raise _NotACheckpoint
-            values = {key: _scalar(archive, headers, key) for key in _SCALARS}
+            values = {key: read_npz_scalar(archive, headers, key, kinds)
+                      for key, kinds in _SCALARS.items()}
             if values["format_version"] != CHECKPOINT_FORMAT:
                 raise ValueError(f"it is of format {values['format_version']}; this fastnn "
                                  f"reads format {CHECKPOINT_FORMAT}")
@@ -186,19 +182,6 @@ def read_checkpoint(path):
 
 class _NotACheckpoint(Exception):
     pass
-
-
-def _scalar(archive, headers, key):
-    from ._files import read_npz_member
-
-    kinds = _SCALARS[key]
-    header = headers.get(key)
-    if header is None:
-        raise ValueError(f"it has no '{key}' entry")
-    if header.shape != () or header.dtype.kind not in kinds or header.dtype.itemsize > 256:
-        raise ValueError(f"'{key}' is an array of shape {header.shape} and dtype "
-                         f"{header.dtype}, not a single value")
-    return read_npz_member(archive, key, header).item()
 
 
 def _array(archive, headers, key, kinds, shape, max_length):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import kernels
-from ._files import atomic_write, npz_headers, read_npz_member
+from ._files import atomic_write, npz_headers, open_npz, read_npz_member, read_npz_scalar
 from ._interrupt import EpochRunner, ctrl_c_survives_compiling
 from ._threads import borrow_threads, check_thread_count, default_thread_count, parallel_region
 from .checkpoint import TrainingState, data_checksum, epoch_seed, write_checkpoint
@@ -612,22 +612,11 @@ def load(path) -> Network:
     path = os.fspath(path)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
-    try:
-        archive = zipfile.ZipFile(path)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, OSError) as error:
-        # (a damaged directory can make zipfile seek before the file's
-        # start, an OSError, or name an unknown zip version)
-        with open(path, "rb") as stream:
-            single = stream.read(6) == b"\x93NUMPY"
-        reason = "it holds a single array (a .npy file)" if single else (
-            f"not a .npz (zip) archive ({error})")
-        raise ValueError(f"{path} is not a fastnn model file: {reason}") from None
+    archive = open_npz(path, "model file")
     with archive:
         try:
             headers = npz_headers(archive)
-            version = _scalar_entry(archive, headers, "format_version", "iu")
+            version = read_npz_scalar(archive, headers, "format_version", "iu")
         except _DAMAGE as error:
             raise _not_valid(path, error) from None
         if version != _FORMAT_VERSION:
@@ -636,7 +625,7 @@ def load(path) -> Network:
                 f"{_FORMAT_VERSION} only (was it written by a newer fastnn?)"
             )
         try:
-            dtype = check_dtype(str(_scalar_entry(archive, headers, "dtype", "U")))
+            dtype = check_dtype(str(read_npz_scalar(archive, headers, "dtype", "U")))
             sizes = _sizes_entry(archive, headers)
         except _DAMAGE as error:
             raise _not_valid(path, error) from None
@@ -681,17 +670,6 @@ def load(path) -> Network:
 def _not_valid(path, error):
     return ValueError(f"{path} is not a valid fastnn model (corrupt, or not written by "
                       f"Network.save): {error}")
-
-
-def _scalar_entry(archive, headers, key, kinds):
-    """A 0-d entry of one of the dtype kinds ``kinds``, as a Python value."""
-    header = headers.get(key)
-    if header is None:
-        raise ValueError(f"it has no '{key}' entry")
-    if header.shape != () or header.dtype.kind not in kinds or header.dtype.itemsize > 256:
-        raise ValueError(f"'{key}' is an array of shape {header.shape} and dtype "
-                         f"{header.dtype}, not a single {'string' if kinds == 'U' else 'integer'}")
-    return read_npz_member(archive, key, header).item()
 
 
 def _sizes_entry(archive, headers):
