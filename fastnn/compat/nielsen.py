@@ -19,10 +19,29 @@ Conventions of that API (kept here):
 * initial parameters are drawn with ``numpy.random.randn`` (biases first, then
   weights, N(0, 1)), so ``numpy.random.seed(s)`` gives the book's start.
 
-The parameters live in a :class:`fastnn.Network` (``fastnn_network``):
-``weights`` and ``biases`` are views into its parameter vector, so writing
-into them, or assigning new lists to them, changes the network that trains.
-Each epoch runs in fastnn's compiled kernels, in float64.
+``weights`` and ``biases`` behave as the book's: lists of standalone arrays
+that a script may keep, rebind (``net.weights = [...]``, ``net.weights[i] =
+w``) or write into in place; whatever they hold when ``SGD``,
+``update_mini_batch``, ``backprop``, ``feedforward`` or ``evaluate`` is
+called is what computes. They are copied into a :class:`fastnn.Network`
+(``fastnn_network``, float64), and training binds NEW lists of NEW arrays
+(after each epoch of ``SGD`` and each ``update_mini_batch``), so a reference
+taken before training keeps its values, as in the book.
+
+``eta`` may be any finite number, as in the book: 0 takes no step, a
+negative eta climbs the cost (NaN and inf are refused).
+
+Speed and memory: ``SGD`` converts the training list to one (n, sizes[0])
+float64 array once, then every epoch runs in fastnn's compiled epoch over
+that array in ``random.shuffle``'s order (no per-epoch copy). When each x is
+a row view of one float64 (n, sizes[0]) matrix (a loader that reshapes the
+rows of its data matrix), that matrix is used as is, without a copy. The
+converted arrays (training and test) are kept on the network for the next
+``SGD`` call on the same list object holding the same ``(x, y)`` tuples (SGD's
+own in-place shuffle is followed); a new list, another length or a replaced
+element converts again. Writing into the arrays in place after a call is
+not detected: pass a new list then (``list(data)``). Measured by
+``scripts/bench_compat.py``.
 
 A subclass that overrides ``cost_derivative``, ``backprop`` or
 ``update_mini_batch`` (a common exercise) is honoured: training then goes
