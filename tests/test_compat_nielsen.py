@@ -201,11 +201,11 @@ def test_overridden_cost_derivative_is_honoured():
         np.testing.assert_allclose(s, p, rtol=1e-9, atol=1e-12)
 
 
-def test_parameters_stay_linked_to_the_fastnn_network():
+def test_parameters_are_copied_into_the_fastnn_network_before_each_use():
     net = nielsen.Network([3, 4, 2])
     params = net.fastnn_network.params
-    assert all(np.shares_memory(a, params) for a in net.weights + net.biases)
-    net.weights[1][0, 0] = 42.0
+    assert not any(np.shares_memory(a, params) for a in net.weights + net.biases)
+    net.weights[1][0, 0] = 42.0  # in place, as a learner may
     assert net.fastnn_network.weights[1][0, 0] == 42.0
     net.biases[0] = np.full((4, 1), 0.5)
     np.testing.assert_array_equal(net.fastnn_network.biases[0], 0.5)
@@ -219,12 +219,151 @@ def test_parameters_stay_linked_to_the_fastnn_network():
         net.biases[1] = np.array([[np.nan], [0.0]])
     with pytest.raises(TypeError, match="cannot change length"):
         net.weights.append(np.zeros((1, 1)))
-    np.testing.assert_array_equal(params, before)
+    np.testing.assert_array_equal(net.fastnn_network.params, before)
 
     twin = pickle.loads(pickle.dumps(net))
     np.testing.assert_array_equal(twin.fastnn_network.params, params)
     twin.weights[0][0, 0] = 7.0
     assert twin.fastnn_network.weights[0][0, 0] == 7.0 and net.weights[0][0, 0] == 0.0
+
+
+def test_references_taken_before_training_keep_their_values_as_in_the_book():
+    training, test = digits_pairs(40, 10)
+    np.random.seed(3)
+    net = nielsen.Network([64, 7, 10])
+    saved_w, saved_b = net.weights, net.biases
+    w0, b0 = net.weights[0], net.biases[0]
+    w0_values, b0_values = w0.copy(), b0.copy()
+    net.SGD(list(training), 2, 10, 3.0, test_data=test)
+    # The book binds new lists of new arrays: the old ones are untouched.
+    assert net.weights is not saved_w and net.biases is not saved_b
+    assert all(new is not old for new, old in zip(net.weights + net.biases, saved_w + saved_b))
+    np.testing.assert_array_equal(w0, w0_values)
+    np.testing.assert_array_equal(b0, b0_values)
+    assert not np.allclose(net.weights[0], w0_values)
+    assert [w.shape for w in net.weights] == [(7, 64), (10, 7)]
+    assert [b.shape for b in net.biases] == [(7, 1), (10, 1)]
+
+    after_sgd_w, after_sgd_w0 = net.weights, net.weights[0].copy()
+    net.update_mini_batch(training[:5], 1.0)
+    assert net.weights is not after_sgd_w
+    np.testing.assert_array_equal(after_sgd_w[0], after_sgd_w0)
+    assert not np.array_equal(net.weights[0], after_sgd_w0)
+
+
+@pytest.mark.parametrize("how", ["assign list", "assign element", "write in place"])
+def test_parameters_set_by_the_user_before_sgd_are_what_trains(how):
+    training, _ = digits_pairs(30, 0)
+    net = nielsen.Network([64, 5, 10])
+    rng = np.random.default_rng(11)
+    start_w = [rng.standard_normal(w.shape) for w in net.weights]
+    start_b = [b.copy() for b in net.biases]
+    if how == "assign list":
+        net.weights = [w.copy() for w in start_w]
+    elif how == "assign element":
+        for i, w in enumerate(start_w):
+            net.weights[i] = w.copy()
+    else:
+        for mine, w in zip(net.weights, start_w):
+            mine[...] = w
+    ours, theirs = list(training), list(training)
+    random.seed(4)
+    net.SGD(ours, 1, 6, 2.0)
+    random.seed(4)
+    weights, biases = reference.sgd(start_w, start_b, theirs, 1, 6, 2.0)
+    for a, b in zip(net.weights + net.biases, weights + biases):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("eta", [0.0, -0.5, 0])
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_eta_zero_or_negative_does_what_the_book_does(eta, batch_size):
+    training, _ = digits_pairs(24, 0)
+    np.random.seed(8)
+    net = nielsen.Network([64, 6, 10])
+    start_w = [w.copy() for w in net.weights]
+    start_b = [b.copy() for b in net.biases]
+    ours, theirs = list(training), list(training)
+    random.seed(5)
+    net.SGD(ours, 2, batch_size, eta)
+    random.seed(5)
+    weights, biases = reference.sgd(start_w, start_b, theirs, 2, batch_size, eta)
+    for a, b in zip(net.weights + net.biases, weights + biases):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    if eta == 0:
+        for a, b in zip(net.weights + net.biases, start_w + start_b):
+            np.testing.assert_array_equal(a, b)
+    net.update_mini_batch(training[:3], eta)  # accepted there as well
+    with pytest.raises(ValueError, match="finite"):
+        net.SGD(ours, 1, batch_size, float("nan"))
+    with pytest.raises(TypeError, match="real number"):
+        net.SGD(ours, 1, batch_size, "3.0")
+
+
+def test_converted_training_data_is_reused_for_the_same_list_only():
+    training, test = digits_pairs(50, 20)
+    np.random.seed(2)
+    net = nielsen.Network([64, 5, 10])
+    data = list(training)
+    net.SGD(data, 1, 10, 1.0, test_data=test)
+    cached = net._training_cache
+    assert cached is not None and net._test_cache is not None
+    # SGD shuffled the list in place; the cache follows that order.
+    net.SGD(data, 1, 10, 1.0, test_data=test)
+    assert net._training_cache is cached
+    np.testing.assert_array_equal(cached.inputs[cached.rows], np.vstack([x.T for x, _ in data]))
+
+    data[3] = (np.zeros((64, 1)), data[3][1])  # an element replaced: converted again
+    net.SGD(data, 1, 10, 1.0)
+    assert net._training_cache is not cached
+    np.testing.assert_array_equal(net._training_cache.inputs[net._training_cache.rows],
+                                  np.vstack([x.T for x, _ in data]))
+    net.SGD(list(data), 1, 10, 1.0)  # another list object: converted again
+    assert not net._training_cache.matches(data)
+
+    # Trained from the cache, epochs match the book's algorithm exactly.
+    mine = list(data)
+    net.SGD(mine, 1, 10, 1.0)
+    cached = net._training_cache
+    start_w = [w.copy() for w in net.weights]
+    start_b = [b.copy() for b in net.biases]
+    theirs = list(mine)
+    random.seed(6)
+    net.SGD(mine, 2, 10, 1.0)
+    assert net._training_cache is cached
+    random.seed(6)
+    weights, biases = reference.sgd(start_w, start_b, theirs, 2, 10, 1.0)
+    for a, b in zip(net.weights + net.biases, weights + biases):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    assert [id(x) for x, _ in mine] == [id(x) for x, _ in theirs]
+
+
+def test_row_views_of_one_matrix_are_trained_on_without_a_copy():
+    digits = sklearn_datasets.load_digits()
+    matrix = digits.data[:60] / 16.0
+    labels = digits.target[:60]
+    views = [np.reshape(row, (64, 1)) for row in matrix]
+    training = [(x, np.eye(10)[:, [j]]) for x, j in zip(views, labels)]
+    test = [(x, int(j)) for x, j in zip(views, labels)]
+    np.random.seed(4)
+    net = nielsen.Network([64, 8, 10])
+    start_w = [w.copy() for w in net.weights]
+    start_b = [b.copy() for b in net.biases]
+    ours, theirs = list(training), list(training)
+    random.seed(12)
+    net.SGD(ours, 2, 7, 3.0, test_data=test)
+    assert net._training_cache.inputs is matrix and net._test_cache.inputs is matrix
+    random.seed(12)
+    weights, biases = reference.sgd(start_w, start_b, theirs, 2, 7, 3.0)
+    for a, b in zip(net.weights + net.biases, weights + biases):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    assert net.evaluate(test) == reference.correct_count(weights, biases, test)
+    # Shuffled views (rows out of order) are still taken without a copy.
+    random.seed(13)
+    shuffled = list(theirs)
+    random.shuffle(shuffled)
+    net.SGD(shuffled, 1, 7, 3.0)
+    assert net._training_cache.inputs is matrix
 
 
 def test_bad_input_is_rejected_with_clear_errors_and_no_change():
@@ -239,7 +378,11 @@ def test_bad_input_is_rejected_with_clear_errors_and_no_change():
     with pytest.raises(ValueError, match="labels must be integers"):
         net.evaluate([(np.zeros((3, 1)), np.zeros((2, 1)))])
     with pytest.raises(ValueError, match="eta"):
-        net.SGD([(np.zeros((3, 1)), np.zeros((2, 1)))], 1, 1, -1.0)
+        net.SGD([(np.zeros((3, 1)), np.zeros((2, 1)))], 1, 1, float("inf"))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        net.SGD([(np.full((3, 1), np.nan), np.zeros((2, 1)))], 1, 1, 1.0)
+    with pytest.raises(ValueError, match=r"labels must be integers in \[0, 2\)"):
+        net.SGD([(np.zeros((3, 1)), 5)], 1, 1, 1.0)
     with pytest.raises(ValueError, match="empty"):
         net.SGD([], 1, 1, 1.0)
     np.testing.assert_array_equal(net.fastnn_network.params, before)

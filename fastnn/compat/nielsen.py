@@ -19,10 +19,29 @@ Conventions of that API (kept here):
 * initial parameters are drawn with ``numpy.random.randn`` (biases first, then
   weights, N(0, 1)), so ``numpy.random.seed(s)`` gives the book's start.
 
-The parameters live in a :class:`fastnn.Network` (``fastnn_network``):
-``weights`` and ``biases`` are views into its parameter vector, so writing
-into them, or assigning new lists to them, changes the network that trains.
-Each epoch runs in fastnn's compiled kernels, in float64.
+``weights`` and ``biases`` behave as the book's: lists of standalone arrays
+that a script may keep, rebind (``net.weights = [...]``, ``net.weights[i] =
+w``) or write into in place; whatever they hold when ``SGD``,
+``update_mini_batch``, ``backprop``, ``feedforward`` or ``evaluate`` is
+called is what computes. They are copied into a :class:`fastnn.Network`
+(``fastnn_network``, float64), and training binds NEW lists of NEW arrays
+(after each epoch of ``SGD`` and each ``update_mini_batch``), so a reference
+taken before training keeps its values, as in the book.
+
+``eta`` may be any finite number, as in the book: 0 takes no step, a
+negative eta climbs the cost (NaN and inf are refused).
+
+Speed and memory: ``SGD`` converts the training list to one (n, sizes[0])
+float64 array once, then every epoch runs in fastnn's compiled epoch over
+that array in ``random.shuffle``'s order (no per-epoch copy). When each x is
+a row view of one float64 (n, sizes[0]) matrix (a loader that reshapes the
+rows of its data matrix), that matrix is used as is, without a copy. The
+converted arrays (training and test) are kept on the network for the next
+``SGD`` call on the same list object holding the same ``(x, y)`` tuples (SGD's
+own in-place shuffle is followed); a new list, another length or a replaced
+element converts again. Writing into the arrays in place after a call is
+not detected: pass a new list then (``list(data)``). Measured by
+``scripts/bench_compat.py``.
 
 A subclass that overrides ``cost_derivative``, ``backprop`` or
 ``update_mini_batch`` (a common exercise) is honoured: training then goes
@@ -34,8 +53,11 @@ import random
 
 import numpy as np
 
-from .._validation import check_positive_float, check_positive_int, check_sizes
+from .._interrupt import EpochRunner
+from .._threads import default_thread_count
+from .._validation import all_finite, check_positive_int, check_sizes
 from ..network import Network as _FastNetwork
+from ..plan import EpochPlan
 
 __all__ = ["Network", "sigmoid", "sigmoid_prime"]
 
@@ -51,35 +73,46 @@ def sigmoid_prime(z):
     return s * (1.0 - s)
 
 
-class _LinkedLayers(list):
-    """The per-layer views of one kind of parameter (weights or biases).
+class _Layers(list):
+    """The per-layer arrays of one kind of parameter (weights or biases).
 
-    A learner may write ``net.weights[0] = new_matrix``; on a plain list that
-    would only rebind the list slot and the fastnn network would never see
-    it, so item assignment copies into the view instead. The number of
-    layers is fixed, so the list cannot grow or shrink.
+    A plain list of standalone arrays, as in the book, except that an array
+    put in it is checked at once (shape, real and finite), and the number
+    of layers is fixed. The arrays are not views of the fastnn network:
+    they are copied into it before each computation (so assigning,
+    rebinding or writing into them in place is seen by the next call), and
+    training replaces the whole list by a new one holding new arrays.
     """
 
-    def __init__(self, views, kind):
-        super().__init__(views)
+    def __init__(self, arrays, kind, shapes):
         self._kind = kind
+        self._shapes = shapes
+        super().__init__(self._check(position, array) for position, array in enumerate(arrays))
+        if len(self) != len(shapes):
+            raise ValueError(f"{kind} must hold {len(shapes)} arrays, one per layer, "
+                             f"got {len(self)}")
+
+    def _check(self, position, value):
+        if not 0 <= position < len(self._shapes):
+            raise ValueError(f"{self._kind} must hold {len(self._shapes)} arrays, one per layer")
+        return _checked(value, self._shapes[position], f"{self._kind}[{position}]")
 
     def __setitem__(self, index, value):
         if isinstance(index, slice):
             positions = range(len(self))[index]
-            targets = list.__getitem__(self, index)
             values = list(value)
-            if len(values) != len(targets):
+            if len(values) != len(positions):
                 raise ValueError(
-                    f"cannot assign {len(values)} arrays to {len(targets)} layers of {self._kind}"
+                    f"cannot assign {len(values)} arrays to {len(positions)} layers of {self._kind}"
                 )
-            checked = [_checked_like(t, v, f"{self._kind}[{p}]")
-                       for p, t, v in zip(positions, targets, values)]
-            for target, array in zip(targets, checked):
-                target[...] = array
+            checked = [self._check(p, v) for p, v in zip(positions, values)]
+            list.__setitem__(self, index, checked)
             return
-        target = list.__getitem__(self, index)
-        target[...] = _checked_like(target, value, f"{self._kind}[{index}]")
+        position = range(len(self))[index]
+        list.__setitem__(self, position, self._check(position, value))
+
+    def __reduce__(self):
+        return (_Layers, (list(self), self._kind, self._shapes))
 
     def _fixed(self, *args, **kwargs):
         raise TypeError(f"the network's {self._kind} have one entry per layer; the list cannot change length")
@@ -87,12 +120,12 @@ class _LinkedLayers(list):
     append = extend = insert = pop = remove = clear = __delitem__ = __iadd__ = _fixed
 
 
-def _checked_like(target, value, name):
-    array = np.asarray(value)
+def _checked(value, shape, name):
+    array = value if isinstance(value, np.ndarray) else np.asarray(value, dtype=np.float64)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    if array.shape != target.shape:
-        raise ValueError(f"{name} must have shape {target.shape}, got {array.shape}")
+    if array.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {array.shape}")
     if not np.isfinite(array).all():
         raise ValueError(f"{name} contains NaN or inf")
     return array
@@ -112,61 +145,83 @@ class Network:
     sizes : list of int
     biases : list of ndarray, ``biases[i]`` of shape (sizes[i+1], 1)
     weights : list of ndarray, ``weights[i]`` of shape (sizes[i+1], sizes[i])
-    fastnn_network : fastnn.Network holding the parameters (float64).
+    fastnn_network : fastnn.Network that computes (float64), holding a copy
+        of ``weights`` and ``biases`` made when the attribute is read.
     """
 
     def __init__(self, sizes):
         checked = check_sizes(sizes)
         self.num_layers = len(checked)
         self.sizes = list(checked)
+        self._weight_shapes = [(fan_out, fan_in) for fan_in, fan_out in zip(checked[:-1], checked[1:])]
+        self._bias_shapes = [(fan_out, 1) for fan_out in checked[1:]]
         # Drawn from NumPy's global generator in the book's order, so a
         # script that seeds numpy.random starts from the book's parameters.
-        initial_biases = [np.random.randn(fan_out, 1) for fan_out in checked[1:]]
-        initial_weights = [
-            np.random.randn(fan_out, fan_in) for fan_in, fan_out in zip(checked[:-1], checked[1:])
-        ]
-        self._attach(_FastNetwork(checked, seed=0, dtype=np.float64))
+        initial_biases = [np.random.randn(*shape) for shape in self._bias_shapes]
+        initial_weights = [np.random.randn(*shape) for shape in self._weight_shapes]
+        self._fast = _FastNetwork(checked, seed=0, dtype=np.float64)
+        self._training_cache = self._test_cache = None
         self.biases = initial_biases
         self.weights = initial_weights
 
-    def _attach(self, fast_network):
-        self.fastnn_network = fast_network
-        self._weights = _LinkedLayers(fast_network.weights, "weights")
-        self._biases = _LinkedLayers([b.reshape(-1, 1) for b in fast_network.biases], "biases")
-
     # -- parameters ------------------------------------------------------------
+    # The book's semantics: ``weights`` and ``biases`` are lists of
+    # standalone arrays that the user may read, keep, rebind or write into,
+    # and every training step binds NEW lists of NEW arrays to them (so a
+    # reference taken before training keeps its values). fastnn computes on
+    # its own flat parameter vector: ``_pull`` copies the lists into it
+    # before each computation, ``_push`` binds new lists copied from it
+    # after each training step.
     @property
     def weights(self):
-        """``weights[i]``: (sizes[i+1], sizes[i]) views into the fastnn parameters."""
+        """``weights[i]``: a (sizes[i+1], sizes[i]) array."""
         return self._weights
 
     @weights.setter
     def weights(self, new_weights):
-        self._weights[:] = new_weights
+        self._weights = _Layers(new_weights, "weights", self._weight_shapes)
 
     @property
     def biases(self):
-        """``biases[i]``: (sizes[i+1], 1) views into the fastnn parameters."""
+        """``biases[i]``: a (sizes[i+1], 1) column vector."""
         return self._biases
 
     @biases.setter
     def biases(self, new_biases):
-        self._biases[:] = new_biases
+        self._biases = _Layers(new_biases, "biases", self._bias_shapes)
+
+    @property
+    def fastnn_network(self):
+        """The fastnn.Network that computes, holding the current weights and biases."""
+        self._pull()
+        return self._fast
+
+    def _pull(self):
+        arrays = list(self._weights) + list(self._biases)
+        shapes = self._weight_shapes + self._bias_shapes
+        if len(self._weights) != len(self._weight_shapes) or len(arrays) != len(shapes) or any(
+                np.shape(a) != s for a, s in zip(arrays, shapes)):
+            # A list changed behind _Layers' back (list.__setitem__ etc.).
+            self.weights, self.biases = list(self._weights), list(self._biases)
+        views = list(self._fast.weights) + [b.reshape(-1, 1) for b in self._fast.biases]
+        for view, array in zip(views, arrays):
+            view[...] = array
+
+    def _push(self):
+        fast = self._fast
+        self._weights = _Layers([w.copy() for w in fast.weights], "weights", self._weight_shapes)
+        self._biases = _Layers([b.reshape(-1, 1).copy() for b in fast.biases], "biases",
+                               self._bias_shapes)
 
     def __getstate__(self):
-        # Views do not survive pickling (each would become its own array), so
-        # only the flat parameter vector is stored and the views are rebuilt.
-        state = {k: v for k, v in self.__dict__.items()
-                 if k not in ("_weights", "_biases", "fastnn_network")}
-        state["_params"] = self.fastnn_network.params.copy()
-        return state
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ("_fast", "_training_cache", "_test_cache")}
 
     def __setstate__(self, state):
-        params = state.pop("_params")
         self.__dict__.update(state)
-        fast_network = _FastNetwork(self.sizes, seed=0, dtype=np.float64)
-        fast_network.params[...] = params
-        self._attach(fast_network)
+        self._fast = _FastNetwork(self.sizes, seed=0, dtype=np.float64)
+        self._training_cache = self._test_cache = None
+        self._pull()
 
     def __repr__(self):
         return f"nielsen.Network({self.sizes})"
@@ -201,54 +256,77 @@ class Network:
         test_data : optional list or iterable of ``(x, label)`` with an int
             label; if given (and non-empty) each epoch prints
             ``Epoch j: correct / n``, else ``Epoch j complete``.
+        eta : any finite real number, as in the book: 0 takes no step, a
+            negative eta climbs the cost.
 
         Each epoch: ``random.shuffle`` of the samples, then mini-batches of
         ``mini_batch_size`` in that order, each a step
-        w <- w - (eta / m) sum_x dC_x/dw in fastnn's kernels.
+        w <- w - (eta / m) sum_x dC_x/dw in fastnn's kernels. The samples
+        are converted to one (n, sizes[0]) float64 array once (and kept for
+        the next call with the same list: see ``_converted``); each epoch
+        then runs in compiled code over that array in the shuffled order,
+        without copying it.
         """
         epochs = _non_negative_int(epochs, "epochs")
         mini_batch_size = check_positive_int(mini_batch_size, "mini_batch_size")
-        eta = check_positive_float(eta, "eta")
-        samples = training_data if isinstance(training_data, list) else list(training_data)
+        eta = _check_eta(eta)
+        given_list = isinstance(training_data, list)
+        samples = training_data if given_list else list(training_data)
         if not samples:
             raise ValueError("training_data is empty")
-        inputs, targets = self._stack_training(samples, "training_data")
+        literal = self._customised("update_mini_batch", "backprop", "cost_derivative")
+        training = None if literal else self._converted(samples, "training_data",
+                                                        keep=given_list)
         if test_data is not None and not isinstance(test_data, list):
             test_data = list(test_data)
-        if test_data:
-            test_inputs, test_labels = self._stack_test(test_data)
+        test = self._converted(test_data, "test_data", keep=True) if test_data else None
+        self._pull()
 
-        literal = self._customised("update_mini_batch", "backprop", "cost_derivative")
         # random.shuffle's permutation depends only on the length and the
-        # state of `random`, so shuffling indices orders the samples exactly
+        # state of `random`, so shuffling positions orders the samples exactly
         # as shuffling the list itself would, epoch after epoch.
         order = list(range(len(samples)))
-        for j in range(epochs):
-            random.shuffle(order)
-            if literal:
-                shuffled = [samples[i] for i in order]
-                for start in range(0, len(shuffled), mini_batch_size):
-                    self.update_mini_batch(shuffled[start:start + mini_batch_size], eta)
-            else:
-                index = np.asarray(order, dtype=np.int64)
-                self.fastnn_network.train(
-                    inputs[index], targets[index], epochs=1, batch_size=mini_batch_size,
-                    eta=eta, shuffle=False,
-                )
-            if test_data:
-                correct = self._count_correct(test_inputs, test_labels)
-                print(f"Epoch {j}: {correct} / {len(test_data)}")
-            else:
-                print(f"Epoch {j} complete")
-        if samples is training_data:
-            training_data[:] = [samples[i] for i in order]
+        runner = plan = None
+        try:
+            if not literal and epochs:
+                plan = EpochPlan(self.sizes, mini_batch_size, np.float64, len(samples),
+                                 default_thread_count())
+                runner = EpochRunner(plan).__enter__()
+            for j in range(epochs):
+                random.shuffle(order)
+                if literal:
+                    shuffled = [samples[i] for i in order]
+                    for start in range(0, len(shuffled), mini_batch_size):
+                        self.update_mini_batch(shuffled[start:start + mini_batch_size], eta)
+                else:
+                    self._pull()
+                    rows = training.rows[np.asarray(order, dtype=np.int64)]
+                    runner.run(self._fast.params, training.inputs, training.targets, rows, eta)
+                    self._push()
+                    if runner.interrupted:
+                        raise KeyboardInterrupt(
+                            f"training stopped by Ctrl-C in epoch {j} (the steps of its "
+                            "finished mini-batches are kept)")
+                if test:
+                    correct = self._count_correct(test)
+                    print(f"Epoch {j}: {correct} / {len(test_data)}")
+                else:
+                    print(f"Epoch {j} complete")
+        finally:
+            if runner is not None:
+                runner.__exit__(None, None, None)
+            if given_list and epochs:
+                training_data[:] = [samples[i] for i in order]
+                if training is not None and training is self._training_cache:
+                    training.reordered(training_data, order)
 
     def update_mini_batch(self, mini_batch, eta):
         """One gradient step on ``mini_batch`` (a list of ``(x, y)`` pairs).
 
-        w <- w - (eta / m) sum_x dC_x/dw, likewise for b, with m the batch size.
+        w <- w - (eta / m) sum_x dC_x/dw, likewise for b, with m the batch
+        size; binds new lists of new arrays to ``weights`` and ``biases``.
         """
-        eta = check_positive_float(eta, "eta")
+        eta = _check_eta(eta)
         batch = list(mini_batch)
         if not batch:
             raise ValueError("mini_batch is empty")
@@ -263,9 +341,25 @@ class Network:
             self.weights = [w - step * s for w, s in zip(self.weights, sums_w)]
             self.biases = [b - step * s for b, s in zip(self.biases, sums_b)]
             return
-        inputs, targets = self._stack_training(batch, "mini_batch")
-        self.fastnn_network.train(inputs, targets, epochs=1, batch_size=len(batch), eta=eta,
-                                  shuffle=False)
+        converted = _Converted.build(batch, self.sizes, "mini_batch")
+        self._pull()
+        plan = EpochPlan(self.sizes, len(batch), np.float64, len(batch), 1)
+        plan.run(self._fast.params, converted.inputs, converted.targets, converted.rows, eta)
+        self._push()
+
+    def _converted(self, pairs, name, keep):
+        """``pairs`` as a :class:`_Converted`, reused from the last call when
+        it is the same list holding the same (x, y) tuple objects (see
+        ``_Converted.matches``); kept for the next call if ``keep``."""
+        slot = "_training_cache" if name == "training_data" else "_test_cache"
+        cached = getattr(self, slot)
+        if cached is not None and cached.matches(pairs):
+            return cached
+        setattr(self, slot, None)  # let the old arrays go before the new ones are built
+        converted = _Converted.build(pairs, self.sizes, name)
+        if keep:
+            setattr(self, slot, converted)
+        return converted
 
     def backprop(self, x, y):
         """Gradient of C_x = |a - y|^2 / 2 for one sample.
@@ -303,8 +397,8 @@ class Network:
 
     def evaluate(self, test_data):
         """Number of ``(x, label)`` pairs whose most active output is ``label``."""
-        inputs, labels = self._stack_test(list(test_data))
-        return self._count_correct(inputs, labels)
+        self._pull()
+        return self._count_correct(_Converted.build(list(test_data), self.sizes, "test_data"))
 
     def cost_derivative(self, output_activations, y):
         """dC_x/da for the quadratic cost: ``output_activations - y``."""
@@ -315,9 +409,9 @@ class Network:
         cls = type(self)
         return any(getattr(cls, name) is not getattr(Network, name) for name in names)
 
-    def _count_correct(self, inputs, labels):
-        predicted = self.fastnn_network.predict(inputs)
-        return int(np.sum(predicted == labels))
+    def _count_correct(self, test):
+        predicted = self._fast.predict(test.inputs)
+        return int(np.sum(predicted == test.labels))
 
     @staticmethod
     def _column(value, length, name):
@@ -336,27 +430,124 @@ class Network:
             return one_hot
         return self._column(array, self.sizes[-1], "y")
 
-    def _stack_training(self, pairs, name):
-        """(n, sizes[0]) inputs and (n, sizes[-1]) targets (or (n,) labels)."""
-        xs, ys = _unzip(pairs, name)
-        inputs = _stack_columns(xs, self.sizes[0], f"{name} inputs")
-        if all(np.ndim(y) == 0 for y in ys):
-            return inputs, np.asarray(ys)
-        targets = _stack_columns(ys, self.sizes[-1], f"{name} targets")
-        return inputs, targets
 
-    def _stack_test(self, pairs):
-        """(n, sizes[0]) inputs and (n,) int labels."""
-        xs, labels = _unzip(pairs, "test_data")
-        inputs = _stack_columns(xs, self.sizes[0], "test_data inputs")
-        for position, label in enumerate(labels):
-            if np.ndim(label) != 0:
-                raise ValueError(
-                    f"test_data labels must be integers (as the book's test data), but "
-                    f"sample {position} has a label of shape {np.shape(label)}; for "
-                    "one-hot vectors pass int(np.argmax(y))"
-                )
-        return inputs, np.asarray(labels)
+
+class _Converted:
+    """A list of ``(x, y)`` column-vector pairs as the arrays the kernels take.
+
+    inputs : (n, sizes[0]) float64, C-contiguous; targets : (n, sizes[-1])
+    float64 (training data) or None; labels : (n,) int64 (test data) or
+    None; rows : (n,) int64, the row of ``inputs`` (and ``targets``,
+    ``labels``) holding the sample at each position of the list.
+
+    No copy is made of the inputs when every x is a (sizes[0], 1) (or flat)
+    view of a row of one writeable, C-contiguous float64 (n, sizes[0])
+    array, each row once (what a loader that reshapes the rows of a data
+    matrix gives): ``inputs`` is then that array. Otherwise the xs are
+    copied into one new array, once.
+
+    The cache (``matches``) recognises the same list object holding the
+    same tuple objects at the same positions (compared by identity, a few
+    milliseconds for 50,000 samples); SGD's own in-place shuffle is
+    followed (``reordered``). A new list, a different length, or any
+    element replaced (``data[i] = (x, y)``) invalidates it. Writing into
+    the arrays in place is not detected: after ``x[...] = ...`` on a sample
+    already trained on, pass a new list (e.g. ``list(data)``) to convert
+    again.
+    """
+
+    def __init__(self, pairs, inputs, targets, labels, rows):
+        self.list_id = id(pairs)
+        self.element_ids = _element_ids(pairs)
+        self.inputs, self.targets, self.labels, self.rows = inputs, targets, labels, rows
+
+    def matches(self, pairs):
+        return (id(pairs) == self.list_id and len(pairs) == self.element_ids.size
+                and np.array_equal(_element_ids(pairs), self.element_ids))
+
+    def reordered(self, pairs, order):
+        """The list was permuted in place: ``pairs[i]`` is now the old ``pairs[order[i]]``."""
+        order = np.asarray(order, dtype=np.int64)
+        self.rows = self.rows[order]
+        self.element_ids = self.element_ids[order]
+
+    @classmethod
+    def build(cls, pairs, sizes, name):
+        xs, ys = _unzip(pairs, name)
+        n_in, n_out = sizes[0], sizes[-1]
+        base_rows = _row_views(xs, n_in)
+        if base_rows is None:
+            inputs = _stack_columns(xs, n_in, f"{name} inputs")
+            rows = np.arange(len(xs), dtype=np.int64)
+        else:
+            inputs, rows = base_rows
+        position_of_row = np.empty_like(rows)
+        position_of_row[rows] = np.arange(rows.size, dtype=np.int64)
+        ys = [ys[p] for p in position_of_row]  # in the order of inputs' rows
+        targets = labels = None
+        if name == "test_data":
+            for row, label in enumerate(ys):
+                if np.ndim(label) != 0:
+                    raise ValueError(
+                        f"test_data labels must be integers (as the book's test data), but "
+                        f"sample {position_of_row[row]} has a label of shape {np.shape(label)}; "
+                        "for one-hot vectors pass int(np.argmax(y))"
+                    )
+            labels = np.asarray(ys, dtype=np.int64)
+        elif all(np.ndim(y) == 0 for y in ys):
+            labels = np.asarray(ys)
+            if labels.dtype.kind not in "iu" or labels.size and (
+                    labels.min() < 0 or labels.max() >= n_out):
+                raise ValueError(f"{name} labels must be integers in [0, {n_out})")
+            targets = np.zeros((labels.size, n_out))
+            targets[np.arange(labels.size), labels] = 1.0
+        else:
+            targets = _stack_columns(ys, n_out, f"{name} targets")
+            if not np.isfinite(targets).all():
+                raise ValueError(f"{name} targets contain NaN or inf")
+        if not all_finite(inputs):
+            raise ValueError(f"{name} inputs contain NaN or inf")
+        return cls(pairs, inputs, targets, labels, rows)
+
+
+def _element_ids(pairs):
+    return np.fromiter(map(id, pairs), dtype=np.int64, count=len(pairs))
+
+
+def _row_views(xs, length):
+    """``(base, rows)`` if every x views row rows[i] of one float64 (n, length)
+    array ``base``, each row once; else None."""
+    first = xs[0]
+    base = first.base if isinstance(first, np.ndarray) else None
+    n = len(xs)
+    if (not isinstance(base, np.ndarray) or base.dtype != np.float64 or base.shape != (n, length)
+            or not base.flags.c_contiguous or not base.flags.writeable):
+        return None
+    start = base.__array_interface__["data"][0]
+    row_bytes = length * base.itemsize
+    rows = np.empty(n, dtype=np.int64)
+    for position, x in enumerate(xs):
+        if (type(x) is not np.ndarray or x.base is not base or x.size != length
+                or not x.flags.c_contiguous or x.ndim > 2
+                or (x.ndim == 2 and x.shape[1] != 1)):
+            return None
+        row, remainder = divmod(x.__array_interface__["data"][0] - start, row_bytes)
+        if remainder or not 0 <= row < n:
+            return None
+        rows[position] = row
+    if np.bincount(rows, minlength=n).max() != 1:
+        return None
+    return base, rows
+
+
+def _check_eta(eta):
+    """Any finite real number, as in the book (0: no step; negative: ascent)."""
+    if isinstance(eta, bool) or not isinstance(eta, (int, float, np.integer, np.floating)):
+        raise TypeError(f"eta must be a real number, got {type(eta).__name__}")
+    eta = float(eta)
+    if not np.isfinite(eta):
+        raise ValueError(f"eta must be finite, got {eta}")
+    return eta
 
 
 def _non_negative_int(value, name):
