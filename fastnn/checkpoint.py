@@ -34,7 +34,8 @@ CHECKPOINT_KIND = "fastnn-checkpoint"
 # original stream of SeedSequence(seed).generate_state, so seeds (and
 # results) of runs shorter than this did not change when checkpoints came.
 _SEEDS_PER_BLOCK = 4096
-_EPOCH_SEED_TYPE = np.uint32
+# The type of the epochs' shuffle seeds (SeedSequence.generate_state).
+EPOCH_SEED_TYPE = np.uint32
 
 
 @dataclass
@@ -64,7 +65,7 @@ def epoch_seed(entropy, epoch):
     if seeds is None:
         spawn_key = () if block == 0 else (block,)
         seeds = np.random.SeedSequence(entropy, spawn_key=spawn_key).generate_state(
-            _SEEDS_PER_BLOCK, dtype=_EPOCH_SEED_TYPE)
+            _SEEDS_PER_BLOCK, dtype=EPOCH_SEED_TYPE)
         _seed_block_cache.clear()  # one run at a time needs one block
         _seed_block_cache[key] = seeds
     return seeds[index]
@@ -130,6 +131,7 @@ def read_checkpoint(path):
     """
     from ._files import npz_headers, open_npz, read_npz_scalar
     from ._validation import check_memory
+    from .kernels.layout import parameter_count
     from .network import Network, TrainingHistory
 
     path = os.fspath(path)
@@ -147,7 +149,7 @@ def read_checkpoint(path):
                                  f"reads format {CHECKPOINT_FORMAT}")
             sizes = _array(archive, headers, "sizes", "iu", None, 1024).tolist()
             dtype = np.dtype(values["dtype"])
-            n_params = _n_params(sizes)
+            n_params = parameter_count(sizes)
             check_memory(n_params * dtype.itemsize,
                          f"{path} holds a network of {n_params:,} {dtype.name} parameters that")
             params = _array(archive, headers, "params", "f", (n_params,), None)
@@ -199,10 +201,6 @@ def _array(archive, headers, key, kinds, shape, max_length):
     if max_length is not None and header.shape[0] > max_length:
         raise ValueError(f"'{key}' has {header.shape[0]:,} elements")
     return read_npz_member(archive, key, header)
-
-
-def _n_params(sizes):
-    return sum(a * b + a for a, b in zip(sizes[1:], sizes[:-1]))
 
 
 def resume(path, X, Y, *, epochs=None, test_data=None, callback=None, progress=None,

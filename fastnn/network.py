@@ -15,7 +15,8 @@ from . import kernels
 from ._files import atomic_write, npz_headers, open_npz, read_npz_member, read_npz_scalar
 from ._interrupt import EpochRunner, ctrl_c_survives_compiling
 from ._threads import borrow_threads, check_thread_count, default_thread_count, parallel_region
-from .checkpoint import TrainingState, data_checksum, epoch_seed, write_checkpoint
+from .checkpoint import (EPOCH_SEED_TYPE, TrainingState, data_checksum, epoch_seed,
+                         write_checkpoint)
 from .exceptions import DivergenceError, DivergenceWarning, SaturationWarning
 from .plan import EpochPlan
 from ._validation import (
@@ -43,8 +44,6 @@ _CHUNK = 1024
 # compile time (seconds, once) would outweigh what it saves.
 _THREADED_FORWARD_WORK = 200_000_000
 _FORMAT_VERSION = 1
-# The type of the epochs' shuffle seeds (SeedSequence.generate_state).
-_EPOCH_SEED_TYPE = np.uint32
 _ON_DIVERGENCE = ("raise", "warn", "stop")
 # Saturation (Network._check_saturation): the cost moved by at most this
 # fraction in an epoch, and every output of the first _SATURATION_PROBE
@@ -131,7 +130,7 @@ class Network:
         self.sizes = check_sizes(sizes)
         self.dtype = check_dtype(dtype)
         self._sizes_array = np.asarray(self.sizes, dtype=np.int64)
-        n_params = _parameter_count(self.sizes)
+        n_params = kernels.parameter_count(self.sizes)
         check_memory(n_params * self.dtype.itemsize,
                      f"a network of sizes {_sizes_text(self.sizes)} ({n_params:,} parameters)")
         self.params = np.empty(n_params, dtype=self.dtype)
@@ -430,7 +429,7 @@ class Network:
         started = time.perf_counter()
         with ctrl_c_survives_compiling():
             plan.warm_up(self.params, inputs, targets, 1.0)
-            kernels.shuffle_order(np.arange(2, dtype=np.int64), _EPOCH_SEED_TYPE(0))
+            kernels.shuffle_order(np.arange(2, dtype=np.int64), EPOCH_SEED_TYPE(0))
             if test_inputs is not None:
                 self._feedforward_checked(test_inputs, warm_up=True)
         return time.perf_counter() - started
@@ -490,8 +489,8 @@ class Network:
                 if not (np.isfinite(epoch_cost) and all_finite(self.params)):
                     self.params[...] = last_finite
                     history.diverged_at = epoch + 1
-                    if self._diverged(history, state, on_divergence, epoch_cost):
-                        break
+                    self._report_divergence(history, state, on_divergence, epoch_cost)
+                    break
                 np.copyto(last_finite, self.params)
                 state.epochs_done += 1
                 history.seconds.append(time.perf_counter() - started)
@@ -515,9 +514,9 @@ class Network:
                     break
         return history
 
-    def _diverged(self, history, state, on_divergence, epoch_cost) -> bool:
-        """Report a non-finite epoch (parameters already restored); returns
-        whether training stops there (it always does, unless raising)."""
+    def _report_divergence(self, history, state, on_divergence, epoch_cost):
+        """Raise or warn, per on_divergence, about a non-finite epoch whose
+        parameters were restored; training stops there either way."""
         epoch = history.diverged_at
         what = "parameters" if np.isfinite(epoch_cost) else "cost"
         restored = f"epoch {epoch - 1}" if epoch > 1 else "the start"
@@ -528,8 +527,9 @@ class Network:
         if on_divergence == "raise":
             raise DivergenceError(message, history)
         if on_divergence == "warn":
-            warnings.warn(message, DivergenceWarning, stacklevel=4)
-        return True
+            # (stacklevel: here, _train_checked, _run_training, train or
+            # resume, then the caller's line)
+            warnings.warn(message, DivergenceWarning, stacklevel=5)
 
     def _check_saturation(self, history, inputs, state, on_divergence):
         """Note (and warn once) when the cost stopped moving because the
@@ -548,7 +548,7 @@ class Network:
                     f"(C = {current:.6g} in epochs {len(history.cost) - 1} and "
                     f"{len(history.cost)}): f'(z) ~ 0 passes no gradient. eta={state.eta:g} "
                     f"is probably too large; try eta={state.eta / 100:g} from a new network",
-                    SaturationWarning, stacklevel=4)
+                    SaturationWarning, stacklevel=5)
 
     # -- persistence -----------------------------------------------------------
     def save(self, path) -> str:
@@ -629,7 +629,7 @@ def load(path) -> Network:
             sizes = _sizes_entry(archive, headers)
         except _DAMAGE as error:
             raise _not_valid(path, error) from None
-        n_params = _parameter_count(sizes)
+        n_params = kernels.parameter_count(sizes)
         check_memory(n_params * dtype.itemsize,
                      f"{path} holds a network of sizes {_sizes_text(sizes)} "
                      f"({n_params:,} {dtype.name} parameters) that")
@@ -681,12 +681,6 @@ def _sizes_entry(archive, headers):
                          f"{header.dtype}, not a list of layer widths")
     check_memory(header.nbytes, f"its 'sizes' entry of {header.shape[0]:,} layers")
     return check_sizes(read_npz_member(archive, "sizes", header).tolist())
-
-
-def _parameter_count(sizes) -> int:
-    """Weights and biases of a network of these sizes (a Python int: exact
-    for any sizes, where int64 arithmetic could wrap)."""
-    return sum(a * b for a, b in zip(sizes[1:], sizes[:-1])) + sum(sizes[1:])
 
 
 def _sizes_text(sizes) -> str:

@@ -95,8 +95,7 @@ class EpochPlan:
 
     @property
     def n_params(self) -> int:
-        sizes = self.sizes
-        return sum(sizes[i] * sizes[i - 1] + sizes[i] for i in range(1, len(sizes)))
+        return kernels.parameter_count(self.sizes)
 
     def __repr__(self):
         return (f"EpochPlan(sizes={list(self.sizes)}, batch_size={self.batch_size}, "
@@ -117,10 +116,6 @@ class EpochPlan:
 
     def clear_stop(self) -> None:
         self.control[control.STOP] = 0
-
-    @property
-    def stop_requested(self) -> bool:
-        return bool(self.control[control.STOP])
 
     def samples_done(self, n_samples) -> int:
         """Samples of the running (or last) epoch whose steps are taken, as

@@ -32,7 +32,7 @@ from __future__ import annotations
 from .blocked import FORWARD_BLOCK, GRADIENT_ROW_BLOCK, SAMPLE_BLOCK
 from .layers import (PARALLEL_MIN_WORK, ROWS_PER_PART, backward_delta, forward_layer,
                      layer_gradient, output_delta)
-from .layout import layer_biases, layer_weights, workspace_size
+from .layout import layer_biases, layer_weights, parameter_count, workspace_size
 from .minibatch import (backward_pass, forward_pass, forward_pass_threaded, shuffle_order,
                         train_epoch, train_epoch_shared, train_epoch_threaded,
                         uses_layer_threads)
@@ -62,6 +62,7 @@ __all__ = [
     "layer_weights",
     "layer_biases",
     "workspace_size",
+    "parameter_count",
     "PARALLEL_MIN_WORK",
     "ROWS_PER_PART",
     "SAMPLE_BLOCK",

@@ -17,7 +17,7 @@ import numpy as np
 from .._config import jit
 
 __all__ = ["layer_weights", "flat_weights", "layer_biases", "layer_rows", "sample_row",
-           "slot_start", "workspace_size"]
+           "slot_start", "workspace_size", "parameter_count"]
 
 
 @jit
@@ -72,6 +72,13 @@ def sample_row(buffer, sizes, i, capacity, n):
     """Row of sample n in layer i's slot of a buffer with capacity rows per layer."""
     start = slot_start(sizes, i, capacity) + n * sizes[i]
     return buffer[start:start + sizes[i]]
+
+
+def parameter_count(sizes) -> int:
+    """Length of the flat parameter vector: sum_i L_i L_{i-1} + L_i (a Python
+    int: exact for any sizes, where int64 arithmetic could wrap)."""
+    sizes = [int(s) for s in sizes]
+    return sum(a * b + a for a, b in zip(sizes[1:], sizes[:-1]))
 
 
 def workspace_size(sizes, capacity):
