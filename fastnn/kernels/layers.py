@@ -261,16 +261,32 @@ def layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay):
     scale = cast_like(scale, w)
     eta = cast_like(eta, w)
     decay = cast_like(decay, w)
+    one = cast_like(1.0, w)
     n_j, n_k = w.shape
     n_groups = n_j // GRADIENT_ROW_BLOCK
     if a_prev.shape[0] * n_j * n_k >= PARALLEL_MIN_WORK:
+        if eta != 0 and decay != 1:
+            decay_rows(w, decay, np.int64(0), n_j)
         for group in prange(n_groups):
-            gradient_rows_eight(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay,
+            gradient_rows_eight(delta, a_prev, w, b, grad_w, grad_b, scale, eta,
                                 GRADIENT_ROW_BLOCK * group)
-        gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay,
+        gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, one,
                       GRADIENT_ROW_BLOCK * n_groups, n_j)
     else:
         gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay, np.int64(0), n_j)
+
+
+@jit
+def decay_rows(w, decay, j_begin, j_end):
+    """§10, the L2 part of the step for rows j_begin..j_end-1: w_jk <- decay w_jk.
+
+    A pass of its own before the gradient kernels take the plain step
+    w <- w - eta dC/dw (the gradient does not read w), so that those keep
+    one step loop each and compile as before."""
+    for j in range(j_begin, j_end):
+        row = w[j]
+        for k in range(row.shape[0]):
+            row[k] *= decay
 
 
 @jit(inline=True)
@@ -278,14 +294,17 @@ def gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay, j_begi
     """§7 in one thread (layer_gradient) for the rows j_begin..j_end-1 (j_begin a
     multiple of eight; scale, eta and decay already of w's dtype): eight rows at a
     time, then four, then one. Each row is summed the same way whichever
-    rows share the call."""
+    rows share the call. With L2 (§10: decay != 1) the rows' weights are
+    scaled by decay first (decay_rows), then stepped as without it."""
+    if eta != 0 and decay != 1:
+        decay_rows(w, decay, j_begin, j_end)
     j = j_begin
     while j + GRADIENT_ROW_BLOCK <= j_end:
-        gradient_rows_eight(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay, j)
+        gradient_rows_eight(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
         j += GRADIENT_ROW_BLOCK
     if j + 4 <= j_end:
-        gradient_rows_four(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay, j)
+        gradient_rows_four(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
         j += 4
     while j < j_end:
-        gradient_row_one(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay, j)
+        gradient_row_one(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
         j += 1
