@@ -17,7 +17,7 @@ Settings (the same network shape, each library's own default training):
 * both: one hidden layer of --hidden neurons, random_state=0, max_iter=200,
   tol=1e-4, n_iter_no_change=10 (stop after more than 10 epochs without the
   training loss improving by tol);
-* fastnn: sigmoid hidden and output layers, quadratic cost, plain SGD with
+* fastnn: sigmoid hidden and output layers, cross-entropy, plain SGD with
   batch 10 and eta 3.0 (its defaults);
 * scikit-learn: ReLU hidden layer, softmax output, log-loss with alpha=1e-4,
   Adam with learning_rate_init=1e-3 and batch min(200, n) (its defaults).

@@ -52,10 +52,13 @@ def fit_and_score(model, X_train, X_test, y_train, y_test):
     return model.score(X_test, y_test), model.n_iter_, seconds
 
 
-def rows(grid, data, make, seeds, label):
+def rows(grid, data, make, seeds):
     """Print one row per combination of the grid's values."""
     names = list(data)
-    print(label + "".join(f"{name:>13}" for name in names) + f"{'epochs':>8}{'s/fit':>7}")
+    widths = [max(len(key), *(len(str(value)) for value in values)) + 2
+              for key, values in grid.items()]
+    print("".join(f"{key:>{width}}" for key, width in zip(grid, widths))
+          + "".join(f"{name:>13}" for name in names) + f"{'epochs':>8}{'s/fit':>7}")
     for values in itertools.product(*grid.values()):
         setting = dict(zip(grid, values))
         cells, epochs, seconds = [], [], []
@@ -67,7 +70,7 @@ def rows(grid, data, make, seeds, label):
                 epochs.append(n_iter)
                 seconds.append(wall)
             cells.append(np.mean(scores))
-        print("".join(f"{value!s:>8}" for value in values)
+        print("".join(f"{value!s:>{width}}" for value, width in zip(values, widths))
               + "".join(f"{cell:>13.4f}" for cell in cells)
               + f"{np.mean(epochs):>8.0f}{np.mean(seconds):>7.2f}", flush=True)
 
@@ -85,7 +88,7 @@ def regressor(args):
 
     grid = dict(eta=args.eta, batch=args.batch, early=args.early_stopping,
                 hidden=args.hidden, alpha=args.alpha)
-    rows(grid, data, make, args.seeds, "".join(f"{key:>8}" for key in grid))
+    rows(grid, data, make, args.seeds)
 
 
 def classifier(args):
@@ -99,7 +102,7 @@ def classifier(args):
                              alpha=alpha, random_state=seed)
 
     grid = dict(loss=args.loss, eta=args.eta, hidden=args.hidden, alpha=args.alpha)
-    rows(grid, data, make, args.seeds, "".join(f"{key:>8}" for key in grid))
+    rows(grid, data, make, args.seeds)
 
 
 def main():
@@ -108,7 +111,7 @@ def main():
     reg = sub.add_parser("regressor")
     reg.add_argument("--eta", type=float, nargs="+", default=[0.01, 0.03, 0.1])
     reg.add_argument("--batch", type=int, nargs="+", default=[10, 32, 200])
-    reg.add_argument("--early-stopping", type=int, nargs="+", default=[0])
+    reg.add_argument("--early-stopping", type=int, nargs="+", default=[0, 1])
     reg.add_argument("--hidden", type=int, nargs="+", default=[100])
     reg.add_argument("--alpha", type=float, nargs="+", default=[1e-4])
     reg.add_argument("--seeds", type=int, default=3)
