@@ -1,5 +1,10 @@
 """The ``Network`` of the textbook's ``network.py``, trained by fastnn's kernels.
 
+(The improved network of its chapter 3, ``network2.py``, is
+``fastnn.compat.network2``; its names are importable from here as well:
+``Network2``, ``CrossEntropyCost``, ``QuadraticCost``, ``load``,
+``vectorized_result``.)
+
 Michael Nielsen's *Neural Networks and Deep Learning* builds a ``Network``
 class whose API many learners' scripts use. This module offers the same
 names with the same shapes, so that such a script runs unchanged after its
@@ -60,8 +65,11 @@ from ._book import (BookNetwork, CompiledEpochs, _check_eta, _Converted, _non_ne
                     sigmoid, sigmoid_prime)
 # Pickles made before the shared machinery moved to _book name these here.
 from ._book import _checked, _Layers  # noqa: F401
+# The book's network2.py, for `from fastnn.compat.nielsen import Network2, ...`.
+from .network2 import CrossEntropyCost, Network2, QuadraticCost, load, vectorized_result
 
-__all__ = ["Network", "sigmoid", "sigmoid_prime"]
+__all__ = ["Network", "sigmoid", "sigmoid_prime",
+           "Network2", "CrossEntropyCost", "QuadraticCost", "load", "vectorized_result"]
 
 
 class Network(BookNetwork):
