@@ -111,16 +111,17 @@ class EpochRunner:
         self.interrupted = True
         self.plan.request_stop()
 
-    def run(self, params, inputs, targets, order, eta) -> float:
+    def run(self, params, inputs, targets, order, eta, **objective) -> float:
         """``plan.run(...)``: in a helper thread while this one waits (and
         takes Ctrl-C, and reports progress), or here: when nothing needs
         the wait, or the last epoch was shorter than INLINE_SECONDS (a
         Ctrl-C then sets the stop flag when the epoch returns, and train
         stops before the next one)."""
         if (self._previous_handler is None and self.progress is None) or self._short_epochs:
-            return self.plan.run(params, inputs, targets, order, eta)
+            return self.plan.run(params, inputs, targets, order, eta, **objective)
         started = time.perf_counter()
-        future = _executor().submit(self.plan.run, params, inputs, targets, order, eta)
+        future = _executor().submit(self.plan.run, params, inputs, targets, order, eta,
+                                    **objective)
         n_samples = inputs.shape[0]
         while True:
             try:

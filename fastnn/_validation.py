@@ -230,6 +230,48 @@ def check_positive_float(value, name: str) -> float:
     return value
 
 
+def check_non_negative_float(value, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return value
+
+
+def check_sample_weight(sample_weight, n_samples: int, dtype: np.dtype) -> np.ndarray | None:
+    """Sample weights (n_samples,) of ``dtype`` scaled to mean 1, or None.
+
+    As scikit-learn: a scalar weights every sample alike; weights must be
+    finite and >= 0, and not all 0. Scaling them to mean 1 keeps eta's
+    meaning: the expected step of a shuffled mini-batch is that of the data
+    with each sample repeated in proportion to its weight.
+    """
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight)
+    if weights.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight must hold real numbers, got dtype {weights.dtype}")
+    if weights.ndim == 0:
+        weights = np.full(n_samples, weights, dtype=np.float64)
+    if weights.shape != (n_samples,):
+        raise ValueError(f"sample_weight must have shape ({n_samples},), one weight per "
+                         f"sample, got shape {weights.shape}")
+    weights = weights.astype(np.float64)
+    if not np.isfinite(weights).all():
+        raise ValueError("sample_weight holds NaN or inf")
+    if (weights < 0).any():
+        raise ValueError(f"sample_weight must be >= 0; got {weights.min():g} at index "
+                         f"{int(np.argmin(weights))}")
+    largest = weights.max()
+    if largest <= 0:
+        raise ValueError("sample_weight is 0 for every sample: nothing to train on")
+    # (divided by the largest first, so that weights of 1e308 do not sum to
+    # inf; scaled to mean 1, none exceeds n_samples)
+    weights /= largest
+    return (weights * (n_samples / weights.sum())).astype(dtype)
+
+
 def check_bool(value, name: str) -> bool:
     """True or False (numpy's bool too); anything else, such as the string
     "no" (which is truthy) or 0, is a TypeError."""

@@ -51,6 +51,7 @@ class TrainingState:
     epochs_done: int = 0
     samples_done: int = 0  # of epoch epochs_done, where Ctrl-C stopped it
     partial_cost: float = 0.0  # sum_n C_n over those samples
+    lmbda: float = 0.0  # L2 (docs/theory.md §10)
 
 
 _seed_block_cache = {}
@@ -71,11 +72,13 @@ def epoch_seed(entropy, epoch):
     return seeds[index]
 
 
-def data_checksum(inputs, targets) -> int:
-    """CRC-32 of the training data's bytes (C-contiguous arrays), to tell a
-    resume that it was handed other data. About 1 GB/s."""
+def data_checksum(inputs, targets, sample_weight=None) -> int:
+    """CRC-32 of the training data's bytes (C-contiguous arrays; the sample
+    weights too, when there are any), to tell a resume that it was handed
+    other data. About 1 GB/s."""
     checksum = 0
-    for array in (inputs, targets):
+    arrays = (inputs, targets) if sample_weight is None else (inputs, targets, sample_weight)
+    for array in arrays:
         flat = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
         for start in range(0, flat.size, 1 << 26):
             checksum = zlib.crc32(flat[start:start + (1 << 26)], checksum)
@@ -90,6 +93,9 @@ def write_checkpoint(path, network, state, history, checksum, n_samples) -> str:
         "sizes": np.asarray(network.sizes, dtype=np.int64),
         "dtype": np.array(network.dtype.name),
         "params": network.params,
+        "cost": np.array(network.cost_name),
+        "output": np.array(network.output),
+        "lmbda": np.array(float(state.lmbda)),
         "epochs": np.array(state.epochs),
         "batch_size": np.array(state.batch_size),
         "eta": np.array(float(state.eta)),
@@ -118,6 +124,10 @@ _SCALARS = {"format_version": "iu", "kind": "U", "dtype": "U", "epochs": "iu",
             "batch_size": "iu", "eta": "f", "shuffle": "b", "seed_entropy": "U",
             "checkpoint_every": "iu", "epochs_done": "iu", "samples_done": "iu",
             "partial_cost": "f", "n_samples": "iu", "data_checksum": "iu"}
+# Entries added after format 1 was first written, and what a checkpoint
+# without them meant.
+_OPTIONAL_SCALARS = {"cost": ("U", "quadratic"), "output": ("U", "sigmoid"),
+                     "lmbda": ("f", 0.0)}
 
 
 def read_checkpoint(path):
@@ -144,6 +154,9 @@ def read_checkpoint(path):
                 raise _NotACheckpoint
             values = {key: read_npz_scalar(archive, headers, key, kinds)
                       for key, kinds in _SCALARS.items()}
+            for key, (kinds, default) in _OPTIONAL_SCALARS.items():
+                values[key] = (read_npz_scalar(archive, headers, key, kinds)
+                               if key in headers else default)
             if values["format_version"] != CHECKPOINT_FORMAT:
                 raise ValueError(f"it is of format {values['format_version']}; this fastnn "
                                  f"reads format {CHECKPOINT_FORMAT}")
@@ -159,7 +172,9 @@ def read_checkpoint(path):
                        _array(archive, headers, "history_test_accuracy", "f", None, done),
                        _array(archive, headers, "history_seconds", "f", (done,), None)]
             network = Network.__new__(Network)
-            network.__setstate__({"sizes": sizes, "dtype": dtype.name, "params": params})
+            network.__setstate__({"sizes": sizes, "dtype": dtype.name, "params": params,
+                                  "cost": str(values["cost"]),
+                                  "output": str(values["output"])})
         except _NotACheckpoint:
             raise ValueError(f"{path} is not a fastnn checkpoint (a model file? load it "
                              "with fastnn.load)") from None
@@ -169,11 +184,13 @@ def read_checkpoint(path):
         epochs=values["epochs"], batch_size=values["batch_size"], eta=values["eta"],
         shuffle=bool(values["shuffle"]), seed_entropy=int(values["seed_entropy"]),
         checkpoint_every=values["checkpoint_every"], epochs_done=values["epochs_done"],
-        samples_done=values["samples_done"], partial_cost=values["partial_cost"])
+        samples_done=values["samples_done"], partial_cost=values["partial_cost"],
+        lmbda=float(values["lmbda"]))
     n_samples = values["n_samples"]
     test_accuracy = history[1].tolist()
     if not (0 <= state.epochs_done <= state.epochs and 0 <= state.samples_done < n_samples
-            and state.batch_size >= 1 and state.checkpoint_every >= 1 and state.eta > 0):
+            and state.batch_size >= 1 and state.checkpoint_every >= 1 and state.eta > 0
+            and np.isfinite(state.lmbda) and state.lmbda >= 0):
         raise ValueError(f"{path} is not a valid fastnn checkpoint: its counts disagree")
     if not np.isfinite(network.params).all():
         raise ValueError(f"{path} is not a valid fastnn checkpoint: NaN or inf parameters")
@@ -204,10 +221,11 @@ def _array(archive, headers, key, kinds, shape, max_length):
 
 
 def resume(path, X, Y, *, epochs=None, test_data=None, callback=None, progress=None,
-           n_threads=None, checkpoint=None, on_divergence="raise"):
+           n_threads=None, checkpoint=None, on_divergence="raise", sample_weight=None):
     """Continue the training run saved in the checkpoint ``path``.
 
-    X, Y must be the data the run trained on (checked: shape and checksum).
+    X, Y (and sample_weight, if the run had weights) must be the data the
+    run trained on (checked: shape and checksum).
     epochs : the run's total number of epochs (None: what the first call
         asked for); at least the epochs already done.
     checkpoint : where to keep writing checkpoints (None: ``path`` itself,
@@ -223,10 +241,11 @@ def resume(path, X, Y, *, epochs=None, test_data=None, callback=None, progress=N
 
     network, state, history, checksum, n_samples = read_checkpoint(path)
     inputs, targets = network._check_pair(X, Y, "X", "Y")
-    if inputs.shape[0] != n_samples or data_checksum(inputs, targets) != checksum:
+    weights = network._check_sample_weight(sample_weight, inputs.shape[0])
+    if inputs.shape[0] != n_samples or data_checksum(inputs, targets, weights) != checksum:
         raise ValueError(
             f"X and Y are not the data {os.fspath(path)} was trained on ({n_samples} samples "
-            f"with another checksum); resume with the same X and Y")
+            f"with another checksum); resume with the same X and Y (and sample_weight)")
     if epochs is not None:
         epochs = check_epochs(epochs)
         if epochs < state.epochs_done:
@@ -237,5 +256,5 @@ def resume(path, X, Y, *, epochs=None, test_data=None, callback=None, progress=N
         inputs, targets, state, history, test_data=test_data, callback=callback,
         progress=progress, n_threads=n_threads,
         checkpoint=os.fspath(path) if checkpoint is None else checkpoint,
-        on_divergence=on_divergence, checksum=checksum)
+        on_divergence=on_divergence, checksum=checksum, sample_weight=weights)
     return network, history

@@ -73,6 +73,16 @@ def _epochs(text):
     return value
 
 
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def _positive_float(text):
     try:
         value = float(text)
@@ -136,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive_int, default=10, help="default: 10")
     train.add_argument("--eta", type=_positive_float, default=3.0,
                        help="learning rate (default: 3.0)")
+    train.add_argument("--cost", choices=("quadratic", "cross_entropy"), default="quadratic",
+                       help="the cost: 1/2 sum (y - a)^2, or the cross-entropy of Nielsen's "
+                            "network2 (docs/theory.md section 10; default: quadratic)")
+    train.add_argument("--output", choices=("sigmoid", "identity"), default="sigmoid",
+                       help="the output layer's activation (identity: quadratic cost only; "
+                            "default: sigmoid)")
+    train.add_argument("--lmbda", type=_non_negative_float, default=0.0,
+                       help="L2 regularisation as in network2: w <- (1 - eta lmbda / n) w - "
+                            "... (default: 0)")
     train.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                        help="default: float64")
     train.add_argument("--seed", type=_int, default=0,
@@ -149,13 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="RUN.ckpt",
                        help="continue the run saved in this checkpoint, on the same --data; "
                             "its network and settings replace --sizes, --batch-size, --eta, "
-                            "--dtype and --seed")
+                            "--cost, --output, --lmbda, --dtype and --seed")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser(
         "evaluate", help="accuracy and cost of a saved network on a data set's test part",
-        description="Accuracy and mean quadratic cost of MODEL on the test part of --data "
+        description="Accuracy and mean cost of MODEL on the test part of --data "
                     "(a .npz without X_test/y_test is used whole).",
     )
     evaluate.add_argument("model", metavar="MODEL", help="a file written by train --out")
@@ -315,7 +334,11 @@ def _train(args) -> int:
         )
 
     if resumed is None:
-        net = Network(sizes, seed=args.seed, dtype=args.dtype)
+        try:
+            net = Network(sizes, cost=args.cost, output=args.output, seed=args.seed,
+                          dtype=args.dtype)
+        except ValueError as error:  # the cross-entropy of an identity output
+            raise CommandError(f"--cost {args.cost} --output {args.output}: {error}") from None
     n_train = X_train.shape[0]
     # The kernels are compiled (first run) or loaded before the progress
     # bar starts, so that its ETA counts epochs only.
@@ -351,7 +374,7 @@ def _train(args) -> int:
                 **settings, "checkpoint": args.checkpoint or args.resume})
         else:
             history = net.train(X_train, y_train, epochs=epochs, batch_size=batch_size,
-                                eta=eta, seed=args.seed, **settings)
+                                eta=eta, lmbda=args.lmbda, seed=args.seed, **settings)
     except KeyboardInterrupt as interrupt:
         if bar is not None:
             bar.close()
@@ -469,7 +492,7 @@ def _evaluate(args) -> int:
     cost = net.cost(X_test, y_test)
     correct = int(round(accuracy * X_test.shape[0]))
     print(f"test accuracy: {accuracy:.2%} ({correct}/{X_test.shape[0]}) on {description}")
-    print(f"mean quadratic cost: {cost:.6f}")
+    print(f"mean {net.cost_name.replace('_', '-')} cost: {cost:.6f}")
     return 0
 
 
@@ -556,6 +579,7 @@ def _info(args) -> int:
     n_biases = sum(b.size for b in net.biases)
     print(f"sizes: {_dashed(net.sizes)}")
     print(f"dtype: {net.dtype.name}")
+    print(f"cost: {net.cost_name}, output: {net.output}")
     print(f"parameters: {net.n_params} ({n_weights} weights, {n_biases} biases)")
     return 0
 
@@ -682,7 +706,7 @@ def _plot(pyplot, history, path, title):
     # A log axis only helps once the cost has fallen by a decade or more.
     log_scale = decades >= 1
     cost_axes.set_yscale("log" if log_scale else "linear")
-    cost_axes.set_ylabel("training cost, mean quadratic C" + ("\n(log scale)" if log_scale else ""))
+    cost_axes.set_ylabel("training cost, mean C" + ("\n(log scale)" if log_scale else ""))
     if log_scale:
         # Plain decimals ("0.04") read faster than "4 x 10^-2"; over few
         # decades some in-between ticks are labelled too.

@@ -28,11 +28,14 @@ from ._validation import (
     check_inputs,
     check_labels,
     check_memory,
+    check_non_negative_float,
     check_positive_float,
     check_positive_int,
+    check_sample_weight,
     check_sizes,
     check_targets,
 )
+from .kernels.objective import LOG_FLOOR, QUADRATIC_SIGMOID, output_rule, plain_objective
 
 __all__ = ["Network", "TrainingHistory", "load"]
 
@@ -90,12 +93,19 @@ class TrainingHistory:
 
 
 class Network:
-    """A multilayer perceptron of sigmoid neurons trained with quadratic cost.
+    """A multilayer perceptron of sigmoid neurons, trained by gradient descent.
 
     Parameters
     ----------
     sizes : sequence of int
         Neurons per layer, input first: ``[L_0, L_1, ..., L_l]``.
+    cost : "quadratic" or "cross_entropy"
+        C = 1/2 sum_j (y_j - a_j)^2 (the design document's), or
+        C = -sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)] (Nielsen's network2;
+        sigmoid output only). docs/theory.md §3, §10.
+    output : "sigmoid" or "identity"
+        The output layer's activation: a_j = f(z_j), or a_j = z_j (for
+        regression; quadratic cost only). Hidden layers are sigmoid.
     seed : int or None
         Seed of the initialisation (``numpy.random.default_rng(seed)``).
     dtype : float32 or float64
@@ -125,10 +135,12 @@ class Network:
     Different networks train in different threads at once.
     """
 
-    def __init__(self, sizes, *, seed=None, dtype=np.float64):
+    def __init__(self, sizes, *, cost="quadratic", output="sigmoid", seed=None,
+                 dtype=np.float64):
         self._training = threading.Lock()
         self.sizes = check_sizes(sizes)
         self.dtype = check_dtype(dtype)
+        self._set_objective(cost, output)
         self._sizes_array = np.asarray(self.sizes, dtype=np.int64)
         n_params = kernels.parameter_count(self.sizes)
         check_memory(n_params * self.dtype.itemsize,
@@ -146,8 +158,16 @@ class Network:
     def n_params(self) -> int:
         return self.params.size
 
+    def _set_objective(self, cost, output):
+        self._rule = output_rule(cost, output)
+        self.cost_name = cost
+        self.output = output
+
     def __repr__(self) -> str:
-        return f"Network(sizes={list(self.sizes)}, dtype={self.dtype.name})"
+        objective = ""
+        if self._rule != QUADRATIC_SIGMOID:
+            objective = f", cost={self.cost_name!r}, output={self.output!r}"
+        return f"Network(sizes={list(self.sizes)}{objective}, dtype={self.dtype.name})"
 
     def copy(self) -> "Network":
         """An independent network with the same parameters."""
@@ -158,12 +178,15 @@ class Network:
     # Pickle the flat vector only: pickled views would come back as copies,
     # cut off from params.
     def __getstate__(self):
-        return {"sizes": self.sizes, "dtype": self.dtype.name, "params": self.params.copy()}
+        return {"sizes": self.sizes, "dtype": self.dtype.name, "params": self.params.copy(),
+                "cost": self.cost_name, "output": self.output}
 
     def __setstate__(self, state):
         self._training = threading.Lock()
         self.sizes = check_sizes(state["sizes"])
         self.dtype = check_dtype(state["dtype"])
+        # (pickles from before the cost and output choice are quadratic/sigmoid)
+        self._set_objective(state.get("cost", "quadratic"), state.get("output", "sigmoid"))
         self._sizes_array = np.asarray(self.sizes, dtype=np.int64)
         self.params = np.ascontiguousarray(state["params"], dtype=self.dtype)
         self.weights, self.biases = _parameter_views(self.params, self.sizes)
@@ -221,21 +244,32 @@ class Network:
             for start in range(0, n_samples, capacity):
                 m = min(capacity, n_samples - start)
                 activations[: m * self.sizes[0]] = inputs[start:start + m].ravel()
-                forward(self.params, self._sizes_array, activations, m, capacity)
+                forward(self.params, self._sizes_array, activations, m, capacity, self._rule)
                 outputs[start:start + m] = activations[
                     offset_out:offset_out + m * self.sizes[-1]
                 ].reshape(m, self.sizes[-1])
         return outputs
 
     def cost(self, X, Y):
-        """The document's C = 1/2 sum_j (y_j - a_j)^2, averaged over the samples.
+        """The network's cost C averaged over the samples: the document's
+        1/2 sum_j (y_j - a_j)^2, or the cross-entropy -sum_j [y_j ln a_j +
+        (1 - y_j) ln(1 - a_j)] (each ln taken of at least 1e-37, as in
+        training: ``fastnn.kernels.objective.LOG_FLOOR``). No L2 term.
 
         Y : targets of shape (n, sizes[-1]) or integer labels of shape (n,).
         """
         inputs, targets = self._check_pair(X, Y, "X", "Y")
         self._check_finite_parameters()
-        outputs = self._feedforward_checked(inputs)
-        diff = (outputs - targets).astype(np.float64)
+        outputs = self._feedforward_checked(inputs).astype(np.float64)
+        targets = targets.astype(np.float64)
+        if self.cost_name == "cross_entropy":
+            with np.errstate(invalid="ignore"):
+                terms = (np.where(targets != 0, targets * np.log(np.maximum(outputs, LOG_FLOOR)),
+                                  0.0)
+                         + np.where(targets != 1, (1 - targets)
+                                    * np.log(np.maximum(1 - outputs, LOG_FLOOR)), 0.0))
+            return float(-np.mean(np.sum(terms, axis=1)))
+        diff = outputs - targets
         return float(0.5 * np.mean(np.sum(diff * diff, axis=1)))
 
     def predict(self, X):
@@ -283,9 +317,10 @@ class Network:
         deltas = np.empty_like(activations)
         grad = np.empty_like(self.params)
         activations[: inputs.size] = inputs.ravel()
-        kernels.forward_pass(self.params, self._sizes_array, activations, m, m)
+        kernels.forward_pass(self.params, self._sizes_array, activations, m, m, self._rule)
         kernels.backward_pass(self.params, grad, self._sizes_array, activations, deltas,
-                              targets, m, m, 0.0)
+                              targets, m, m, 0.0, plain_objective(self.dtype, self._rule),
+                              np.arange(m, dtype=np.int64))
         return grad
 
     def backprop(self, x, y):
@@ -301,13 +336,22 @@ class Network:
         return nabla_w, nabla_b
 
     # -- training --------------------------------------------------------------
-    def train(self, X, Y, *, epochs=30, batch_size=10, eta=3.0, test_data=None, shuffle=True,
-              seed=None, callback=None, n_threads=None, checkpoint=None, checkpoint_every=1,
-              on_divergence="raise", progress=None):
+    def train(self, X, Y, *, epochs=30, batch_size=10, eta=3.0, lmbda=0.0, sample_weight=None,
+              test_data=None, shuffle=True, seed=None, callback=None, n_threads=None,
+              checkpoint=None, checkpoint_every=1, on_divergence="raise", progress=None):
         """Mini-batch gradient descent: w <- w - (eta/m) sum_n dC_n/dw.
 
         X : (n, sizes[0]); Y : (n, sizes[-1]) targets or (n,) integer labels.
         epochs, batch_size, eta : the command line's defaults (30, 10, 3.0).
+        lmbda : L2 regularisation as in Nielsen's network2 (docs/theory.md
+            §10): w <- (1 - eta lmbda / n) w - (eta/m) sum_n dC_n/dw, n the
+            number of training samples; biases are not decayed. 0 (the
+            default) is the plain step, at no extra cost.
+        sample_weight : optional (n,) weights s_n >= 0 (not all 0): each
+            sample's gradient and cost are multiplied by s_n, with the
+            weights scaled to mean 1. A weight of 2 is the sample given
+            twice: exactly for a full batch (batch_size >= n), in
+            expectation over the shuffle for mini-batches.
         test_data : optional ``(X_test, labels_test)``, evaluated after each
             epoch.
         shuffle, seed : the samples are visited in a new random order each
@@ -344,26 +388,38 @@ class Network:
         epochs = check_epochs(epochs)
         batch_size = check_positive_int(batch_size, "batch_size")
         eta = check_positive_float(eta, "eta")
+        lmbda = check_non_negative_float(lmbda, "lmbda")
         shuffle = check_bool(shuffle, "shuffle")
         checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
         inputs, targets = self._check_pair(X, Y, "X", "Y")
+        weights = self._check_sample_weight(sample_weight, inputs.shape[0])
         try:
             entropy = np.random.SeedSequence(seed).entropy
         except (TypeError, ValueError) as error:
             raise TypeError(f"seed must be None or a non-negative int, got {seed!r}") from error
         state = TrainingState(epochs=epochs, batch_size=batch_size, eta=eta,
                               shuffle=shuffle, seed_entropy=entropy,
-                              checkpoint_every=checkpoint_every)
+                              checkpoint_every=checkpoint_every, lmbda=lmbda)
         return self._run_training(inputs, targets, state, TrainingHistory(),
                                   test_data=test_data, callback=callback, progress=progress,
                                   n_threads=n_threads, checkpoint=checkpoint,
-                                  on_divergence=on_divergence)
+                                  on_divergence=on_divergence, sample_weight=weights)
+
+    def _check_sample_weight(self, sample_weight, n_samples):
+        """check_sample_weight for this network's dtype."""
+        return check_sample_weight(sample_weight, n_samples, self.dtype)
 
     def _run_training(self, inputs, targets, state, history, *, test_data, callback, progress,
-                      n_threads, checkpoint, on_divergence, checksum=None):
+                      n_threads, checkpoint, on_divergence, checksum=None, sample_weight=None):
         """The rest of train's checks, then the run from ``state`` on (also
         ``fastnn.resume``'s way in)."""
         n_threads = check_thread_count(n_threads)
+        if state.lmbda and not state.eta * state.lmbda / inputs.shape[0] < 1:
+            raise ValueError(
+                f"eta * lmbda / n = {state.eta:g} * {state.lmbda:g} / {inputs.shape[0]} is "
+                f"{state.eta * state.lmbda / inputs.shape[0]:g}: L2's factor 1 - eta lmbda / n "
+                "would be 0 or negative, flipping or zeroing every weight at each step; "
+                "use a smaller lmbda (or eta)")
         test_inputs = test_labels = None
         if test_data is not None:
             if not isinstance(test_data, (tuple, list)) or len(test_data) != 2:
@@ -385,7 +441,7 @@ class Network:
         if checkpoint is not None:
             checkpoint = os.fspath(checkpoint)
             if checksum is None:
-                checksum = data_checksum(inputs, targets)
+                checksum = data_checksum(inputs, targets, sample_weight)
         with np.errstate(over="ignore"):
             if not np.isfinite(self.dtype.type(state.eta)):
                 raise ValueError(f"eta={state.eta:g} does not fit in {self.dtype.name} (largest "
@@ -403,7 +459,7 @@ class Network:
         try:
             return self._train_checked(inputs, targets, state, history, test_inputs,
                                        test_labels, callback, progress, n_threads,
-                                       checkpoint, checksum, on_divergence)
+                                       checkpoint, checksum, on_divergence, sample_weight)
         finally:
             self._training.release()
 
@@ -422,8 +478,12 @@ class Network:
         test_inputs = None
         if test_data is not None:
             test_inputs, _ = check_inputs(test_data[0], self.sizes[0], self.dtype, "test X")
-        plan = EpochPlan(self.sizes, batch_size, self.dtype, inputs.shape[0], n_threads)
+        plan = self._plan(batch_size, inputs.shape[0], n_threads)
         return self._warm_up(plan, inputs, targets, test_inputs)
+
+    def _plan(self, batch_size, n_samples, n_threads):
+        return EpochPlan(self.sizes, batch_size, self.dtype, n_samples, n_threads,
+                         cost=self.cost_name, output=self.output)
 
     def _warm_up(self, plan, inputs, targets, test_inputs):
         started = time.perf_counter()
@@ -435,9 +495,10 @@ class Network:
         return time.perf_counter() - started
 
     def _train_checked(self, inputs, targets, state, history, test_inputs, test_labels,
-                       callback, progress, n_threads, checkpoint, checksum, on_divergence):
+                       callback, progress, n_threads, checkpoint, checksum, on_divergence,
+                       sample_weight):
         n_samples = inputs.shape[0]
-        plan = EpochPlan(self.sizes, state.batch_size, self.dtype, n_samples, n_threads)
+        plan = self._plan(state.batch_size, n_samples, n_threads)
         order = np.arange(n_samples, dtype=np.int64)
         history.driver = plan.driver
         history.compile_seconds = self._warm_up(plan, inputs, targets, test_inputs)
@@ -475,10 +536,14 @@ class Network:
                     rest = order[first:]
                     cost = runner.run(self.params, np.ascontiguousarray(inputs[rest]),
                                       np.ascontiguousarray(targets[rest]),
-                                      np.arange(rest.size, dtype=np.int64), state.eta)
+                                      np.arange(rest.size, dtype=np.int64), state.eta,
+                                      lmbda=state.lmbda, n_train=n_samples,
+                                      sample_weight=None if sample_weight is None
+                                      else sample_weight[rest])
                     done = first + plan.samples_done(rest.size)
                 else:
-                    cost = runner.run(self.params, inputs, targets, order, state.eta)
+                    cost = runner.run(self.params, inputs, targets, order, state.eta,
+                                      lmbda=state.lmbda, sample_weight=sample_weight)
                     done = plan.samples_done(n_samples)
                 if done < n_samples:  # stopped by Ctrl-C (the only stop)
                     state.samples_done = done
@@ -533,8 +598,11 @@ class Network:
 
     def _check_saturation(self, history, inputs, state, on_divergence):
         """Note (and warn once) when the cost stopped moving because the
-        outputs are pinned at 0 or 1, where f'(z) ~ 0 passes no gradient."""
-        if history.saturated_at is not None or len(history.cost) < 2:
+        outputs are pinned at 0 or 1, where f'(z) ~ 0 passes no gradient.
+        Only the quadratic cost of a sigmoid output has that trap: the
+        other rules' output delta is a - y (§10)."""
+        if (self._rule != QUADRATIC_SIGMOID or history.saturated_at is not None
+                or len(history.cost) < 2):
             return
         previous, current = history.cost[-2], history.cost[-1]
         if abs(current - previous) > _SATURATED_COST_CHANGE * max(abs(previous), 1e-300):
@@ -581,6 +649,12 @@ class Network:
             "sizes": np.asarray(self.sizes, dtype=np.int64),
             "dtype": np.array(self.dtype.name),
         }
+        if self._rule != QUADRATIC_SIGMOID:
+            # Only when not the default, so that files of quadratic/sigmoid
+            # networks still load in fastnn versions without the choice
+            # (which refuse the unknown entries of the others, as they must).
+            arrays["cost"] = np.array(self.cost_name)
+            arrays["output"] = np.array(self.output)
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             arrays[f"weights_{i}"] = w
             arrays[f"biases_{i}"] = b
@@ -627,6 +701,12 @@ def load(path) -> Network:
         try:
             dtype = check_dtype(str(read_npz_scalar(archive, headers, "dtype", "U")))
             sizes = _sizes_entry(archive, headers)
+            # Files written before the choice existed have neither entry.
+            cost = (str(read_npz_scalar(archive, headers, "cost", "U"))
+                    if "cost" in headers else "quadratic")
+            output = (str(read_npz_scalar(archive, headers, "output", "U"))
+                      if "output" in headers else "sigmoid")
+            output_rule(cost, output)
         except _DAMAGE as error:
             raise _not_valid(path, error) from None
         n_params = kernels.parameter_count(sizes)
@@ -635,6 +715,8 @@ def load(path) -> Network:
                      f"({n_params:,} {dtype.name} parameters) that")
         try:
             expected = {"format_version": (), "sizes": (len(sizes),), "dtype": ()}
+            if "cost" in headers or "output" in headers:
+                expected.update(cost=(), output=())
             for i, (fan_out, fan_in) in enumerate(zip(sizes[1:], sizes[:-1])):
                 expected[f"weights_{i}"] = (fan_out, fan_in)
                 expected[f"biases_{i}"] = (fan_out,)
@@ -656,7 +738,8 @@ def load(path) -> Network:
                 )
             net = Network.__new__(Network)
             net.__setstate__({"sizes": sizes, "dtype": dtype.name,
-                              "params": np.empty(n_params, dtype)})
+                              "params": np.empty(n_params, dtype), "cost": cost,
+                              "output": output})
             for i, (w, b) in enumerate(zip(net.weights, net.biases)):
                 read_npz_member(archive, f"weights_{i}", headers[f"weights_{i}"], out=w)
                 read_npz_member(archive, f"biases_{i}", headers[f"biases_{i}"], out=b)

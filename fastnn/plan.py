@@ -13,6 +13,7 @@ import numpy as np
 
 from . import kernels
 from .kernels import control, reference
+from .kernels.objective import Objective, output_rule
 from ._threads import borrow_threads, parallel_region
 
 __all__ = ["EpochPlan"]
@@ -45,6 +46,10 @@ class EpochPlan:
     ``borrow_cores=False`` runs the threaded drivers with n_threads threads
     exactly, whatever the cores other calls hold (for tests).
 
+    cost, output : the network's cost and output layer
+    (``fastnn.kernels.objective``); ``run`` adds the L2 decay and sample
+    weights of each call.
+
     ``last_run`` names the kernel the last ``run`` called.
     """
 
@@ -53,13 +58,14 @@ class EpochPlan:
                "train_epoch_reference")
 
     def __init__(self, sizes, batch_size, dtype, n_samples, n_threads, *, driver=None,
-                 borrow_cores=True):
+                 borrow_cores=True, cost="quadratic", output="sigmoid"):
         self.sizes = tuple(int(s) for s in sizes)
         self.sizes_array = np.asarray(self.sizes, dtype=np.int64)
         self.dtype = np.dtype(dtype)
         self.batch_size = min(int(batch_size), int(n_samples))
         self.n_threads = int(n_threads)
         self.borrow_cores = bool(borrow_cores)
+        self.rule = output_rule(cost, output)
         self.last_run = None
         per_sample = self.batch_size == 1
         if driver is None:
@@ -81,6 +87,7 @@ class EpochPlan:
         self.x_ring = np.empty((3 * rows if shared else 0, self.sizes[0]), self.dtype)
         # Stop requests in, progress out (fastnn/kernels/control.py).
         self.control = control.new_control()
+        self._no_weights = np.empty(0, self.dtype)
 
     def _pick_driver(self, per_sample):
         threaded = self.n_threads > 1
@@ -123,11 +130,26 @@ class EpochPlan:
         n_samples."""
         return min(int(self.control[control.PROGRESS]) * self.unit_size, int(n_samples))
 
-    def run(self, params, inputs, targets, order, eta) -> float:
+    def objective(self, eta, *, lmbda=0.0, n_train, sample_weight=None) -> Objective:
+        """The Objective of an epoch (docs/theory.md §10): this plan's output
+        rule, the L2 decay 1 - eta lmbda / n_train (exactly 1 when lmbda is
+        0), and the sample weights as given (or none)."""
+        decay = 1.0 - float(eta) * float(lmbda) / int(n_train) if lmbda else 1.0
+        weights = self._no_weights if sample_weight is None else sample_weight
+        return Objective(np.int64(self.rule), self.dtype.type(decay), weights)
+
+    def run(self, params, inputs, targets, order, eta, *, lmbda=0.0, n_train=None,
+            sample_weight=None) -> float:
         """One epoch over ``inputs`` (N, L_0) and ``targets`` (N, L_l) in
-        ``order`` (N,) int64, stepping ``params`` in place; returns sum_n C_n.
-        Every array must be C-contiguous and of the plan's dtype (``order``
-        int64); ``Network.train`` checks that.
+        ``order`` (N,) int64, stepping ``params`` in place; returns
+        sum_n s_n C_n. Every array must be C-contiguous and of the plan's
+        dtype (``order`` int64); ``Network.train`` checks that.
+
+        lmbda, n_train: L2 as in Nielsen's network2, w <- (1 - eta lmbda /
+        n_train) w - (eta / m) sum_n dC_n/dw, biases not decayed; n_train
+        defaults to N. sample_weight: (N,) weights s_n of the plan's dtype
+        multiplying each sample's gradient and cost, as given (the caller
+        normalises them), or None.
 
         After ``request_stop`` the epoch ends at the next unit boundary, with
         the steps of every unit before it taken (``samples_done``), and
@@ -135,48 +157,52 @@ class EpochPlan:
         self.last_run = self.driver
         self.control[control.PROGRESS] = 0
         sizes = self.sizes_array
+        objective = self.objective(eta, lmbda=lmbda, sample_weight=sample_weight,
+                                   n_train=inputs.shape[0] if n_train is None else n_train)
         if self.driver == "train_epoch_per_sample":
             return kernels.train_epoch_per_sample(params, sizes, inputs, targets, order, eta,
                                                   self.activations, self.deltas, self.gram,
-                                                  self.control)
+                                                  self.control, objective)
         if self.driver == "train_epoch":
-            return self._train_epoch(kernels.train_epoch, params, inputs, targets, order, eta)
+            return self._train_epoch(kernels.train_epoch, params, inputs, targets, order, eta,
+                                     objective)
         if self.driver == "train_epoch_reference":
             cost = reference.train_epoch_reference(
                 params, self.grad, sizes, inputs, targets, order, self.batch_size, eta,
-                self.activations, self.deltas, self.batch_targets)
+                self.activations, self.deltas, self.batch_targets, objective)
             self.control[control.PROGRESS] = -(-inputs.shape[0] // self.batch_size)
             return cost
         with self._threads() as threads:
             if self.driver == "train_epoch_per_sample_shared":
                 return kernels.train_epoch_per_sample_shared(
                     params, sizes, inputs, targets, order, eta, self.activations, self.deltas,
-                    self.gram, self.control, self.x_ring.reshape(-1), threads)
+                    self.gram, self.control, objective, self.x_ring.reshape(-1), threads)
             if self.driver == "train_epoch_shared":
                 return kernels.train_epoch_shared(
                     params, self.grad, sizes, inputs, targets, order, self.batch_size, eta,
-                    self.activations, self.deltas, self.batch_targets, self.control,
+                    self.activations, self.deltas, self.batch_targets, self.control, objective,
                     self.x_ring, threads)
             with parallel_region(threads) as may_use_threads:
                 if not may_use_threads:
                     self.last_run = "train_epoch"
                 driver = kernels.train_epoch_threaded if may_use_threads else kernels.train_epoch
-                return self._train_epoch(driver, params, inputs, targets, order, eta)
+                return self._train_epoch(driver, params, inputs, targets, order, eta, objective)
 
     def _threads(self):
         if self.borrow_cores:
             return borrow_threads(self.n_threads)
         return contextlib.nullcontext(self.n_threads)
 
-    def _train_epoch(self, driver, params, inputs, targets, order, eta):
+    def _train_epoch(self, driver, params, inputs, targets, order, eta, objective):
         return driver(params, self.grad, self.sizes_array, inputs, targets, order,
                       self.batch_size, eta, self.activations, self.deltas, self.batch_targets,
-                      self.control)
+                      self.control, objective)
 
-    def warm_up(self, params, inputs, targets, eta) -> None:
+    def warm_up(self, params, inputs, targets, eta, sample_weight=None) -> None:
         """Run the driver once on the first batch and a copy of ``params``,
         so that numba compiles (or loads from its cache) every kernel the
         epochs will call, for these very argument types, before the first
         epoch's clock starts."""
         n = min(inputs.shape[0], self.batch_size)
-        self.run(params.copy(), inputs[:n], targets[:n], np.arange(n, dtype=np.int64), eta)
+        self.run(params.copy(), inputs[:n], targets[:n], np.arange(n, dtype=np.int64), eta,
+                 sample_weight=None if sample_weight is None else sample_weight[:n])

@@ -74,11 +74,29 @@ def layer_calls(kernels, arrays):
     w, b, x, a, delta, delta_prev, grad_w, grad_b = (
         arrays[key] for key in ("w", "b", "x", "a", "delta", "delta_prev", "grad_w", "grad_b"))
     m = x.shape[0]
+    # Since the output rules and L2 (issue 15) forward_layer takes whether
+    # to apply f and layer_gradient the decay factor (1: no L2).
+    if _parameter_count(kernels.forward_layer) == 5:
+        forward = lambda: kernels.forward_layer(w, b, x, a, True)  # noqa: E731
+    else:
+        forward = lambda: kernels.forward_layer(w, b, x, a)  # noqa: E731
+    if _parameter_count(kernels.layer_gradient) == 9:
+        gradient = lambda: kernels.layer_gradient(  # noqa: E731
+            delta, x, w, b, grad_w, grad_b, 1.0 / m, ETA, 1.0)
+    else:
+        gradient = lambda: kernels.layer_gradient(  # noqa: E731
+            delta, x, w, b, grad_w, grad_b, 1.0 / m, ETA)
     return {
-        "forward": lambda: kernels.forward_layer(w, b, x, a),
+        "forward": forward,
         "backward": lambda: kernels.backward_delta(w, delta, x, delta_prev),
-        "gradient": lambda: kernels.layer_gradient(delta, x, w, b, grad_w, grad_b, 1.0 / m, ETA),
+        "gradient": gradient,
     }
+
+
+def _parameter_count(kernel):
+    import inspect
+
+    return len(inspect.signature(getattr(kernel, "py_func", kernel)).parameters)
 
 
 def layer_arrays(m, n_out, n_in, rng):

@@ -149,7 +149,8 @@ def test_info_evaluate_predict_on_the_saved_model(trained, tmp_path):
     info = fastnn("info", model)
     assert info.returncode == 0, info.stderr
     assert info.stdout.splitlines() == [
-        "sizes: 64-30-10", "dtype: float64", "parameters: 2260 (2220 weights, 40 biases)"
+        "sizes: 64-30-10", "dtype: float64", "cost: quadratic, output: sigmoid",
+        "parameters: 2260 (2220 weights, 40 biases)"
     ]
 
     evaluate = fastnn("evaluate", model, "--data", "digits")
@@ -462,3 +463,20 @@ def test_an_unknown_option_is_one_line_without_a_stray_usage():
     result = fastnn("train", "--bogus")
     assert_one_line_error(result, "unrecognized arguments: --bogus")
     assert "usage" not in result.stderr
+
+
+def test_cost_output_and_lmbda_from_the_command_line(tmp_path):
+    """--cost, --output, --lmbda reach the network, its file and evaluate;
+    the one impossible pair is one line and status 2."""
+    model = tmp_path / "ce.npz"
+    result = fastnn("train", "--epochs", "2", "--quiet", "--cost", "cross_entropy",
+                    "--lmbda", "0.5", "--eta", "0.5", "--out", model)
+    assert result.returncode == 0, result.stderr
+    assert fastnn("info", model).stdout.splitlines()[2] == "cost: cross_entropy, output: sigmoid"
+    evaluate = fastnn("evaluate", model)
+    assert re.fullmatch(r"mean cross-entropy cost: \d+\.\d{6}", evaluate.stdout.splitlines()[1])
+    refused = fastnn("train", "--epochs", "1", "--cost", "cross_entropy", "--output", "identity")
+    assert refused.returncode == 2
+    assert "needs output='sigmoid'" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    negative = fastnn("train", "--epochs", "1", "--lmbda", "-1")
+    assert negative.returncode == 2 and "--lmbda" in negative.stderr

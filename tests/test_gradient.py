@@ -201,3 +201,135 @@ def test_float32_gradient_agrees_with_float64():
     g32 = net32.gradient(X, Y)
     assert g32.dtype == np.float32
     np.testing.assert_allclose(g32, net64.gradient(X, Y), rtol=2e-4, atol=1e-6)
+
+
+# -- §10: the other output rules, L2 and sample weights --------------------------
+RULES = [("cross_entropy", "sigmoid"), ("quadratic", "identity")]
+
+
+@pytest.mark.parametrize("sizes", ARCHITECTURES, ids=str)
+@pytest.mark.parametrize("cost, output", RULES)
+@pytest.mark.parametrize("m", [1, 4])
+def test_other_output_rules_match_central_differences(sizes, cost, output, m):
+    """docs/theory.md §10: delta^(l) = a - y for the cross-entropy of a
+    sigmoid output and for the quadratic cost of an identity output; the
+    kernels' gradient agrees with central differences of Network.cost."""
+    rng = np.random.default_rng(len(sizes) * 10 + m)
+    net = fastnn.Network(sizes, cost=cost, output=output, seed=m)
+    x = rng.random((m, sizes[0]))
+    # one-hot-ish targets in [0, 1] for the cross-entropy; any number for identity
+    y = rng.random((m, sizes[-1])) if output == "sigmoid" else rng.normal(0, 2, (m, sizes[-1]))
+    analytic = net.gradient(x, y)
+    numeric = central_differences(net, x, y)
+    assert relative_error(analytic, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("cost, output", RULES)
+def test_output_delta_of_the_other_rules_is_a_minus_y(cost, output):
+    """With no hidden layer, dC/db_j = mean_n delta_j = mean_n (a_j - y_j)
+    exactly (§10's derivation), where the quadratic cost of a sigmoid output
+    would carry the factor a (1 - a)."""
+    rng = np.random.default_rng(2)
+    net = fastnn.Network([5, 3], cost=cost, output=output, seed=0)
+    x, y = rng.random((4, 5)), rng.random((4, 3))
+    a = net.feedforward(x)
+    if output == "identity":
+        np.testing.assert_allclose(a, x @ net.weights[0].T + net.biases[0], rtol=1e-14)
+    grad_b = net.gradient(x, y)[-3:]
+    np.testing.assert_allclose(grad_b, np.mean(a - y, axis=0), rtol=1e-12, atol=1e-15)
+
+
+def test_cross_entropy_of_an_identity_output_is_refused():
+    with pytest.raises(ValueError, match="cross_entropy.*needs output='sigmoid'"):
+        fastnn.Network([3, 2], cost="cross_entropy", output="identity")
+    with pytest.raises(ValueError, match="cost must be one of"):
+        fastnn.Network([3, 2], cost="hinge")
+    with pytest.raises(ValueError, match="output must be one of"):
+        fastnn.Network([3, 2], output="softmax")
+
+
+@pytest.mark.parametrize("cost, output", [("quadratic", "sigmoid"), *RULES])
+def test_l2_step_is_a_gradient_step_on_the_regularised_cost(cost, output):
+    """§10: one full-batch step with lmbda is p - eta d/dp [C + lmbda/(2n)
+    sum w^2], the derivative taken by central differences: the weights are
+    decayed by 1 - eta lmbda / n, the biases are not."""
+    rng = np.random.default_rng(7)
+    sizes, n, eta, lmbda = [4, 5, 3], 6, 0.5, 2.0
+    net = fastnn.Network(sizes, cost=cost, output=output, seed=3)
+    x, y = rng.random((n, 4)), rng.random((n, 3))
+    n_weights = sum(w.size for w in net.weights)
+
+    def regularised(params):
+        saved = net.params.copy()
+        net.params[...] = params
+        value = net.cost(x, y) + lmbda / (2 * n) * np.sum(params[:n_weights] ** 2)
+        net.params[...] = saved
+        return value
+
+    before = net.params.copy()
+    numeric = np.empty(net.n_params)
+    for p in range(net.n_params):
+        plus, minus = before.copy(), before.copy()
+        plus[p] += 1e-6
+        minus[p] -= 1e-6
+        numeric[p] = (regularised(plus) - regularised(minus)) / 2e-6
+    net.train(x, y, epochs=1, batch_size=n, eta=eta, lmbda=lmbda, shuffle=False)
+    np.testing.assert_allclose(net.params, before - eta * numeric, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("lmbda", [0.0, 1.5])
+def test_a_weight_of_two_is_the_sample_given_twice_for_a_full_batch(lmbda):
+    """Exactly (to rounding) with one batch of every sample: the weighted
+    mean gradient (1/N) sum_n s_n g_n with s scaled to mean 1 is the mean
+    over the data with sample 0 repeated. (L2 uses the rows N for its
+    n, so with lmbda the duplicated run is given the same decay by N.)"""
+    rng = np.random.default_rng(4)
+    x, y = rng.random((5, 4)), rng.random((5, 2))
+    weights = np.array([2.0, 1, 1, 1, 1])
+    weighted = fastnn.Network([4, 3, 2], seed=1)
+    twice = weighted.copy()
+    weighted.train(x, y, epochs=3, batch_size=5, eta=0.7, shuffle=False, sample_weight=weights)
+    x2, y2 = np.vstack([x, x[:1]]), np.vstack([y, y[:1]])
+    # the same decay: 1 - eta lmbda / 5 = 1 - eta (lmbda 6/5) / 6
+    twice.train(x2, y2, epochs=3, batch_size=6, eta=0.7, shuffle=False, lmbda=lmbda * 6 / 5)
+    weighted_l2 = fastnn.Network([4, 3, 2], seed=1)
+    weighted_l2.train(x, y, epochs=3, batch_size=5, eta=0.7, shuffle=False,
+                      sample_weight=weights, lmbda=lmbda)
+    np.testing.assert_allclose(weighted_l2.params, twice.params, rtol=1e-12, atol=1e-14)
+    assert weighted.history.cost[0] == pytest.approx(twice.history.cost[0], rel=1e-12)
+
+
+def test_a_weight_of_two_is_the_sample_given_twice_in_expectation_over_mini_batches():
+    """For mini-batches, only in expectation: the step of one batch of
+    weighted samples differs from any batch of the duplicated data, but
+    the mean step over every possible batch of m samples (what a uniform
+    shuffle draws) is the same, (1/N) sum_n s_n g_n, because the weights
+    are scaled to mean 1 over the whole training set, not per batch."""
+    from itertools import combinations
+
+    from fastnn.plan import EpochPlan
+
+    rng = np.random.default_rng(5)
+    x, y = rng.random((5, 4)), rng.random((5, 2))
+    raw = np.array([2.0, 1, 1, 1, 1])
+    scaled = raw * 5 / raw.sum()  # what Network.train hands the kernels
+    net = fastnn.Network([4, 3, 2], seed=2)
+
+    def batch_step(inputs, targets, weights):
+        plan = EpochPlan(net.sizes, len(inputs), np.float64, len(inputs), 1,
+                         driver="train_epoch_reference")
+        params = net.params.copy()
+        plan.run(params, np.ascontiguousarray(inputs), np.ascontiguousarray(targets),
+                 np.arange(len(inputs), dtype=np.int64), 1.0, sample_weight=weights)
+        return net.params - params  # eta 1: the batch's mean gradient
+
+    m = 2
+    weighted = [batch_step(x[list(b)], y[list(b)], scaled[list(b)])
+                for b in combinations(range(5), m)]
+    x2, y2 = np.vstack([x, x[:1]]), np.vstack([y, y[:1]])
+    duplicated = [batch_step(x2[list(b)], y2[list(b)], None) for b in combinations(range(6), m)]
+    np.testing.assert_allclose(np.mean(weighted, axis=0), np.mean(duplicated, axis=0),
+                               rtol=1e-12, atol=1e-15)
+    # ...but not batch by batch: the batch {0, 1} with s_0 = 2 * 5/6 is no
+    # batch of the duplicated data
+    assert not any(np.allclose(weighted[0], d, rtol=1e-6) for d in duplicated)

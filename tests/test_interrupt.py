@@ -285,11 +285,11 @@ def test_short_epochs_run_in_the_calling_thread_and_ctrl_c_stops_after_one(monke
     threads = []
     run = EpochPlan.run
 
-    def noting_run(self, *args):
+    def noting_run(self, *args, **objective):
         threads.append(threading.current_thread().name)
         if len(threads) == 4:  # the warm-up, then epochs 1, 2, 3
             os.kill(os.getpid(), signal.SIGINT)
-        return run(self, *args)
+        return run(self, *args, **objective)
 
     monkeypatch.setattr(EpochPlan, "run", noting_run)
     with pytest.raises(KeyboardInterrupt) as raised:

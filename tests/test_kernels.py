@@ -49,7 +49,7 @@ def test_float32_sigmoid_of_the_batch_kernels_is_accurate_everywhere():
     a = z.reshape(1, -1).copy()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        layers._activate_rows(np.zeros(z.size, np.float32), a, 0, 1, 0, z.size)
+        layers._activate_rows(np.zeros(z.size, np.float32), a, 0, 1, 0, z.size, True)
     with np.errstate(over="ignore"):  # the reference's exp(1e30) is inf: f = 0
         exact = 1 / (1 + np.exp(-z.astype(np.float64)))
     assert a.dtype == np.float32 and np.all(np.isfinite(a))
@@ -71,7 +71,7 @@ def test_float64_sigmoid_of_the_kernels_is_as_accurate_as_libm():
     a = z.reshape(1, -1).copy()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        layers._activate_rows(np.zeros(z.size), a, 0, 1, 0, z.size)
+        layers._activate_rows(np.zeros(z.size), a, 0, 1, 0, z.size, True)
     e = np.exp(-np.abs(z))
     libm = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
     assert np.all((a[0] == 0) == (libm == 0))
@@ -93,7 +93,7 @@ def test_forward_layer_matches_numpy(dtype, m):
     rng = np.random.default_rng(m)
     w, b, a_prev = random_layer(rng, m, 7, 11, dtype)
     a = np.full((m, 7), np.nan, dtype=dtype)
-    kernels.forward_layer(w, b, a_prev, a)
+    kernels.forward_layer(w, b, a_prev, a, True)
     expected = np_sigmoid(a_prev.astype(np.float64) @ w.T.astype(np.float64) + b)
     assert a.dtype == dtype
     np.testing.assert_allclose(a, expected, **TOLERANCE[dtype])
@@ -105,7 +105,7 @@ def test_output_delta_matches_numpy(dtype):
     a = rng.random((6, 4)).astype(dtype)
     y = rng.random((6, 4)).astype(dtype)
     delta = np.empty_like(a)
-    cost = kernels.output_delta(a, y, delta)
+    cost = kernels.output_delta(a, y, delta, 0, np.empty(0, dtype), np.arange(6))
     a64, y64 = a.astype(np.float64), y.astype(np.float64)
     np.testing.assert_allclose(delta, (a64 - y64) * a64 * (1 - a64), **TOLERANCE[dtype])
     assert cost == pytest.approx(0.5 * np.sum((y64 - a64) ** 2), rel=1e-5)
@@ -136,7 +136,7 @@ def test_layer_gradient_matches_numpy(dtype, m, eta):
     w_before, b_before = w.copy(), b.copy()
     grad_w = np.full_like(w, np.nan)
     grad_b = np.full_like(b, np.nan)
-    kernels.layer_gradient(delta, a_prev, w, b, grad_w, grad_b, 1.0 / m, eta)
+    kernels.layer_gradient(delta, a_prev, w, b, grad_w, grad_b, 1.0 / m, eta, 1.0)
     expected_w = delta.astype(np.float64).T @ a_prev.astype(np.float64) / m
     expected_b = delta.astype(np.float64).sum(axis=0) / m
     np.testing.assert_allclose(grad_w, expected_w, **TOLERANCE[dtype])
@@ -155,13 +155,13 @@ def test_threaded_kernels_match_numpy_on_large_layers(dtype):
     assert m * n_j * n_k >= kernels.PARALLEL_MIN_WORK
     w, b, a_prev = random_layer(rng, m, n_j, n_k, dtype)
     a = np.empty((m, n_j), dtype)
-    kernels.forward_layer(w, b, a_prev, a)
+    kernels.forward_layer(w, b, a_prev, a, True)
     w64, a64 = w.astype(np.float64), a_prev.astype(np.float64)
     np.testing.assert_allclose(a, np_sigmoid(a64 @ w64.T + b), **TOLERANCE[dtype])
     # The threads' shares of the rows (16 each, the last 21) give bitwise
     # what one pass over all 101 rows gives.
     one_pass = np.empty_like(a)
-    layers.forward_rows(w, b, a_prev, one_pass, 0, n_j)
+    layers.forward_rows(w, b, a_prev, one_pass, 0, n_j, True)
     assert np.array_equal(a, one_pass)
     delta = rng.standard_normal((m, n_j)).astype(dtype)
     delta_prev = np.empty((m, n_k), dtype)
@@ -169,7 +169,7 @@ def test_threaded_kernels_match_numpy_on_large_layers(dtype):
     np.testing.assert_allclose(delta_prev, (delta @ w64) * a64 * (1 - a64),
                                rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-5)
     grad_w, grad_b = np.empty_like(w), np.empty_like(b)
-    kernels.layer_gradient(delta, a_prev, w, b, grad_w, grad_b, 1.0, 0.0)
+    kernels.layer_gradient(delta, a_prev, w, b, grad_w, grad_b, 1.0, 0.0, 1.0)
     np.testing.assert_allclose(grad_w, delta.astype(np.float64).T @ a64,
                                rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-4)
 
@@ -208,12 +208,12 @@ w = rng.random((13, 4), dtype=np.float32)
 b = rng.random(13, dtype=np.float32)
 a_prev = rng.random((11, 4), dtype=np.float32)
 a = np.empty((11, 13), np.float32)
-kernels.forward_layer(w, b, a_prev, a)
+kernels.forward_layer(w, b, a_prev, a, True)
 delta = np.empty_like(a)
-kernels.output_delta(a, a, delta)
+kernels.output_delta(a, a, delta, 0, np.empty(0, np.float32), np.arange(11))
 delta_prev = np.empty_like(a_prev)
 kernels.backward_delta(w, delta, a_prev, delta_prev)
-kernels.layer_gradient(delta, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.5, 0.1)
+kernels.layer_gradient(delta, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.5, 0.1, 1.0)
 import fastnn
 # per-sample SGD (batch 1) has kernels of its own
 fastnn.Network([4, 13, 3], seed=0, dtype=np.float32).train(
@@ -267,8 +267,8 @@ from fastnn import kernels
 rng = np.random.default_rng(0)
 w, b = rng.random((8, 64), dtype=np.float32), rng.random(8, dtype=np.float32)
 a_prev, a = rng.random((6, 64), dtype=np.float32), np.empty((6, 8), np.float32)
-kernels.forward_layer(w, b, a_prev, a)
-kernels.layer_gradient(a, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.5, 0.0)
+kernels.forward_layer(w, b, a_prev, a, True)
+kernels.layer_gradient(a, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.5, 0.0, 1.0)
 kernels.backward_delta(w, a, a_prev, np.empty_like(a_prev))
 from fastnn.kernels import blocked
 for dispatcher in (blocked.weighted_sums_six, blocked.gradient_rows_eight,
@@ -353,19 +353,32 @@ def _training_problem(sizes, n_samples, dtype, seed):
     return params, inputs, targets
 
 
-def _run_epochs(driver, sizes, batch_size, n_samples, dtype, shuffled, n_threads=2, epochs=2):
+# The objectives (docs/theory.md §10) besides the document's: (cost,
+# output, lmbda, sample weights).
+OBJECTIVES = {
+    "quadratic": ("quadratic", "sigmoid", 0.0, False),
+    "cross-entropy, L2, weights": ("cross_entropy", "sigmoid", 2.0, True),
+    "identity, L2, weights": ("quadratic", "identity", 2.0, True),
+}
+
+
+def _run_epochs(driver, sizes, batch_size, n_samples, dtype, shuffled, n_threads=2, epochs=2,
+                objective="quadratic"):
     """``epochs`` epochs of ``driver`` (EpochPlan's name) with exactly
     ``n_threads`` threads; returns the parameters, the last gradient and
     the costs."""
+    cost, output, lmbda, weighted = OBJECTIVES[objective]
     params, inputs, targets = _training_problem(sizes, n_samples, dtype, seed=5)
+    weights = (np.random.default_rng(9).random(n_samples) * 2).astype(dtype) if weighted else None
     plan = EpochPlan(sizes, batch_size, dtype, n_samples, n_threads, driver=driver,
-                     borrow_cores=False)
+                     borrow_cores=False, cost=cost, output=output)
     order = np.arange(n_samples, dtype=np.int64)
     costs = []
     for epoch in range(epochs):
         if shuffled:
             kernels.shuffle_order(order, 7 + epoch)
-        costs.append(plan.run(params, inputs, targets, order, 0.7))
+        costs.append(plan.run(params, inputs, targets, order, 0.7, lmbda=lmbda,
+                              sample_weight=weights))
     return params, plan.grad, costs
 
 
@@ -384,16 +397,23 @@ SHARED_CASES = [
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", SHARED_CASES, ids=str)
-@pytest.mark.parametrize("shuffled", [False, True], ids=["in order", "shuffled"])
-def test_shared_epoch_is_bitwise_train_epoch(dtype, case, shuffled):
+@pytest.mark.parametrize("shuffled, objective", [
+    (False, "quadratic"), (True, "quadratic"), (True, "cross-entropy, L2, weights"),
+    (True, "identity, L2, weights")], ids=str)
+def test_shared_epoch_is_bitwise_train_epoch(dtype, case, shuffled, objective):
     """train_epoch_shared runs the same kernels on the same rows as
     train_epoch, only in other threads: parameters, gradient and cost are
-    bitwise the same, whatever the number of threads it is told to use."""
+    bitwise the same, whatever the number of threads it is told to use,
+    for every objective (docs/theory.md §10); train_epoch_threaded too."""
     sizes, batch_size, n_samples = case
-    expected = _run_epochs("train_epoch", sizes, batch_size, n_samples, dtype, shuffled)
+    expected = _run_epochs("train_epoch", sizes, batch_size, n_samples, dtype, shuffled,
+                           objective=objective)
+    threaded = _run_epochs("train_epoch_threaded", sizes, batch_size, n_samples, dtype, shuffled,
+                           objective=objective)
+    assert np.array_equal(threaded[0], expected[0]) and threaded[2] == expected[2]
     for n_threads in (1, 2, 3):
         params, grad, costs = _run_epochs("train_epoch_shared", sizes, batch_size, n_samples,
-                                          dtype, shuffled, n_threads)
+                                          dtype, shuffled, n_threads, objective=objective)
         assert np.array_equal(params, expected[0]), n_threads
         assert np.array_equal(grad, expected[1]), n_threads
         assert costs == expected[2], n_threads
@@ -448,15 +468,20 @@ def test_atomic_operations_do_what_they_say():
     assert counters.tolist() == [0, 8, 9, 4]
 
 
-def _run_per_sample_epochs(driver, sizes, n_samples, dtype, shuffled, n_threads=2, epochs=2):
+def _run_per_sample_epochs(driver, sizes, n_samples, dtype, shuffled, n_threads=2, epochs=2,
+                           objective="quadratic"):
+    cost, output, lmbda, weighted = OBJECTIVES[objective]
     params, inputs, targets = _training_problem(sizes, n_samples, dtype, seed=6)
-    plan = EpochPlan(sizes, 1, dtype, n_samples, n_threads, driver=driver, borrow_cores=False)
+    weights = (np.random.default_rng(9).random(n_samples) * 2).astype(dtype) if weighted else None
+    plan = EpochPlan(sizes, 1, dtype, n_samples, n_threads, driver=driver, borrow_cores=False,
+                     cost=cost, output=output)
     order = np.arange(n_samples, dtype=np.int64)
     costs = []
     for epoch in range(epochs):
         if shuffled:
             kernels.shuffle_order(order, 3 + epoch)
-        costs.append(plan.run(params, inputs, targets, order, 0.9))
+        costs.append(plan.run(params, inputs, targets, order, 0.9, lmbda=lmbda,
+                              sample_weight=weights))
     return params, costs
 
 
@@ -466,14 +491,17 @@ def _run_per_sample_epochs(driver, sizes, n_samples, dtype, shuffled, n_threads=
     # than a block; one part; three layers; one layer
     ((40, 30, 10), 43), ((40, 30, 10), 16), ((40, 30, 10), 5), ((12, 5, 4), 21),
     ((40, 17, 6, 3), 37), ((20, 24), 13)], ids=str)
-@pytest.mark.parametrize("shuffled", [False, True], ids=["in order", "shuffled"])
+@pytest.mark.parametrize("shuffled, objective", [
+    (False, "quadratic"), (True, "quadratic"), (True, "cross-entropy, L2, weights"),
+    (True, "identity, L2, weights")], ids=str)
 def test_shared_per_sample_epoch_is_bitwise_train_epoch_per_sample(dtype, sizes, n_samples,
-                                                                   shuffled):
+                                                                   shuffled, objective):
     expected = _run_per_sample_epochs("train_epoch_per_sample", sizes, n_samples, dtype,
-                                      shuffled)
+                                      shuffled, objective=objective)
     for n_threads in (1, 2, 3):
         params, costs = _run_per_sample_epochs("train_epoch_per_sample_shared", sizes,
-                                               n_samples, dtype, shuffled, n_threads)
+                                               n_samples, dtype, shuffled, n_threads,
+                                               objective=objective)
         assert np.array_equal(params, expected[0]), n_threads
         assert costs == expected[1], n_threads
 
@@ -505,5 +533,5 @@ def test_the_loops_sigmoid_passes_nan_through_and_saturates_at_infinity(dtype):
     that training sees it; its table index used to be read out of bounds."""
     z = np.array([[np.nan, np.inf, -np.inf, 0.0]], dtype)
     a = z.copy()
-    layers._activate_rows(np.zeros(4, dtype), a, 0, 1, 0, 4)
+    layers._activate_rows(np.zeros(4, dtype), a, 0, 1, 0, 4, True)
     assert np.isnan(a[0, 0]) and a[0, 1] == 1 and a[0, 2] == 0 and a[0, 3] == 0.5

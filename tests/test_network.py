@@ -246,6 +246,15 @@ BAD_TRAIN_CALLS = {
     "on_divergence unknown": (dict(on_divergence="ignore"), ValueError, "on_divergence"),
     "progress not callable": (dict(progress=3), TypeError, "progress"),
     "eta beyond float32": (dict(eta=1e300, dtype=np.float32), ValueError, "float32"),
+    "lmbda negative": (dict(lmbda=-0.1), ValueError, "lmbda"),
+    "lmbda NaN": (dict(lmbda=float("nan")), ValueError, "lmbda"),
+    "lmbda str": (dict(lmbda="1"), TypeError, "lmbda"),
+    "lmbda decays to zero": (dict(lmbda=4.0), ValueError, "1 - eta lmbda / n"),
+    "sample_weight short": (dict(sample_weight=[1, 1, 1]), ValueError, "one weight per sample"),
+    "sample_weight negative": (dict(sample_weight=[1, -1, 1, 1]), ValueError, ">= 0"),
+    "sample_weight NaN": (dict(sample_weight=[1, np.nan, 1, 1]), ValueError, "NaN"),
+    "sample_weight all zero": (dict(sample_weight=np.zeros(4)), ValueError, "0 for every"),
+    "sample_weight str": (dict(sample_weight=["a"] * 4), TypeError, "real numbers"),
 }
 
 
@@ -298,6 +307,96 @@ def test_other_methods_reject_bad_input_without_side_effects():
     with pytest.raises(ValueError, match="shape"):
         net.cost(np.zeros((2, 3)), np.zeros((2, 5)))
     assert np.array_equal(net.params, before)
+
+
+# -- the objective (docs/theory.md §10) -------------------------------------------
+OTHER_RULES = [("cross_entropy", "sigmoid"), ("quadratic", "identity")]
+
+
+@pytest.mark.parametrize("cost, output", OTHER_RULES)
+def test_the_objective_survives_save_load_pickle_copy_and_checkpoints(tmp_path, cost, output):
+    import pickle
+
+    net = fastnn.Network([5, 4, 3], cost=cost, output=output, seed=0)
+    X = np.random.default_rng(0).random((8, 5))
+    assert repr(net) == f"Network(sizes=[5, 4, 3], cost={cost!r}, output={output!r}, dtype=float64)"
+    for twin in (fastnn.load(net.save(tmp_path / "model")), pickle.loads(pickle.dumps(net)),
+                 net.copy()):
+        assert (twin.cost_name, twin.output) == (cost, output)
+        assert np.array_equal(twin.feedforward(X), net.feedforward(X))
+    path = tmp_path / "run.npz"
+    net.train(X, np.arange(8) % 3, epochs=2, batch_size=3, lmbda=0.5, seed=4, checkpoint=path)
+    resumed, history = fastnn.resume(path, X, np.arange(8) % 3, epochs=3)
+    assert (resumed.cost_name, resumed.output) == (cost, output)
+    again = fastnn.Network([5, 4, 3], cost=cost, output=output, seed=0)
+    again.train(X, np.arange(8) % 3, epochs=3, batch_size=3, lmbda=0.5, seed=4)
+    assert np.array_equal(resumed.params, again.params)  # lmbda came back too
+
+
+def test_files_of_a_quadratic_sigmoid_network_are_as_before(tmp_path):
+    """No cost/output entries for the default (so older fastnn still reads
+    the file), and a file without them loads as quadratic/sigmoid."""
+    import zipfile
+
+    path = fastnn.Network([3, 2], seed=0).save(tmp_path / "plain")
+    assert sorted(zipfile.ZipFile(path).namelist()) == [
+        "biases_0.npy", "dtype.npy", "format_version.npy", "sizes.npy", "weights_0.npy"]
+    loaded = fastnn.load(path)
+    assert (loaded.cost_name, loaded.output) == ("quadratic", "sigmoid")
+    other = fastnn.Network([3, 2], cost="cross_entropy", seed=0).save(tmp_path / "ce")
+    assert {"cost.npy", "output.npy"} <= set(zipfile.ZipFile(other).namelist())
+
+
+def test_a_file_with_an_impossible_objective_is_refused(tmp_path):
+    arrays = dict(np.load(fastnn.Network([3, 2], output="identity", seed=0).save(
+        tmp_path / "model")))
+    arrays["cost"] = np.array("cross_entropy")
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match="not a valid fastnn model.*needs output='sigmoid'"):
+        fastnn.load(tmp_path / "bad.npz")
+
+
+def test_identity_output_regresses_beyond_the_unit_interval():
+    """A regression target of 50 is out of reach of a sigmoid output; the
+    identity output fits it (the reason the regressor uses it)."""
+    rng = np.random.default_rng(1)
+    X = rng.random((200, 3))
+    y = (40 * X[:, :1] - 20 * X[:, 1:2] + 10).astype(np.float64)
+    net = fastnn.Network([3, 8, 1], output="identity", seed=0)
+    net.train(X, y, epochs=200, batch_size=10, eta=0.02, seed=0)
+    residual = net.feedforward(X) - y
+    assert np.sqrt(np.mean(residual ** 2)) < 0.05 * np.std(y)
+
+
+def test_l2_shrinks_the_weights_and_leaves_lmbda_zero_as_before():
+    rng = np.random.default_rng(2)
+    X, labels = rng.random((60, 5)), rng.integers(0, 3, 60)
+    plain = fastnn.Network([5, 6, 3], seed=0)
+    zero = plain.copy()
+    decayed = plain.copy()
+    plain.train(X, labels, epochs=5, seed=1)
+    zero.train(X, labels, epochs=5, seed=1, lmbda=0.0)
+    decayed.train(X, labels, epochs=5, seed=1, lmbda=5.0)
+    assert np.array_equal(zero.params, plain.params)
+    norm = lambda net: sum(float(np.sum(w ** 2)) for w in net.weights)  # noqa: E731
+    assert norm(decayed) < 0.8 * norm(plain)
+
+
+def test_cross_entropy_escapes_the_saturation_that_stalls_the_quadratic_cost():
+    """Outputs pinned at the wrong end by huge weights: the quadratic cost's
+    delta (a - y) a (1 - a) is ~0 and training stalls; the cross-entropy's
+    a - y is not."""
+    X = np.eye(4)
+    labels = np.array([0, 1, 0, 1])
+    results = {}
+    for cost in ("quadratic", "cross_entropy"):
+        net = fastnn.Network([4, 2], cost=cost, seed=0)
+        net.weights[0][...] = 0
+        net.biases[0][...] = [-30.0, 30.0]  # every output says class 1, pinned
+        net.train(X, labels, epochs=50, batch_size=4, eta=3.0, shuffle=False,
+                  on_divergence="stop")
+        results[cost] = net.evaluate(X, labels)
+    assert results == {"quadratic": 0.5, "cross_entropy": 1.0}
 
 
 # -- files -------------------------------------------------------------------------
@@ -400,9 +499,9 @@ import numpy as np
 from fastnn import kernels
 w, b = np.ones((30, 784)), np.ones(30)
 a_prev, a, d = np.ones((10, 784)), np.empty((10, 30)), np.ones((10, 30))
-kernels.forward_layer(w, b, a_prev, a)
+kernels.forward_layer(w, b, a_prev, a, True)
 kernels.backward_delta(w, d, a_prev, np.empty_like(a_prev))
-kernels.layer_gradient(d, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.1, 0.0)
+kernels.layer_gradient(d, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.1, 0.0, 1.0)
 """
 
 TRAINING_SCRIPT = """

@@ -13,6 +13,8 @@ import pytest
 
 from fastnn import kernels
 from fastnn.kernels import blocked, layers, reference, sample_loops
+from fastnn.kernels.objective import (CROSS_ENTROPY_SIGMOID, QUADRATIC_IDENTITY,
+                                      QUADRATIC_SIGMOID)
 from fastnn.plan import EpochPlan
 
 DTYPES = [np.float64, np.float32]
@@ -20,6 +22,7 @@ TOLERANCE = {np.float64: dict(rtol=1e-12, atol=1e-13), np.float32: dict(rtol=2e-
 BATCHES = [1, 2, 3, 4, 5, 6, 7, 10, 13]
 ROWS = [1, 3, 4, 8, 13]
 FIRST = np.int64(0)
+RULES = [QUADRATIC_SIGMOID, CROSS_ENTROPY_SIGMOID, QUADRATIC_IDENTITY]
 
 
 def random_layer(m, n_j, n_k, dtype, seed=0):
@@ -32,9 +35,9 @@ def random_layer(m, n_j, n_k, dtype, seed=0):
     return w, b, a_prev, delta
 
 
-def forward_reference(w, b, a_prev):
+def forward_reference(w, b, a_prev, activate=True):
     a = np.empty((a_prev.shape[0], w.shape[0]), w.dtype)
-    reference.forward_layer_reference(w, b, a_prev, a)
+    reference.forward_layer_reference(w, b, a_prev, a, activate)
     return a
 
 
@@ -58,12 +61,18 @@ def test_forward_kernels_match_the_reference(dtype, m, n_j):
     expected = forward_reference(w, b, a_prev)
     tolerance = TOLERANCE[dtype]
 
-    a = np.empty_like(expected)
-    kernels.forward_layer(w, b, a_prev, a)
-    np.testing.assert_allclose(a, expected, **tolerance)
-    a = np.empty_like(expected)
-    layers.forward_rows(w, b, a_prev, a, FIRST, n_j)
-    np.testing.assert_allclose(a, expected, **tolerance)
+    for activate in (True, False):  # False: an identity output layer (§10)
+        wanted = forward_reference(w, b, a_prev, activate)
+        a = np.empty_like(expected)
+        kernels.forward_layer(w, b, a_prev, a, activate)
+        np.testing.assert_allclose(a, wanted, **tolerance)
+        a = np.empty_like(expected)
+        layers.forward_rows(w, b, a_prev, a, FIRST, n_j, activate)
+        np.testing.assert_allclose(a, wanted, **tolerance)
+        for n in range(m):
+            a_n = np.empty(n_j, dtype)
+            sample_loops.forward_one(w.ravel(), b, a_prev[n], a_n, activate)
+            np.testing.assert_allclose(a_n, wanted[n], **tolerance)
 
     # the blocked weighted sums (§1 without b), then f
     for block, kernel in ((6, blocked.weighted_sums_six), (4, blocked.weighted_sums_four)):
@@ -75,10 +84,6 @@ def test_forward_kernels_match_the_reference(dtype, m, n_j):
         z = np.zeros_like(expected)
         blocked.weighted_sums_one(w, a_prev, z, np.int64(n), FIRST, n_j)
         np.testing.assert_allclose(sigmoid(z[n] + b), expected[n], **tolerance)
-        # the per-sample form, on the flat weights
-        a_n = np.empty(n_j, dtype)
-        sample_loops.forward_one(w.ravel(), b, a_prev[n], a_n)
-        np.testing.assert_allclose(a_n, expected[n], **tolerance)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -92,29 +97,75 @@ def test_forward_of_the_deferred_block_matches_the_reference(dtype):
     steps = np.zeros((lookahead, 13), dtype)
     gram = np.ones((lookahead, lookahead), dtype)
     for r in range(lookahead):
-        sample_loops.activate_deferred(z, b, steps, gram, np.int64(r))
+        sample_loops.activate_deferred(z, b, steps, gram, np.int64(r), True, dtype(1))
     np.testing.assert_allclose(z, expected, **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activate", [True, False])
+@pytest.mark.parametrize("decay", [1.0, 0.9])
+def test_deferred_block_matches_steps_taken_one_by_one(dtype, activate, decay):
+    """§9 and §10: a block of per-sample steps w <- d w - s(q) x(q)^T, taken
+    one at a time with the reference kernels, against the deferred form:
+    activate_deferred's activations (from the block's first weights, the
+    steps and the pair products) and decay_deferred + deferred_step's
+    weights at the block's end. m = 6: a short block, rows 6, 7 zero."""
+    lookahead, m = sample_loops.LOOKAHEAD, 6
+    w, b, x, steps = random_layer(lookahead, 13, 9, dtype, seed=5)
+    x[m:] = 0
+    steps[m:] = 0
+    d = dtype(decay)
+    tolerance = TOLERANCE[dtype]
+    z = (x @ w.T).astype(dtype)
+    gram = np.zeros((lookahead, lookahead), dtype)
+    sample_loops.pair_products(x, gram, np.int64(m), np.int64(1), np.int64(1))
+    w_now = w.copy()
+    for r in range(m):
+        expected = forward_reference(w_now, b, x[r:r + 1], activate)[0]
+        sample_loops.activate_deferred(z, b, steps, gram, np.int64(r), activate, d)
+        np.testing.assert_allclose(z[r], expected, **tolerance)
+        grad_w, _ = gradient_reference(steps[r:r + 1], x[r:r + 1])
+        w_now = d * w_now - grad_w
+    w_flat = w.ravel().copy()
+    if decay != 1:
+        sample_loops.decay_deferred(w_flat, steps, np.int64(m), d)
+    sample_loops.deferred_step(w_flat, steps, x.ravel().copy())
+    np.testing.assert_allclose(w_flat.reshape(w.shape), w_now, **tolerance)
 
 
 # -- §3 and §5: cost and output delta ------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("m", [1, 5])
-def test_output_delta_kernels_match_the_reference(dtype, m):
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_output_delta_kernels_match_the_reference(dtype, m, rule, weighted):
+    """§3, §5 and §10: each rule's cost and delta, each sample's multiplied
+    by its weight. Targets include exact 0 and 1 (one-hot), and outputs
+    pinned at 0 and 1, where the cross-entropy's terms must stay finite."""
     rng = np.random.default_rng(m)
     a = rng.random((m, 7)).astype(dtype)
     y = rng.random((m, 7)).astype(dtype)
+    y[:, :2] = [0, 1]
+    a[0, 2:4] = [0, 1]
+    if rule == QUADRATIC_IDENTITY:
+        a = (3 * a - 1).astype(dtype)  # an identity output is any number
+    weights = (rng.random(m + 3) * 2).astype(dtype) if weighted else np.empty(0, dtype)
+    rows = rng.permutation(m + 3)[:m].astype(np.int64)
+    s = weights[rows] if weighted else np.ones(m, dtype)
     expected = np.empty_like(a)
-    reference.output_delta_reference(a, y, expected)
-    expected_cost = reference.cost_reference(a, y)
+    reference.output_delta_reference(a, y, expected, rule)
+    expected *= s[:, None]
+    expected_cost = sum(s[n] * reference.cost_reference(a, y, n, rule) for n in range(m))
+    assert np.isfinite(expected_cost)
 
     delta = np.empty_like(a)
-    cost = kernels.output_delta(a, y, delta)
+    cost = kernels.output_delta(a, y, delta, rule, weights, rows)
     np.testing.assert_allclose(delta, expected, **TOLERANCE[dtype])
     np.testing.assert_allclose(cost, expected_cost, **TOLERANCE[dtype])
     costs = []
     for n in range(m):
         delta_n = np.empty(7, dtype)
-        costs.append(sample_loops.output_delta_one(a[n], y[n], delta_n))
+        costs.append(sample_loops.output_delta_one(a[n], y[n], delta_n, rule, s[n]))
         np.testing.assert_allclose(delta_n, expected[n], **TOLERANCE[dtype])
     np.testing.assert_allclose(sum(costs), expected_cost, **TOLERANCE[dtype])
 
@@ -153,11 +204,19 @@ def test_backward_kernels_match_the_reference(dtype, m, n_j):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("m", BATCHES)
 @pytest.mark.parametrize("n_j", ROWS)
-def test_gradient_kernels_match_the_reference(dtype, m, n_j):
+@pytest.mark.parametrize("decay", [1.0, 0.75])
+def test_gradient_kernels_match_the_reference(dtype, m, n_j, decay):
+    """§7 and the step; §10's decayed step w <- d w - eta dC/dw (b not
+    decayed) against step_reference's."""
     w, b, a_prev, delta = random_layer(m, n_j, 11, dtype, seed=2)
     scale, eta = 1.0 / m, 0.5
     expected_w, expected_b = gradient_reference(delta, a_prev, scale)
+    stepped = np.concatenate([w.ravel(), b])
+    reference.step_reference(stepped, np.concatenate([expected_w.ravel(), expected_b]),
+                             dtype(eta), dtype(decay), w.size)
+    stepped_w, stepped_b = stepped[:w.size].reshape(w.shape), stepped[w.size:]
     tolerance = TOLERANCE[dtype]
+    d = dtype(decay)
 
     def check(run, rows):
         """run(w, b, grad_w, grad_b) for rows j of ``rows``: their gradient
@@ -169,19 +228,20 @@ def test_gradient_kernels_match_the_reference(dtype, m, n_j):
         np.testing.assert_allclose(grad_b[rows], expected_b[rows], **tolerance)
         assert np.array_equal(w_copy, w) and np.array_equal(b_copy, b)
         run(w_copy, b_copy, grad_w, grad_b, dtype(eta))
-        np.testing.assert_allclose(w_copy[rows], w[rows] - eta * expected_w[rows], **tolerance)
-        np.testing.assert_allclose(b_copy[rows], b[rows] - eta * expected_b[rows], **tolerance)
+        np.testing.assert_allclose(w_copy[rows], stepped_w[rows], **tolerance)
+        np.testing.assert_allclose(b_copy[rows], stepped_b[rows], **tolerance)
 
     every_row = slice(None)
     check(lambda w_, b_, gw, gb, e: kernels.layer_gradient(delta, a_prev, w_, b_, gw, gb, scale,
-                                                           e), every_row)
+                                                           e, decay), every_row)
     check(lambda w_, b_, gw, gb, e: layers.gradient_rows(delta, a_prev, w_, b_, gw, gb,
-                                                         dtype(scale), e, FIRST, n_j), every_row)
+                                                         dtype(scale), e, d, FIRST, n_j),
+          every_row)
     for rows, kernel in ((8, blocked.gradient_rows_eight), (4, blocked.gradient_rows_four),
                          (1, blocked.gradient_row_one)):
         if n_j >= rows:
             check(lambda w_, b_, gw, gb, e: kernel(delta, a_prev, w_, b_, gw, gb, dtype(scale), e,
-                                                   FIRST), slice(0, rows))
+                                                   d, FIRST), slice(0, rows))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -201,11 +261,18 @@ def test_per_sample_steps_match_the_reference(dtype, n_j):
     np.testing.assert_allclose(w_flat.reshape(w.shape), stepped_w, **tolerance)
     np.testing.assert_allclose(b_copy, stepped_b, **tolerance)
 
-    w_flat, b_copy, a_next = w.ravel().copy(), b.copy(), np.empty(n_j, dtype)
-    sample_loops.step_and_forward(w_flat, b_copy, steps[0], x[0], x[1], a_next, eta)
-    np.testing.assert_allclose(w_flat.reshape(w.shape), stepped_w, **tolerance)
-    np.testing.assert_allclose(a_next, forward_reference(stepped_w, stepped_b, x[1:2])[0],
-                               **tolerance)
+    for activate in (True, False):
+        w_flat, b_copy, a_next = w.ravel().copy(), b.copy(), np.empty(n_j, dtype)
+        sample_loops.step_and_forward(w_flat, b_copy, steps[0], x[0], x[1], a_next, eta,
+                                      activate)
+        np.testing.assert_allclose(w_flat.reshape(w.shape), stepped_w, **tolerance)
+        np.testing.assert_allclose(
+            a_next, forward_reference(stepped_w, stepped_b, x[1:2], activate)[0], **tolerance)
+
+    # §10: the L2 part of a step, before step_one's
+    w_flat = w.ravel().copy()
+    sample_loops.decay_weights(w_flat, dtype(0.5))
+    assert np.array_equal(w_flat, (w * dtype(0.5)).ravel())
 
     # steps[q] already holds eta dC_q/dz (the deferred form): one step of eta 1 each
     expected = w.copy()
@@ -241,29 +308,47 @@ EPOCH_CASES = [
 ]
 
 
-def _epochs(driver, sizes, batch_size, n_samples, dtype, n_threads=2, epochs=2):
+# (cost, output, lmbda, weighted): the design document's objective, and
+# each addition of §10 alone and together
+OBJECTIVES = [
+    ("quadratic", "sigmoid", 0.0, False),
+    ("cross_entropy", "sigmoid", 0.0, False),
+    ("quadratic", "identity", 0.0, False),
+    ("quadratic", "sigmoid", 3.0, False),
+    ("quadratic", "sigmoid", 0.0, True),
+    ("cross_entropy", "sigmoid", 3.0, True),
+    ("quadratic", "identity", 3.0, True),
+]
+
+
+def _epochs(driver, sizes, batch_size, n_samples, dtype, n_threads=2, epochs=2,
+            objective=OBJECTIVES[0]):
+    cost, output, lmbda, weighted = objective
     rng = np.random.default_rng(n_samples)
     network_sizes = np.asarray(sizes)
     n_params = int(np.sum(network_sizes[1:] * network_sizes[:-1] + network_sizes[1:]))
     params = (rng.standard_normal(n_params) / 3).astype(dtype)
     inputs = rng.random((n_samples, sizes[0])).astype(dtype)
     targets = rng.random((n_samples, sizes[-1])).astype(dtype)
+    weights = (rng.random(n_samples) * 2).astype(dtype) if weighted else None
     plan = EpochPlan(sizes, batch_size, dtype, n_samples, n_threads, driver=driver,
-                     borrow_cores=False)
+                     borrow_cores=False, cost=cost, output=output)
     order = np.arange(n_samples, dtype=np.int64)
     costs = []
     for epoch in range(epochs):
         kernels.shuffle_order(order, epoch)
-        costs.append(plan.run(params, inputs, targets, order, 0.8))
+        costs.append(plan.run(params, inputs, targets, order, 0.8, lmbda=lmbda,
+                              sample_weight=weights))
     return params, costs
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", EPOCH_CASES, ids=str)
-def test_every_epoch_driver_matches_the_reference_epoch(dtype, case):
+@pytest.mark.parametrize("objective", OBJECTIVES, ids=str)
+def test_every_epoch_driver_matches_the_reference_epoch(dtype, case, objective):
     sizes, batch_size, n_samples = case
     expected, expected_costs = _epochs("train_epoch_reference", sizes, batch_size, n_samples,
-                                       dtype)
+                                       dtype, objective=objective)
     if batch_size == 1:
         drivers = ["train_epoch_per_sample", "train_epoch_per_sample_shared"]
     else:
@@ -273,7 +358,8 @@ def test_every_epoch_driver_matches_the_reference_epoch(dtype, case):
     tolerance = (dict(rtol=1e-10, atol=1e-12) if dtype == np.float64
                  else dict(rtol=1e-3, atol=1e-4))
     for driver in drivers:
-        params, costs = _epochs(driver, sizes, batch_size, n_samples, dtype)
+        params, costs = _epochs(driver, sizes, batch_size, n_samples, dtype,
+                                objective=objective)
         np.testing.assert_allclose(params, expected, **tolerance, err_msg=driver)
         np.testing.assert_allclose(costs, expected_costs, **tolerance, err_msg=driver)
 
@@ -290,13 +376,13 @@ def _table_rows():
 
 
 def test_the_table_of_theory_md_names_real_kernels_and_tests():
-    """Every kernel and test the table names exists, every section 1-9 has
+    """Every kernel and test the table names exists, every section 1-10 has
     a row, and every fast kernel it lists states its § in its docstring."""
     import importlib
     import re
 
     rows = _table_rows()
-    assert [int(row[0]) for row in rows] == list(range(1, 10))
+    assert [int(row[0]) for row in rows] == list(range(1, 11))
     tests_dir = THEORY.parents[1] / "tests"
     for section, _, references, fast, tests in rows:
         for cell, is_fast in ((references, False), (fast, True)):

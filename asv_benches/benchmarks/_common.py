@@ -94,29 +94,42 @@ def numpy_feedforward(weights, biases, inputs):
     return a
 
 
-def numpy_sgd_epoch(weights, biases, inputs, targets, batch_size, eta):
-    """One epoch of mini-batch SGD on the quadratic cost, samples in order.
+def numpy_sgd_epoch(weights, biases, inputs, targets, batch_size, eta=ETA, *, cost="quadratic",
+                    output="sigmoid", lmbda=0.0, sample_weight=None):
+    """One epoch of mini-batch SGD on the quadratic cost, samples in order
+    (or, docs/theory.md section 10: the cross-entropy, an identity output,
+    L2 w <- (1 - eta lmbda / n) w - ..., sample weights scaled to mean 1).
 
     weights, biases: float64 lists, updated in place.
     inputs (n, L_0), targets (n, L_l).
     """
     inputs = np.asarray(inputs, dtype=np.float64)
     targets = np.asarray(targets, dtype=np.float64)
-    for start in range(0, inputs.shape[0], batch_size):
+    n = inputs.shape[0]
+    s = (np.ones(n) if sample_weight is None
+         else np.asarray(sample_weight, np.float64) * n / np.sum(sample_weight))
+    for start in range(0, n, batch_size):
         x = inputs[start:start + batch_size]
         y = targets[start:start + batch_size]
         m = x.shape[0]
         activations = [x]
-        for w, b in zip(weights, biases):
-            activations.append(numpy_sigmoid(activations[-1] @ w.T + b))
+        for i, (w, b) in enumerate(zip(weights, biases)):
+            z = activations[-1] @ w.T + b
+            last = i == len(weights) - 1
+            activations.append(z if last and output == "identity" else numpy_sigmoid(z))
         a_out = activations[-1]
-        delta = (a_out - y) * a_out * (1.0 - a_out)
+        if cost == "quadratic" and output == "sigmoid":
+            delta = (a_out - y) * a_out * (1.0 - a_out)
+        else:
+            delta = a_out - y
+        delta = delta * s[start:start + m, None]
         for i in range(len(weights) - 1, -1, -1):
             a_prev = activations[i]
             grad_w = delta.T @ a_prev / m
             grad_b = delta.sum(axis=0) / m
             if i > 0:
                 delta = (delta @ weights[i]) * a_prev * (1.0 - a_prev)
+            weights[i] *= 1.0 - eta * lmbda / n
             weights[i] -= eta * grad_w
             biases[i] -= eta * grad_b
 
@@ -143,6 +156,63 @@ def assert_close(actual, expected, dtype, what, *, steps=1):
 # Checks run by the setups (once per process and configuration)
 # ---------------------------------------------------------------------------
 _checked_training = set()
+
+
+# The objectives of docs/theory.md section 10 the suite times, as
+# Network/train keyword arguments (beside the quadratic/sigmoid default).
+# An identity output of 784 inputs diverges at eta 3 (no sigmoid bounds
+# its outputs): it trains at 0.01.
+OBJECTIVES = {
+    "cross_entropy": (dict(cost="cross_entropy"), dict(eta=ETA)),
+    "identity": (dict(output="identity"), dict(eta=0.01)),
+    "lmbda": ({}, dict(eta=ETA, lmbda=5.0)),
+    "sample_weight": ({}, dict(eta=ETA, sample_weight="random")),
+}
+
+
+def objective_arguments(objective, n_samples):
+    """(Network keyword arguments, train keyword arguments) of an objective,
+    with its sample weights drawn for n_samples; NotImplementedError (asv:
+    skipped) for a commit of fastnn from before the objectives."""
+    import inspect
+
+    if "cost" not in inspect.signature(fastnn.Network).parameters:
+        raise NotImplementedError("this fastnn has no cost/output/lmbda/sample_weight")
+    network_arguments, train_arguments = OBJECTIVES[objective]
+    train_arguments = dict(train_arguments)
+    if train_arguments.get("sample_weight") == "random":
+        train_arguments["sample_weight"] = np.random.default_rng(SEED).random(n_samples) + 0.5
+    return network_arguments, train_arguments
+
+
+_checked_objectives = set()
+
+
+def check_objective_training(sizes, batch_size, dtype, objective):
+    """Network.train with ``objective`` on a small input equals
+    numpy_sgd_epoch with it (in order, 2 full batches and a partial one);
+    warms the JIT for the timed (shuffled) epochs."""
+    key = (tuple(sizes), batch_size, np.dtype(dtype).name, objective)
+    if key in _checked_objectives:
+        return
+    # (at least 43: eta lmbda / n must stay below 1, and per-sample SGD
+    # then runs five blocks of eight and a short one)
+    n_samples = max(2 * batch_size + 3, 43)
+    inputs, targets = synthetic_data(n_samples, sizes, dtype, seed=SEED + 1)
+    network_arguments, train_arguments = objective_arguments(objective, n_samples)
+    network = fastnn.Network(sizes, seed=SEED, dtype=dtype, **network_arguments)
+    weights = [w.astype(np.float64) for w in network.weights]
+    biases = [b.astype(np.float64) for b in network.biases]
+    network.train(inputs, targets, epochs=1, batch_size=batch_size, shuffle=False,
+                  **train_arguments)
+    numpy_sgd_epoch(weights, biases, inputs, targets, batch_size, **network_arguments,
+                    **train_arguments)
+    what = f"{objective}, sizes {list(sizes)}, batch {batch_size}, {np.dtype(dtype).name}"
+    assert_close(network.params, np.concatenate([w.ravel() for w in weights] + biases),
+                 dtype, f"parameters after one epoch, {what}", steps=3)
+    network.train(inputs, targets, epochs=1, batch_size=batch_size, seed=SEED,
+                  **train_arguments)
+    _checked_objectives.add(key)
 
 
 def check_training(sizes, batch_size, dtype):

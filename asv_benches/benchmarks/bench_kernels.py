@@ -43,6 +43,38 @@ _BACKWARD_TAKES_SCRATCH = len(inspect.signature(
     getattr(kernels.backward_delta, "py_func", kernels.backward_delta)).parameters) == 5
 
 
+def _parameter_count(kernel):
+    return len(inspect.signature(getattr(kernel, "py_func", kernel)).parameters)
+
+
+# Since the output rules and L2 (issue 15), forward_layer takes whether to
+# apply f, layer_gradient the decay factor, and output_delta the rule and
+# the sample weights; older commits take the arguments before those.
+_FORWARD_TAKES_ACTIVATE = _parameter_count(kernels.forward_layer) == 5
+_GRADIENT_TAKES_DECAY = _parameter_count(kernels.layer_gradient) == 9
+_OUTPUT_DELTA_TAKES_RULE = _parameter_count(kernels.output_delta) == 6
+
+
+def _forward_layer(w, b, a_prev, a):
+    if _FORWARD_TAKES_ACTIVATE:
+        kernels.forward_layer(w, b, a_prev, a, True)
+    else:
+        kernels.forward_layer(w, b, a_prev, a)
+
+
+def _layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta):
+    if _GRADIENT_TAKES_DECAY:
+        kernels.layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta, 1.0)
+    else:
+        kernels.layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta)
+
+
+def _output_delta(a, y, delta, no_weights, rows):
+    if _OUTPUT_DELTA_TAKES_RULE:
+        return kernels.output_delta(a, y, delta, 0, no_weights, rows)
+    return kernels.output_delta(a, y, delta)
+
+
 def _backward_delta(arrays):
     arguments = [arrays["w"], arrays["delta"], arrays["a_prev"], arrays["delta_prev"]]
     if _BACKWARD_TAKES_SCRATCH:
@@ -52,10 +84,10 @@ def _backward_delta(arrays):
 
 def _run_layer_kernels(arrays):
     m = arrays["a_prev"].shape[0]
-    kernels.forward_layer(arrays["w"], arrays["b"], arrays["a_prev"], arrays["a"])
+    _forward_layer(arrays["w"], arrays["b"], arrays["a_prev"], arrays["a"])
     _backward_delta(arrays)
-    kernels.layer_gradient(arrays["delta"], arrays["a_prev"], arrays["w"], arrays["b"],
-                           arrays["grad_w"], arrays["grad_b"], 1.0 / m, 0.0)
+    _layer_gradient(arrays["delta"], arrays["a_prev"], arrays["w"], arrays["b"],
+                    arrays["grad_w"], arrays["grad_b"], 1.0 / m, 0.0)
 
 
 def _check_layer_kernels(arrays, what):
@@ -101,7 +133,7 @@ class LayerKernels:
 
     def time_forward_layer(self, layer, batch_size, dtype):
         a = self.arrays
-        kernels.forward_layer(a["w"], a["b"], a["a_prev"], a["a"])
+        _forward_layer(a["w"], a["b"], a["a_prev"], a["a"])
 
     def time_backward_delta(self, layer, batch_size, dtype):
         a = self.arrays
@@ -109,8 +141,8 @@ class LayerKernels:
 
     def time_layer_gradient(self, layer, batch_size, dtype):
         a = self.arrays
-        kernels.layer_gradient(a["delta"], a["a_prev"], a["w"], a["b"],
-                               a["grad_w"], a["grad_b"], self.scale, 0.0)
+        _layer_gradient(a["delta"], a["a_prev"], a["w"], a["b"],
+                        a["grad_w"], a["grad_b"], self.scale, 0.0)
 
 
 def _output_arrays(width, batch_size, dtype, seed):
@@ -120,13 +152,16 @@ def _output_arrays(width, batch_size, dtype, seed):
         "a": rng.random((batch_size, width)).astype(dtype),
         "y": np.eye(width, dtype=dtype)[labels],
         "delta": np.empty((batch_size, width), dtype),
+        "no_weights": np.empty(0, dtype),
+        "rows": np.arange(batch_size, dtype=np.int64),
     }
 
 
 def _check_output_delta(arrays, what):
     a, y = arrays["a"].astype(np.float64), arrays["y"].astype(np.float64)
     dtype = arrays["a"].dtype
-    cost = kernels.output_delta(arrays["a"], arrays["y"], arrays["delta"])
+    cost = _output_delta(arrays["a"], arrays["y"], arrays["delta"], arrays["no_weights"],
+                         arrays["rows"])
     assert_close(arrays["delta"], (a - y) * a * (1 - a), dtype, f"output_delta delta, {what}")
     assert_close(cost, 0.5 * np.sum((a - y) ** 2), dtype, f"output_delta cost, {what}")
 
@@ -152,4 +187,4 @@ class OutputDelta:
 
     def time_output_delta(self, output_width, batch_size, dtype):
         a = self.arrays
-        kernels.output_delta(a["a"], a["y"], a["delta"])
+        _output_delta(a["a"], a["y"], a["delta"], a["no_weights"], a["rows"])

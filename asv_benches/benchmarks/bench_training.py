@@ -14,7 +14,10 @@ import fastnn
 
 from ._common import (
     ETA,
+    OBJECTIVES,
     SEED,
+    check_objective_training,
+    objective_arguments,
     WORKLOAD_NAMES,
     WORKLOADS,
     check_training,
@@ -52,6 +55,31 @@ class TrainEpoch:
     def time_train_epoch(self, workload):
         self.network.train(self.inputs, self.targets, epochs=1, batch_size=self.batch_size,
                            eta=ETA, seed=SEED)
+
+
+class TrainEpochObjective:
+    """``TrainEpoch`` with the objectives of docs/theory.md section 10: the
+    cross-entropy, an identity output, L2 and sample weights (issue 15),
+    each against the same workload's plain epoch in ``TrainEpoch``. W1 is
+    per-sample SGD (its deferred L2 step), W2 and W3 the shared mini-batch
+    epoch."""
+
+    params = [["W1", "W2", "W3"], list(OBJECTIVES)]
+    param_names = ["workload", "objective"]
+
+    def setup(self, workload, objective):
+        spec = WORKLOADS[workload]
+        check_objective_training(spec.sizes, spec.batch_size, spec.dtype, objective)
+        self.inputs, self.targets = _workload_data(workload)
+        network_arguments, self.train_arguments = objective_arguments(
+            objective, self.inputs.shape[0])
+        self.network = fastnn.Network(spec.sizes, seed=SEED, dtype=spec.dtype,
+                                      **network_arguments)
+        self.batch_size = spec.batch_size
+
+    def time_train_epoch(self, workload, objective):
+        self.network.train(self.inputs, self.targets, epochs=1, batch_size=self.batch_size,
+                           seed=SEED, **self.train_arguments)
 
 
 class Throughput:

@@ -329,10 +329,11 @@ def backward_sums_one(w, delta, delta_prev, n):
 
 
 @jit
-def _finish_gradient_rows(delta, w, b, grad_w, grad_b, scale, eta, j_begin, j_end):
+def _finish_gradient_rows(delta, w, b, grad_w, grad_b, scale, eta, decay, j_begin, j_end):
     """§7 and the step, finished: the bias gradient, the 1/m scale and
     (eta != 0) the step for the rows j_begin..j_end-1, whose weight
-    gradients are summed.
+    gradients are summed: w <- decay w - eta dC/dw (§10, L2; decay is 1
+    without it, and then the plain step is taken), b <- b - eta dC/db.
 
     The bias sums are taken along the rows of delta (contiguous in j), all
     rows at once: taken down one column per row, they cost more than the
@@ -353,9 +354,14 @@ def _finish_gradient_rows(delta, w, b, grad_w, grad_b, scale, eta, j_begin, j_en
             # The weights of layer i are no longer needed by the backward
             # pass (delta^(i-1) was computed before this), so the step is
             # taken while the gradient row is still in L1.
-            for k in range(g.shape[0]):
-                g[k] *= scale
-                w[j, k] -= eta * g[k]
+            if decay == 1:
+                for k in range(g.shape[0]):
+                    g[k] *= scale
+                    w[j, k] -= eta * g[k]
+            else:
+                for k in range(g.shape[0]):
+                    g[k] *= scale
+                    w[j, k] = decay * w[j, k] - eta * g[k]
             b[j] -= eta * grad_b[j]
         else:
             for k in range(g.shape[0]):
@@ -363,7 +369,7 @@ def _finish_gradient_rows(delta, w, b, grad_w, grad_b, scale, eta, j_begin, j_en
 
 
 @jit
-def gradient_row_one(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j):
+def gradient_row_one(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay, j):
     """§7 for row j: dC/dw_jk and dC/db_j summed over the batch (see
     layers.layer_gradient), four samples per pass."""
     m, n_k = a_prev.shape
@@ -387,11 +393,11 @@ def gradient_row_one(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j):
         for k in range(n_k):
             g[k] += d * a_prev[n, k]
         n += 1
-    _finish_gradient_rows(delta, w, b, grad_w, grad_b, scale, eta, j, j + 1)
+    _finish_gradient_rows(delta, w, b, grad_w, grad_b, scale, eta, decay, j, j + 1)
 
 
 @jit
-def gradient_rows_four(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j):
+def gradient_rows_four(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay, j):
     """§7 for rows j..j+3 together: each a_k^(i-1) loaded serves four
     rows, and each gradient element is loaded and stored once per four samples."""
     m, n_k = a_prev.shape
@@ -430,11 +436,11 @@ def gradient_rows_four(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j):
             g2[k] += d2 * x
             g3[k] += d3 * x
         n += 1
-    _finish_gradient_rows(delta, w, b, grad_w, grad_b, scale, eta, j, j + 4)
+    _finish_gradient_rows(delta, w, b, grad_w, grad_b, scale, eta, decay, j, j + 4)
 
 
 @jit
-def gradient_rows_eight(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j):
+def gradient_rows_eight(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay, j):
     """§7 for rows j..j+7 together, four samples per pass: each a_k^(i-1)
     loaded serves eight rows, and each gradient element is loaded and
     stored once per four products (GRADIENT_ROW_BLOCK)."""
@@ -516,7 +522,7 @@ def gradient_rows_eight(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j):
             g6[k] += d6 * x
             g7[k] += d7 * x
         n += 1
-    _finish_gradient_rows(delta, w, b, grad_w, grad_b, scale, eta, j, j + 8)
+    _finish_gradient_rows(delta, w, b, grad_w, grad_b, scale, eta, decay, j, j + 8)
 
 
 written_out("GRADIENT_ROW_BLOCK", GRADIENT_ROW_BLOCK, 8, "gradient_rows_eight")

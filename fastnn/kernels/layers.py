@@ -24,6 +24,7 @@ from .blocked import (FORWARD_BLOCK, GRADIENT_ROW_BLOCK, SAMPLE_BLOCK, written_o
                       gradient_rows_eight, gradient_rows_four, weighted_sums_four,
                       weighted_sums_one, weighted_sums_six)
 from .activation import cast_like, sigmoid_in_loop
+from .objective import output_cost, output_delta_value, sample_weight
 
 __all__ = ["PARALLEL_MIN_WORK", "ROWS_PER_PART", "forward_layer", "forward_rows",
            "output_delta", "backward_delta", "backward_delta_samples", "layer_gradient",
@@ -50,15 +51,22 @@ ROWS_PER_PART = 2 * GRADIENT_ROW_BLOCK
 
 
 @jit
-def _activate_rows(b, a, n_begin, n_end, j_begin, j_end):
+def _activate_rows(b, a, n_begin, n_end, j_begin, j_end, activate):
     """§1, the bias and f: a[n, j] <- f(z[n, j] + b[j]) for the samples n_begin..n_end-1 and the
-    neurons j_begin..j_end-1, which hold weighted sums."""
+    neurons j_begin..j_end-1, which hold weighted sums; without ``activate``
+    (an identity output layer, §10) a[n, j] <- z[n, j] + b[j]."""
     # (Slices, so that the loop index starts at 0: see deferred_step.)
     bias = b[j_begin:j_end]
-    for n in range(n_begin, n_end):
-        row = a[n, j_begin:j_end]
-        for j in range(row.shape[0]):
-            row[j] = sigmoid_in_loop(row[j] + bias[j])
+    if activate:
+        for n in range(n_begin, n_end):
+            row = a[n, j_begin:j_end]
+            for j in range(row.shape[0]):
+                row[j] = sigmoid_in_loop(row[j] + bias[j])
+    else:
+        for n in range(n_begin, n_end):
+            row = a[n, j_begin:j_end]
+            for j in range(row.shape[0]):
+                row[j] += bias[j]
 
 
 @jit
@@ -97,7 +105,7 @@ written_out("FORWARD_BLOCK and SAMPLE_BLOCK", (FORWARD_BLOCK, SAMPLE_BLOCK), (6,
 
 
 @jit(inline=True)
-def _forward_block(w, b, a_prev, a, block, n_six, j_begin, j_end):
+def _forward_block(w, b, a_prev, a, block, n_six, j_begin, j_end, activate):
     """§1 for one block of _forward_blocks, for
     the neurons j_begin..j_end-1."""
     n0 = _forward_block_start(block, n_six)
@@ -106,28 +114,30 @@ def _forward_block(w, b, a_prev, a, block, n_six, j_begin, j_end):
         weighted_sums_six(w, a_prev, a, n0, j_begin, j_end)
     else:
         weighted_sums_four(w, a_prev, a, n0, j_begin, j_end)
-    _activate_rows(b, a, n0, n1, j_begin, j_end)
+    _activate_rows(b, a, n0, n1, j_begin, j_end, activate)
 
 
 @jit(inline=True)
-def forward_rows(w, b, a_prev, a, j_begin, j_end):
+def forward_rows(w, b, a_prev, a, j_begin, j_end, activate):
     """§1 in one thread: the whole batch through the neurons j_begin..j_end-1
-    of layer i (blocks of six and four samples, then single ones)."""
+    of layer i (blocks of six and four samples, then single ones); f is
+    applied when ``activate`` (every layer but an identity output, §10)."""
     m = a_prev.shape[0]
     n_six, n_four, n_single = _forward_blocks(m)
     n_blocks = n_six + n_four
     for block in range(n_blocks):
-        _forward_block(w, b, a_prev, a, block, n_six, j_begin, j_end)
+        _forward_block(w, b, a_prev, a, block, n_six, j_begin, j_end, activate)
     for n in range(m - n_single, m):
         weighted_sums_one(w, a_prev, a, n, j_begin, j_end)
-        _activate_rows(b, a, n, n + 1, j_begin, j_end)
+        _activate_rows(b, a, n, n + 1, j_begin, j_end, activate)
 
 
 @jit(parallel=True)
-def forward_layer(w, b, a_prev, a):
+def forward_layer(w, b, a_prev, a, activate):
     """§1: weighted sum and activation of layer i for a batch.
 
     z[n, j] = sum_k w[j, k] a_prev[n, k] + b[j];  a[n, j] = f(z[n, j])
+    (a[n, j] = z[n, j] when not ``activate``: an identity output, §10)
 
     w: (L_i, L_{i-1}); b: (L_i,); a_prev: (m, L_{i-1}); a: (m, L_i), written.
     The batch is split into blocks of six and four samples (_forward_blocks);
@@ -146,28 +156,35 @@ def forward_layer(w, b, a_prev, a):
     if a_prev.shape[0] * n_j * w.shape[1] >= PARALLEL_MIN_WORK and n_parts > 1:
         for part in prange(n_parts):
             j_end = n_j if part == n_parts - 1 else ROWS_PER_PART * (part + 1)
-            forward_rows(w, b, a_prev, a, ROWS_PER_PART * part, j_end)
+            forward_rows(w, b, a_prev, a, ROWS_PER_PART * part, j_end, activate)
     else:
-        forward_rows(w, b, a_prev, a, np.int64(0), n_j)
+        forward_rows(w, b, a_prev, a, np.int64(0), n_j, activate)
 
 
-@jit
-def output_delta(a, y, delta):
-    """§5 and §3: dC/dz_j^(l) = (a_j - y_j) f'(z_j) for every sample;
-    returns sum_n C_n.
+# Without reassociation: the cost's sum then stays a scalar loop wherever
+# the kernel is inlined, so that np.log (the cross-entropy's) is the same
+# scalar call in every driver and the cost is bitwise the same in all of
+# them (vectorized, LLVM may call a vector log that rounds differently).
+@jit(reassociate=False)
+def output_delta(a, y, delta, rule, sample_weights, rows):
+    """§5 and §3 (§10 for the other rules): dC/dz_j^(l) for every sample;
+    returns sum_n s_n C_n.
 
-    a, y, delta: (m, L_l); delta is written. C_n = 1/2 sum_j (y_j - a_j)^2.
+    a, y, delta: (m, L_l); delta is written. rule: ``objective``'s output
+    rule; for the quadratic cost and sigmoid output, C_n = 1/2 sum_j
+    (y_j - a_j)^2 and dC/dz_j = (a_j - y_j) a_j (1 - a_j). Sample n's
+    delta and cost are multiplied by its weight s_n =
+    sample_weights[rows[n]] (rows: (m,) the batch's rows of the training
+    set), or by 1 when sample_weights is empty.
     """
     m, n_j = a.shape
-    one = cast_like(1.0, a)
-    half = cast_like(0.5, a)
     cost = cast_like(0.0, a)
     for n in range(m):
+        s = sample_weight(sample_weights, rows[n], a)
         for j in range(n_j):
             a_nj = a[n, j]
-            diff = a_nj - y[n, j]
-            cost += half * diff * diff
-            delta[n, j] = diff * a_nj * (one - a_nj)
+            cost += s * output_cost(a_nj, y[n, j], rule)
+            delta[n, j] = s * output_delta_value(a_nj, y[n, j], rule)
     return cost
 
 
@@ -223,7 +240,7 @@ def backward_delta_samples(w, delta, a_prev, delta_prev, n_begin):
 
 
 @jit(parallel=True)
-def layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta):
+def layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay):
     """§7: gradient of layer i, scaled, and optionally the descent step.
 
     dC/dw_jk^(i) = scale * sum_n dC/dz_j^(i)[n] a_k^(i-1)[n]
@@ -232,7 +249,8 @@ def layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta):
     (the document writes dC/dw_j and a_j; the weight has two indices and the
     activation is that of neuron k of layer i-1: docs/theory.md, erratum 3).
     With ``scale = 1/m`` this is the mean over the batch. If ``eta != 0`` the
-    step w <- w - eta * dC/dw, b <- b - eta * dC/db follows.
+    step w <- decay w - eta * dC/dw, b <- b - eta * dC/db follows (decay
+    = 1 - eta lmbda / n with L2, §10; exactly 1 without).
 
     delta: (m, L_i); a_prev: (m, L_{i-1}); w, grad_w: (L_i, L_{i-1});
     b, grad_b: (L_i,). grad_w and grad_b are written; w and b when eta != 0.
@@ -242,31 +260,32 @@ def layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta):
     """
     scale = cast_like(scale, w)
     eta = cast_like(eta, w)
+    decay = cast_like(decay, w)
     n_j, n_k = w.shape
     n_groups = n_j // GRADIENT_ROW_BLOCK
     if a_prev.shape[0] * n_j * n_k >= PARALLEL_MIN_WORK:
         for group in prange(n_groups):
-            gradient_rows_eight(delta, a_prev, w, b, grad_w, grad_b, scale, eta,
+            gradient_rows_eight(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay,
                                 GRADIENT_ROW_BLOCK * group)
-        gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta,
+        gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay,
                       GRADIENT_ROW_BLOCK * n_groups, n_j)
     else:
-        gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, np.int64(0), n_j)
+        gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay, np.int64(0), n_j)
 
 
 @jit(inline=True)
-def gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j_begin, j_end):
+def gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay, j_begin, j_end):
     """§7 in one thread (layer_gradient) for the rows j_begin..j_end-1 (j_begin a
-    multiple of eight; scale and eta already of w's dtype): eight rows at a
+    multiple of eight; scale, eta and decay already of w's dtype): eight rows at a
     time, then four, then one. Each row is summed the same way whichever
     rows share the call."""
     j = j_begin
     while j + GRADIENT_ROW_BLOCK <= j_end:
-        gradient_rows_eight(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
+        gradient_rows_eight(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay, j)
         j += GRADIENT_ROW_BLOCK
     if j + 4 <= j_end:
-        gradient_rows_four(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
+        gradient_rows_four(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay, j)
         j += 4
     while j < j_end:
-        gradient_row_one(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
+        gradient_row_one(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay, j)
         j += 1

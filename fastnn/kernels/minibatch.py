@@ -5,7 +5,9 @@ layers, or with layer 1 shared between threads kept for the epoch.
 For each batch of m samples taken in ``order``: the forward pass (§1) for
 i = 1..l, the output delta (§5), then for i = l..1 the recursion down to
 layer i-1 (§6, for i > 1) and the gradient and step of layer i (§7):
-w <- w - (eta / m) sum_n dC_n/dw (likewise b).
+w <- w - (eta / m) sum_n dC_n/dw (likewise b). The ``objective``
+(``fastnn.kernels.objective``, §10) sets the output layer and cost, the L2
+decay w <- decay w - ..., and the sample weights.
 
 The buffers (``layout``): activations and deltas are flat, of
 ``workspace_size(sizes, batch_size)``, slot i holding layer i's rows;
@@ -25,6 +27,7 @@ from .layout import layer_biases, layer_rows, layer_weights
 from .control import report_progress, stop_requested
 from .scheduler import part_rows, register_epoch, run_shared_epoch
 from .activation import cast_like
+from .objective import Objective, activates_output
 
 __all__ = ["forward_pass", "forward_pass_threaded", "backward_pass", "train_epoch",
            "train_epoch_threaded", "train_epoch_shared", "uses_layer_threads",
@@ -32,48 +35,58 @@ __all__ = ["forward_pass", "forward_pass_threaded", "backward_pass", "train_epoc
 
 
 @jit
-def forward_pass(params, sizes, activations, m, capacity):
+def forward_pass(params, sizes, activations, m, capacity, rule):
     """Feed the m samples in activation slot 0 through every layer, in one
     thread (forward_pass_threaded splits big layers between threads).
 
     activations: flat buffer of ``workspace_size(sizes, capacity)``; slot i
-    holds a^(i) of shape (m, L_i). Slot 0 must hold the inputs.
+    holds a^(i) of shape (m, L_i). Slot 0 must hold the inputs. rule: the
+    objective's output rule (whether the output layer applies f).
     """
     forward_pass_from(params, sizes, layer_rows(activations, sizes, 0, m, capacity),
-                       activations, m, capacity)
+                       activations, m, capacity, rule)
 
 
 @jit(inline=True)
-def forward_pass_from(params, sizes, x, activations, m, capacity):
+def forward_pass_from(params, sizes, x, activations, m, capacity, rule):
     """forward_pass with the inputs in x, (m, L_0), instead of slot 0."""
-    for i in range(1, len(sizes)):
+    n_layers = len(sizes) - 1
+    for i in range(1, n_layers + 1):
         w = layer_weights(params, sizes, i)
         forward_rows(w, layer_biases(params, sizes, i),
                       x if i == 1 else layer_rows(activations, sizes, i - 1, m, capacity),
-                      layer_rows(activations, sizes, i, m, capacity), np.int64(0), w.shape[0])
+                      layer_rows(activations, sizes, i, m, capacity), np.int64(0), w.shape[0],
+                      i < n_layers or activates_output(rule))
 
 
 @jit
-def backward_pass(params, grad, sizes, activations, deltas, targets, m, capacity, eta):
+def backward_pass(params, grad, sizes, activations, deltas, targets, m, capacity, eta, objective,
+                  rows):
     """Backpropagation for the m samples whose forward pass is in activations.
 
     Writes the mean gradient over the m samples into ``grad`` (laid out like
-    ``params``); if ``eta != 0`` also takes the step params -= eta * grad.
-    targets: (capacity, L_l), the first m rows used. Returns sum_n C_n.
-    One thread; the threaded twin is _backward_pass_threaded_from.
+    ``params``); if ``eta != 0`` also takes the step params <- decay params
+    - eta * grad (weights decayed, biases not: ``objective``).
+    targets: (capacity, L_l), the first m rows used; rows: (m,) the rows of
+    ``objective.sample_weights`` of the m samples (unused without weights).
+    Returns sum_n s_n C_n. One thread; the threaded twin is
+    _backward_pass_threaded_from.
     """
     return backward_pass_from(params, grad, sizes, layer_rows(activations, sizes, 0, m, capacity),
-                               activations, deltas, targets, m, capacity, eta)
+                               activations, deltas, targets, m, capacity, eta, objective, rows)
 
 
 @jit(inline=True)
-def backward_pass_from(params, grad, sizes, x, activations, deltas, targets, m, capacity, eta):
+def backward_pass_from(params, grad, sizes, x, activations, deltas, targets, m, capacity, eta,
+                       objective, rows):
     """backward_pass with the inputs in x, (m, L_0), instead of slot 0."""
     n_layers = len(sizes) - 1
     cost = output_delta(layer_rows(activations, sizes, n_layers, m, capacity), targets[:m],
-                        layer_rows(deltas, sizes, n_layers, m, capacity))
+                        layer_rows(deltas, sizes, n_layers, m, capacity), objective.rule,
+                        objective.sample_weights, rows)
     scale = cast_like(1.0 / m, params)
     eta = cast_like(eta, params)
+    decay = cast_like(objective.decay, params)
     for i in range(n_layers, 0, -1):
         w = layer_weights(params, sizes, i)
         a_prev = x if i == 1 else layer_rows(activations, sizes, i - 1, m, capacity)
@@ -84,39 +97,42 @@ def backward_pass_from(params, grad, sizes, x, activations, deltas, targets, m, 
                                     layer_rows(deltas, sizes, i - 1, m, capacity), np.int64(0))
         gradient_rows(delta, a_prev, w, layer_biases(params, sizes, i),
                        layer_weights(grad, sizes, i), layer_biases(grad, sizes, i),
-                       scale, eta, np.int64(0), w.shape[0])
+                       scale, eta, decay, np.int64(0), w.shape[0])
     return cost
 
 
 @jit(calls_parallel=True)
-def forward_pass_threaded(params, sizes, activations, m, capacity):
+def forward_pass_threaded(params, sizes, activations, m, capacity, rule):
     """forward_pass with every layer of at least PARALLEL_MIN_WORK
     multiply-adds split between numba's threads (forward_layer); bitwise
     the same outputs."""
     _forward_pass_threaded_from(params, sizes, layer_rows(activations, sizes, 0, m, capacity),
-                                activations, m, capacity)
+                                activations, m, capacity, rule)
 
 
 @jit(calls_parallel=True, inline=True)
-def _forward_pass_threaded_from(params, sizes, x, activations, m, capacity):
+def _forward_pass_threaded_from(params, sizes, x, activations, m, capacity, rule):
     """forward_pass_from through forward_layer (threads for big layers)."""
-    for i in range(1, len(sizes)):
+    n_layers = len(sizes) - 1
+    for i in range(1, n_layers + 1):
         forward_layer(
             layer_weights(params, sizes, i),
             layer_biases(params, sizes, i),
             x if i == 1 else layer_rows(activations, sizes, i - 1, m, capacity),
             layer_rows(activations, sizes, i, m, capacity),
+            i < n_layers or activates_output(rule),
         )
 
 
 @jit(calls_parallel=True, inline=True)
 def _backward_pass_threaded_from(params, grad, sizes, x, activations, deltas, targets, m,
-                                 capacity, eta):
+                                 capacity, eta, objective, rows):
     """backward_pass_from through backward_delta and layer_gradient
     (threads for big layers): bitwise the same gradient, step and cost."""
     n_layers = len(sizes) - 1
     cost = output_delta(layer_rows(activations, sizes, n_layers, m, capacity), targets[:m],
-                        layer_rows(deltas, sizes, n_layers, m, capacity))
+                        layer_rows(deltas, sizes, n_layers, m, capacity), objective.rule,
+                        objective.sample_weights, rows)
     for i in range(n_layers, 0, -1):
         w = layer_weights(params, sizes, i)
         a_prev = x if i == 1 else layer_rows(activations, sizes, i - 1, m, capacity)
@@ -124,7 +140,8 @@ def _backward_pass_threaded_from(params, grad, sizes, x, activations, deltas, ta
         if i > 1:
             backward_delta(w, delta, a_prev, layer_rows(deltas, sizes, i - 1, m, capacity))
         layer_gradient(delta, a_prev, w, layer_biases(params, sizes, i),
-                       layer_weights(grad, sizes, i), layer_biases(grad, sizes, i), 1.0 / m, eta)
+                       layer_weights(grad, sizes, i), layer_biases(grad, sizes, i), 1.0 / m, eta,
+                       objective.decay)
     return cost
 
 
@@ -181,7 +198,7 @@ def _epoch_through(forward_pass_from, backward_pass_from, name, doc):
     in their passes and their JIT flags only)."""
 
     def epoch(params, grad, sizes, inputs, targets, order, batch_size, eta, activations,
-              deltas, batch_targets, control):
+              deltas, batch_targets, control, objective):
         # (np.float64, not 0.0: in plain Python, NUMBA_DISABLE_JIT=1, 0.0 plus
         # a float32 cost is a float32; compiled, the sum is float64 either way.)
         cost = np.float64(0.0)
@@ -192,9 +209,9 @@ def _epoch_through(forward_pass_from, backward_pass_from, name, doc):
             m = min(batch_size, inputs.shape[0] - start)
             x, y = _batch_rows(inputs, targets, order, in_order, start, m, sizes, activations,
                                batch_size, batch_targets)
-            forward_pass_from(params, sizes, x, activations, m, batch_size)
+            forward_pass_from(params, sizes, x, activations, m, batch_size, objective.rule)
             cost += backward_pass_from(params, grad, sizes, x, activations, deltas, y, m,
-                                       batch_size, eta)
+                                       batch_size, eta, objective, order[start:start + m])
             report_progress(control, batch + 1)
         return cost
 
@@ -208,14 +225,17 @@ train_epoch = jit(_epoch_through(forward_pass_from, backward_pass_from, "train_e
 in one thread.
 
 For each batch of ``batch_size`` samples taken in ``order``:
-w <- w - (eta / m) sum_n dC_n/dw (likewise b).
+w <- w - (eta / m) sum_n dC_n/dw (likewise b); with an ``objective``
+(§10) of decay d and sample weights s_n,
+w <- d w - (eta / m) sum_n s_n dC_n/dw.
 
 inputs: (N, L_0); targets: (N, L_l); order: (N,) int64 sample indices.
 activations, deltas: flat buffers of ``workspace_size(sizes, batch_size)``;
 batch_targets: (batch_size, L_l). control: ``control.new_control()``; the
 epoch stops before the next batch once a stop is requested there, and
-counts the batches it finished. Returns sum_n C_n over those batches, each
-C_n measured in the forward pass that produced its gradient.
+counts the batches it finished. objective: ``objective.Objective``.
+Returns sum_n s_n C_n over those batches, each C_n measured in the forward
+pass that produced its gradient.
 """))
 
 train_epoch_threaded = jit(calls_parallel=True)(_epoch_through(
@@ -263,6 +283,7 @@ class MiniBatchEpoch(NamedTuple):
     deltas: np.ndarray
     batch_targets: np.ndarray
     x_ring: np.ndarray
+    objective: Objective
 
 
 @jit
@@ -295,11 +316,12 @@ def _layer1_part(epoch, batch, part, n_parts):
         gradient_rows(layer_rows(epoch.deltas, sizes, 1, m, batch_size),
                       _batch_inputs(inputs, x_ring, in_order, batch - 1, batch_size, m), w, b,
                       layer_weights(grad, sizes, 1), layer_biases(grad, sizes, 1),
-                      cast_like(1.0 / m, w), epoch.eta, j_begin, j_end)
+                      cast_like(1.0 / m, w), epoch.eta, epoch.objective.decay, j_begin, j_end)
     if batch < n_batches:
         m = min(batch_size, n_samples - batch * batch_size)
         forward_rows(w, b, _batch_inputs(inputs, x_ring, in_order, batch, batch_size, m),
-                     layer_rows(epoch.activations, sizes, 1, m, batch_size), j_begin, j_end)
+                     layer_rows(epoch.activations, sizes, 1, m, batch_size), j_begin, j_end,
+                     len(sizes) > 2 or activates_output(epoch.objective.rule))
     if batch + 1 < n_batches and not in_order:
         start = (batch + 1) * batch_size
         m = min(batch_size, n_samples - start)
@@ -328,13 +350,16 @@ def _batch_tail(epoch, batch, cost):
         source = order[start + n]
         for j in range(targets.shape[1]):
             batch_targets[n, j] = targets[source, j]
+    objective = epoch.objective
     for i in range(2, n_layers + 1):
         w = layer_weights(params, sizes, i)
         forward_rows(w, layer_biases(params, sizes, i),
                      layer_rows(activations, sizes, i - 1, m, batch_size),
-                     layer_rows(activations, sizes, i, m, batch_size), np.int64(0), w.shape[0])
+                     layer_rows(activations, sizes, i, m, batch_size), np.int64(0), w.shape[0],
+                     i < n_layers or activates_output(objective.rule))
     batch_cost = output_delta(layer_rows(activations, sizes, n_layers, m, batch_size),
-                              batch_targets[:m], layer_rows(deltas, sizes, n_layers, m, batch_size))
+                              batch_targets[:m], layer_rows(deltas, sizes, n_layers, m, batch_size),
+                              objective.rule, objective.sample_weights, order[start:start + m])
     scale = cast_like(1.0 / m, params)
     for i in range(n_layers, 1, -1):
         w = layer_weights(params, sizes, i)
@@ -344,7 +369,7 @@ def _batch_tail(epoch, batch, cost):
                                np.int64(0))
         gradient_rows(delta, a_prev, w, layer_biases(params, sizes, i),
                       layer_weights(grad, sizes, i), layer_biases(grad, sizes, i),
-                      scale, epoch.eta, np.int64(0), w.shape[0])
+                      scale, epoch.eta, objective.decay, np.int64(0), w.shape[0])
     return cost + batch_cost
 
 
@@ -367,7 +392,8 @@ def _begin_shared_epoch(inputs, order, batch_size, x_ring):
 
 
 def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, eta,
-                       activations, deltas, batch_targets, control, x_ring, n_threads):
+                       activations, deltas, batch_targets, control, objective, x_ring,
+                       n_threads):
     """§9: ``train_epoch`` with layer 1 shared between threads kept for the whole
     epoch (``fastnn.kernels.scheduler``): the same steps, bitwise the same
     results, for networks whose layer 1 holds most of the work
@@ -388,6 +414,6 @@ def train_epoch_shared(params, grad, sizes, inputs, targets, order, batch_size, 
     in_order = bool(_begin_shared_epoch(inputs, order, batch_size, x_ring))
     epoch = MiniBatchEpoch(params, grad, sizes, inputs, targets, order, in_order,
                            int(batch_size), params.dtype.type(eta), activations, deltas,
-                           batch_targets, x_ring)
+                           batch_targets, x_ring, objective)
     n_batches = (inputs.shape[0] + batch_size - 1) // batch_size
     return run_shared_epoch(epoch, n_batches, n_threads, control)

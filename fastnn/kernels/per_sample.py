@@ -3,9 +3,11 @@ step per sample, with layer 1's steps deferred over blocks of LOOKAHEAD
 samples; in one thread, or with layer 1 shared between threads kept for
 the epoch.
 
-For each sample t in ``order``: w <- w - eta dC_t/dw, b <- b - eta dC_t/db.
-The same steps as ``train_epoch`` with batch_size 1 (equal up to rounding),
-computed in another order: see ``train_epoch_per_sample``.
+For each sample t in ``order``: w <- w - eta dC_t/dw, b <- b - eta dC_t/db
+(with an objective of decay d and sample weights s_t, §10:
+w <- d w - eta s_t dC_t/dw). The same steps as ``train_epoch`` with
+batch_size 1 (equal up to rounding), computed in another order: see
+``train_epoch_per_sample``.
 """
 from __future__ import annotations
 
@@ -17,12 +19,13 @@ from .._config import jit
 from .blocked import SAMPLE_BLOCK, weighted_sums_four
 from .layout import flat_weights, layer_biases, layer_rows, layer_weights, sample_row
 from .minibatch import is_identity
-from .sample_loops import (LOOKAHEAD, activate_deferred, backward_one, deferred_step,
-                           forward_one, output_delta_one, pair_products, step_and_forward,
-                           step_one)
+from .sample_loops import (LOOKAHEAD, activate_deferred, backward_one, decay_deferred,
+                           decay_weights, deferred_step, forward_one, output_delta_one,
+                           pair_products, step_and_forward, step_one)
 from .control import report_progress, stop_requested
 from .scheduler import part_rows, register_epoch, run_shared_epoch
 from .activation import cast_like
+from .objective import Objective, activates_output, sample_weight
 
 __all__ = ["train_epoch_per_sample", "train_epoch_per_sample_shared"]
 
@@ -66,7 +69,8 @@ def _begin_block(params, sizes, inputs, order, start, activations, deltas, gram)
 
 
 @jit(inline=True)
-def _block_tail(params, sizes, targets, order, start, m, eta, activations, deltas, gram, cost):
+def _block_tail(params, sizes, targets, order, start, m, eta, activations, deltas, gram, cost,
+                objective):
     """The m samples of the block at ``start``, one after another, once
     layer 1's weighted sums (with the block's first weights) and the pair
     products are known: each sample's activations (the deferred-step
@@ -76,22 +80,27 @@ def _block_tail(params, sizes, targets, order, start, m, eta, activations, delta
     Returns ``cost`` + sum_r C_r (added one by one, as the epoch's sum).
     """
     n_layers = len(sizes) - 1
+    rule, decay = objective.rule, objective.decay
+    activate_1 = n_layers > 1 or activates_output(rule)
     b1 = layer_biases(params, sizes, 1)
     z1 = layer_rows(activations, sizes, 1, LOOKAHEAD, LOOKAHEAD)
     steps = layer_rows(deltas, sizes, 1, LOOKAHEAD, LOOKAHEAD)
     for r in range(m, LOOKAHEAD):
         for j in range(sizes[1]):
             steps[r, j] = 0
-    activate_deferred(z1, b1, steps, gram, 0)
+    activate_deferred(z1, b1, steps, gram, 0, activate_1, decay)
     for i in range(2, n_layers + 1):
         forward_one(flat_weights(params, sizes, i), layer_biases(params, sizes, i),
                              sample_row(activations, sizes, i - 1, LOOKAHEAD, 0),
-                             sample_row(activations, sizes, i, LOOKAHEAD, 0))
+                             sample_row(activations, sizes, i, LOOKAHEAD, 0),
+                             i < n_layers or activates_output(rule))
     for r in range(m):
+        source = order[start + r]
         cost += output_delta_one(
             sample_row(activations, sizes, n_layers, LOOKAHEAD, r),
-            targets[order[start + r]],
-            sample_row(deltas, sizes, n_layers, LOOKAHEAD, r))
+            targets[source],
+            sample_row(deltas, sizes, n_layers, LOOKAHEAD, r), rule,
+            sample_weight(objective.sample_weights, source, params))
         for i in range(n_layers, 1, -1):
             backward_one(flat_weights(params, sizes, i),
                              sample_row(deltas, sizes, i, LOOKAHEAD, r),
@@ -102,17 +111,21 @@ def _block_tail(params, sizes, targets, order, start, m, eta, activations, delta
             step[j] *= eta
             b1[j] -= step[j]
         if r + 1 < m:
-            activate_deferred(z1, b1, steps, gram, r + 1)
+            activate_deferred(z1, b1, steps, gram, r + 1, activate_1, decay)
             for i in range(2, n_layers + 1):
+                if decay != 1:
+                    decay_weights(flat_weights(params, sizes, i), decay)
                 step_and_forward(flat_weights(params, sizes, i),
                                   layer_biases(params, sizes, i),
                                   sample_row(deltas, sizes, i, LOOKAHEAD, r),
                                   sample_row(activations, sizes, i - 1, LOOKAHEAD, r),
                                   sample_row(activations, sizes, i - 1, LOOKAHEAD, r + 1),
                                   sample_row(activations, sizes, i, LOOKAHEAD, r + 1),
-                                  eta)
+                                  eta, i < n_layers or activates_output(rule))
         else:
             for i in range(2, n_layers + 1):
+                if decay != 1:
+                    decay_weights(flat_weights(params, sizes, i), decay)
                 step_one(flat_weights(params, sizes, i), layer_biases(params, sizes, i),
                       sample_row(deltas, sizes, i, LOOKAHEAD, r),
                       sample_row(activations, sizes, i - 1, LOOKAHEAD, r), eta)
@@ -121,7 +134,7 @@ def _block_tail(params, sizes, targets, order, start, m, eta, activations, delta
 
 @jit
 def train_epoch_per_sample(params, sizes, inputs, targets, order, eta, activations, deltas,
-                           gram, control):
+                           gram, control, objective):
     """§9: one epoch of per-sample SGD (batch size 1), the document's algorithm.
 
     For each sample t in ``order``: w <- w - eta dC_t/dw, b <- b - eta dC_t/db.
@@ -148,8 +161,9 @@ def train_epoch_per_sample(params, sizes, inputs, targets, order, eta, activatio
     holds the steps s(q)); gram: (LOOKAHEAD, LOOKAHEAD), scratch.
     control: ``control.new_control()``; the epoch stops before the next block
     once a stop is requested there, and counts the blocks it finished.
-    Returns sum_t C_t over those blocks, each C_t measured in the forward
-    pass of its step.
+    objective: ``objective.Objective`` (§10; with L2, see activate_deferred
+    and decay_deferred for layer 1's block). Returns sum_t s_t C_t over
+    those blocks, each C_t measured in the forward pass of its step.
     """
     n_samples = inputs.shape[0]
     eta = cast_like(eta, params)
@@ -161,7 +175,9 @@ def train_epoch_per_sample(params, sizes, inputs, targets, order, eta, activatio
             break
         m = _begin_block(params, sizes, inputs, order, start, activations, deltas, gram)
         cost = _block_tail(params, sizes, targets, order, start, m, eta, activations, deltas,
-                           gram, cost)
+                           gram, cost, objective)
+        if objective.decay != 1:
+            decay_deferred(flat_weights(params, sizes, 1), steps, m, objective.decay)
         deferred_step(flat_weights(params, sizes, 1), steps, x_flat)
         report_progress(control, block + 1)
     return cost
@@ -197,6 +213,7 @@ class PerSampleEpoch(NamedTuple):
     deltas: np.ndarray
     gram: np.ndarray
     x_ring: np.ndarray
+    objective: Objective
 
 
 @jit
@@ -221,6 +238,11 @@ def _per_sample_part(epoch, block, part, n_parts):
     j_begin, j_end = part_rows(sizes[1], part)
     steps = layer_rows(epoch.deltas, sizes, 1, LOOKAHEAD, LOOKAHEAD)
     if block > 0:
+        if epoch.objective.decay != 1:
+            decay_deferred(flat_weights(params, sizes, 1)[j_begin * n_k:j_end * n_k],
+                           steps[:, j_begin:j_end],
+                           min(LOOKAHEAD, n_samples - (block - 1) * LOOKAHEAD),
+                           epoch.objective.decay)
         deferred_step(flat_weights(params, sizes, 1)[j_begin * n_k:j_end * n_k],
                       steps[:, j_begin:j_end],
                       _lookahead_block(inputs, x_ring, in_order, block - 1))
@@ -246,7 +268,7 @@ def _per_sample_tail(epoch, block, cost):
     start = block * LOOKAHEAD
     return _block_tail(epoch.params, epoch.sizes, epoch.targets, epoch.order, start,
                        min(LOOKAHEAD, epoch.inputs.shape[0] - start), epoch.eta,
-                       epoch.activations, epoch.deltas, epoch.gram, cost)
+                       epoch.activations, epoch.deltas, epoch.gram, cost, epoch.objective)
 
 
 register_epoch(PerSampleEpoch, unit_inputs=_shared_block_inputs, run_part=_per_sample_part,
@@ -267,7 +289,7 @@ def _begin_per_sample_shared_epoch(inputs, order, x_ring):
 
 
 def train_epoch_per_sample_shared(params, sizes, inputs, targets, order, eta, activations,
-                                  deltas, gram, control, x_ring, n_threads):
+                                  deltas, gram, control, objective, x_ring, n_threads):
     """§9: ``train_epoch_per_sample`` with layer 1's rows split between threads
     kept for the whole epoch (``fastnn.kernels.scheduler``): the same steps,
     bitwise the same results.
@@ -285,6 +307,6 @@ def train_epoch_per_sample_shared(params, sizes, inputs, targets, order, eta, ac
     """
     in_order = bool(_begin_per_sample_shared_epoch(inputs, order, x_ring))
     epoch = PerSampleEpoch(params, sizes, inputs, targets, order, in_order,
-                           params.dtype.type(eta), activations, deltas, gram, x_ring)
+                           params.dtype.type(eta), activations, deltas, gram, x_ring, objective)
     n_blocks = (inputs.shape[0] + LOOKAHEAD - 1) // LOOKAHEAD
     return run_shared_epoch(epoch, n_blocks, n_threads, control)

@@ -18,6 +18,7 @@ import numpy as np
 from .._config import jit
 from .layout import layer_biases, layer_rows, layer_weights
 from .activation import sigmoid
+from .objective import CROSS_ENTROPY_SIGMOID, LOG_FLOOR, QUADRATIC_IDENTITY, QUADRATIC_SIGMOID
 
 __all__ = ["weighted_sum", "forward_layer_reference", "cost_reference",
            "output_delta_reference", "backward_delta_reference", "layer_gradient_reference",
@@ -34,29 +35,43 @@ def weighted_sum(w, b, a_prev, n, j):
 
 
 @jit
-def forward_layer_reference(w, b, a_prev, a):
-    """§1 and §2: a_j^(i) = f(z_j^(i)) for every sample n and neuron j."""
+def forward_layer_reference(w, b, a_prev, a, activate):
+    """§1 and §2: a_j^(i) = f(z_j^(i)) for every sample n and neuron j;
+    a_j^(l) = z_j^(l) for an identity output layer (§10: not ``activate``)."""
     for n in range(a_prev.shape[0]):
         for j in range(w.shape[0]):
-            a[n, j] = sigmoid(weighted_sum(w, b, a_prev, n, j))
+            z = weighted_sum(w, b, a_prev, n, j)
+            a[n, j] = sigmoid(z) if activate else z
 
 
 @jit
-def cost_reference(a, y):
-    """§3: sum_n C_n, C_n = 1/2 sum_j (y_j - a_j^(l))^2."""
+def cost_reference(a, y, n, rule):
+    """§3: C_n = 1/2 sum_j (y_j - a_j^(l))^2 for sample n; §10 for the
+    cross-entropy: C_n = -sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)], each
+    term 0 where its factor is 0 and ln taken of at least LOG_FLOOR."""
     cost = 0.0
-    for n in range(a.shape[0]):
-        for j in range(a.shape[1]):
+    for j in range(a.shape[1]):
+        if rule == CROSS_ENTROPY_SIGMOID:
+            if y[n, j] != 0:
+                cost -= y[n, j] * np.log(max(a[n, j], LOG_FLOOR))
+            if y[n, j] != 1:
+                cost -= (1.0 - y[n, j]) * np.log(max(1.0 - a[n, j], LOG_FLOOR))
+        else:
             cost += 0.5 * (y[n, j] - a[n, j]) ** 2
     return cost
 
 
 @jit
-def output_delta_reference(a, y, delta):
-    """§5: dC/dz_j^(l) = (a_j^(l) - y_j) f'(z_j^(l)), with f'(z) = a (1 - a) (§4)."""
+def output_delta_reference(a, y, delta, rule):
+    """§5: dC/dz_j^(l) = (a_j^(l) - y_j) f'(z_j^(l)), with f'(z) = a (1 - a) (§4);
+    §10: dC/dz_j^(l) = a_j^(l) - y_j for the cross-entropy of a sigmoid
+    output and for the quadratic cost of an identity output."""
     for n in range(a.shape[0]):
         for j in range(a.shape[1]):
-            delta[n, j] = (a[n, j] - y[n, j]) * a[n, j] * (1.0 - a[n, j])
+            if rule == QUADRATIC_SIGMOID:
+                delta[n, j] = (a[n, j] - y[n, j]) * a[n, j] * (1.0 - a[n, j])
+            else:
+                delta[n, j] = a[n, j] - y[n, j]
 
 
 @jit
@@ -88,21 +103,32 @@ def layer_gradient_reference(delta, a_prev, grad_w, grad_b, scale):
 
 
 @jit
-def step_reference(params, grad, eta):
-    """§9, the step: every parameter p <- p - eta dC/dp (§8's flat order)."""
+def step_reference(params, grad, eta, decay, n_weights):
+    """§9, the step: every parameter p <- p - eta dC/dp (§8's flat order);
+    §10, L2: the n_weights weights (which come first) p <- decay p - eta dC/dp."""
     for p in range(params.shape[0]):
-        params[p] -= eta * grad[p]
+        if p < n_weights:
+            params[p] = decay * params[p] - eta * grad[p]
+        else:
+            params[p] -= eta * grad[p]
 
 
 @jit
 def train_epoch_reference(params, grad, sizes, inputs, targets, order, batch_size, eta,
-                          activations, deltas, batch_targets):
+                          activations, deltas, batch_targets, objective):
     """§9: one epoch of mini-batch gradient descent from the equations above,
     in the textbook's order: for each batch, the forward pass for i = 1..l,
     the output delta, the recursion for i = l..2, every layer's gradient,
-    then one step. Arguments and buffers as ``train_epoch``'s (layout
-    kernels); returns sum_n C_n."""
+    then one step. With an objective (§10): the output rule, sample n's
+    delta^(l) and cost multiplied by its weight s_n, and the decayed step.
+    Arguments and buffers as ``train_epoch``'s (layout kernels); returns
+    sum_n s_n C_n."""
     n_layers = len(sizes) - 1
+    rule = objective.rule
+    weighted = objective.sample_weights.shape[0] > 0
+    n_weights = 0
+    for i in range(1, n_layers + 1):
+        n_weights += sizes[i] * sizes[i - 1]
     cost = 0.0
     for start in range(0, inputs.shape[0], batch_size):
         m = min(batch_size, inputs.shape[0] - start)
@@ -116,10 +142,16 @@ def train_epoch_reference(params, grad, sizes, inputs, targets, order, batch_siz
         for i in range(1, n_layers + 1):
             forward_layer_reference(layer_weights(params, sizes, i), layer_biases(params, sizes, i),
                                     layer_rows(activations, sizes, i - 1, m, batch_size),
-                                    layer_rows(activations, sizes, i, m, batch_size))
+                                    layer_rows(activations, sizes, i, m, batch_size),
+                                    i < n_layers or rule != QUADRATIC_IDENTITY)
         a_out = layer_rows(activations, sizes, n_layers, m, batch_size)
-        cost += cost_reference(a_out, y)
-        output_delta_reference(a_out, y, layer_rows(deltas, sizes, n_layers, m, batch_size))
+        delta_out = layer_rows(deltas, sizes, n_layers, m, batch_size)
+        output_delta_reference(a_out, y, delta_out, rule)
+        for n in range(m):
+            s = objective.sample_weights[order[start + n]] if weighted else 1.0
+            cost += s * cost_reference(a_out, y, n, rule)
+            for j in range(sizes[n_layers]):
+                delta_out[n, j] *= s
         for i in range(n_layers, 1, -1):
             backward_delta_reference(layer_weights(params, sizes, i),
                                      layer_rows(deltas, sizes, i, m, batch_size),
@@ -130,5 +162,5 @@ def train_epoch_reference(params, grad, sizes, inputs, targets, order, batch_siz
                                      layer_rows(activations, sizes, i - 1, m, batch_size),
                                      layer_weights(grad, sizes, i), layer_biases(grad, sizes, i),
                                      1.0 / m)
-        step_reference(params, grad, eta)
+        step_reference(params, grad, eta, objective.decay, n_weights)
     return cost

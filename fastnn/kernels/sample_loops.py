@@ -13,10 +13,11 @@ from __future__ import annotations
 from .._config import jit, prefer_wide_vectors
 from .blocked import written_out
 from .activation import cast_like, sigmoid_in_loop
+from .objective import output_cost, output_delta_value
 
 __all__ = ["LOOKAHEAD", "STEP_TILE", "output_delta_one", "forward_one", "backward_one",
-           "step_and_forward", "step_one", "pair_products", "activate_deferred",
-           "deferred_step"]
+           "step_and_forward", "step_one", "decay_weights", "pair_products",
+           "activate_deferred", "decay_deferred", "deferred_step"]
 
 # Per-sample SGD takes layer 1's steps this many samples at a time
 # (train_epoch_per_sample); deferred_step is written out for exactly eight.
@@ -25,23 +26,35 @@ LOOKAHEAD = 8
 STEP_TILE = 256
 
 
-@jit
-def output_delta_one(a, y, delta):
-    """§5 and §3 for one sample: delta_j = (a_j - y_j) a_j (1 - a_j);
-    returns C = 1/2 sum_j (y_j - a_j)^2. a, y, delta: (L_l,)."""
-    one = cast_like(1.0, a)
-    half = cast_like(0.5, a)
+# Without reassociation: the cost's sum then stays a scalar loop wherever
+# the kernel is inlined, so that np.log (the cross-entropy's) is the same
+# scalar call in every driver and the cost is bitwise the same in all of
+# them (vectorized, LLVM may call a vector log that rounds differently).
+@jit(reassociate=False)
+def output_delta_one(a, y, delta, rule, weight):
+    """§5 and §3 (§10 for the other rules) for one sample of weight s:
+    delta_j = s dC/dz_j, with dC/dz_j = (a_j - y_j) a_j (1 - a_j) for the
+    quadratic cost and sigmoid output; returns s C, with C = 1/2 sum_j
+    (y_j - a_j)^2 there. a, y, delta: (L_l,)."""
     cost = cast_like(0.0, a)
     for j in range(a.shape[0]):
-        diff = a[j] - y[j]
-        cost += half * diff * diff
-        delta[j] = diff * a[j] * (one - a[j])
+        cost += weight * output_cost(a[j], y[j], rule)
+        delta[j] = weight * output_delta_value(a[j], y[j], rule)
     return cost
 
 
+@jit(inline=True)
+def _activate(z, activate):
+    """f(z), or z itself for an identity output layer."""
+    if activate:
+        return sigmoid_in_loop(z)
+    return z
+
+
 @jit
-def forward_one(w, b, a_prev, a):
-    """§1 for one sample: a_j = f(sum_k w_jk a_k + b_j), four rows j per pass."""
+def forward_one(w, b, a_prev, a, activate):
+    """§1 for one sample: a_j = f(sum_k w_jk a_k + b_j), four rows j per pass
+    (without ``activate``, an identity output layer (§10): a_j = z_j)."""
     n_j = b.shape[0]
     n_k = a_prev.shape[0]
     zero = cast_like(0.0, w)
@@ -58,17 +71,17 @@ def forward_one(w, b, a_prev, a):
             z1 += w[r1 + k] * x
             z2 += w[r2 + k] * x
             z3 += w[r3 + k] * x
-        a[j] = sigmoid_in_loop(z0 + b[j])
-        a[j + 1] = sigmoid_in_loop(z1 + b[j + 1])
-        a[j + 2] = sigmoid_in_loop(z2 + b[j + 2])
-        a[j + 3] = sigmoid_in_loop(z3 + b[j + 3])
+        a[j] = _activate(z0 + b[j], activate)
+        a[j + 1] = _activate(z1 + b[j + 1], activate)
+        a[j + 2] = _activate(z2 + b[j + 2], activate)
+        a[j + 3] = _activate(z3 + b[j + 3], activate)
         j += 4
     while j < n_j:
         row = j * n_k
         z = zero
         for k in range(n_k):
             z += w[row + k] * a_prev[k]
-        a[j] = sigmoid_in_loop(z + b[j])
+        a[j] = _activate(z + b[j], activate)
         j += 1
 
 
@@ -90,7 +103,7 @@ def backward_one(w, delta, a_prev, delta_prev):
 
 
 @jit
-def step_and_forward(w, b, delta, a_prev, a_prev_next, a_next, eta):
+def step_and_forward(w, b, delta, a_prev, a_prev_next, a_next, eta, activate):
     """§7 with the step, for one sample, fused with §1 for the next sample.
 
     w_jk <- w_jk - eta dC/dz_j a_k (the per-sample gradient, never stored),
@@ -132,10 +145,10 @@ def step_and_forward(w, b, delta, a_prev, a_prev_next, a_next, eta):
         b[j + 1] -= c1
         b[j + 2] -= c2
         b[j + 3] -= c3
-        a_next[j] = sigmoid_in_loop(z0 + b[j])
-        a_next[j + 1] = sigmoid_in_loop(z1 + b[j + 1])
-        a_next[j + 2] = sigmoid_in_loop(z2 + b[j + 2])
-        a_next[j + 3] = sigmoid_in_loop(z3 + b[j + 3])
+        a_next[j] = _activate(z0 + b[j], activate)
+        a_next[j + 1] = _activate(z1 + b[j + 1], activate)
+        a_next[j + 2] = _activate(z2 + b[j + 2], activate)
+        a_next[j + 3] = _activate(z3 + b[j + 3], activate)
         j += 4
     while j < n_j:
         row = j * n_k
@@ -146,7 +159,7 @@ def step_and_forward(w, b, delta, a_prev, a_prev_next, a_next, eta):
             w[row + k] = w_jk
             z += w_jk * a_prev_next[k]
         b[j] -= c
-        a_next[j] = sigmoid_in_loop(z + b[j])
+        a_next[j] = _activate(z + b[j], activate)
         j += 1
 
 
@@ -161,6 +174,13 @@ def step_one(w, b, delta, a_prev, eta):
         for k in range(n_k):
             w[row + k] -= c * a_prev[k]
         b[j] -= c
+
+
+@jit
+def decay_weights(w, decay):
+    """§10, the L2 part of a step: w <- decay w, before the gradient part."""
+    for p in range(w.shape[0]):
+        w[p] *= decay
 
 
 @jit
@@ -182,7 +202,7 @@ def pair_products(x, gram, m, first, stride):
 
 
 @jit
-def activate_deferred(z, b, steps, gram, r):
+def activate_deferred(z, b, steps, gram, r, activate, decay):
     """§1 for row r of a block of layer 1, with the deferred steps (§9):
     a_j = f(z_j + b_j - sum_{q<r} steps[q, j] gram[r, q]).
 
@@ -190,19 +210,58 @@ def activate_deferred(z, b, steps, gram, r):
     were at the start of the block; the q-sum turns it into the weighted sum
     with the weights as the r earlier steps of the block left them (see
     per_sample.train_epoch_per_sample). b is already stepped for those samples.
-    z, steps: (LOOKAHEAD, L_1); gram: (LOOKAHEAD, LOOKAHEAD); z[r] is
-    overwritten by a(r).
+    With L2 (§10, decay d != 1) each step also scales the weights by d, so
+    w(r) = d^r w(t0) - sum_{q<r} d^(r-1-q) steps[q] x(q)^T and
+    a_j = f(d^r z_j - sum_{q<r} d^(r-1-q) steps[q, j] gram[r, q] + b_j).
+    Without ``activate`` (a one-layer network's identity output) a_j is
+    the sum itself. z, steps: (LOOKAHEAD, L_1); gram: (LOOKAHEAD,
+    LOOKAHEAD); z[r] is overwritten by a(r).
     """
     n_j = b.shape[0]
     row = z[r]
-    for j in range(n_j):
-        row[j] += b[j]
-    for q in range(r):
-        g = gram[r, q]
+    if decay == 1:
         for j in range(n_j):
-            row[j] -= steps[q, j] * g
-    for j in range(n_j):
-        row[j] = sigmoid_in_loop(row[j])
+            row[j] += b[j]
+        for q in range(r):
+            g = gram[r, q]
+            for j in range(n_j):
+                row[j] -= steps[q, j] * g
+    else:
+        power = cast_like(1.0, decay)
+        for q in range(r):
+            power *= decay
+        for j in range(n_j):
+            row[j] *= power
+        factor = cast_like(1.0, decay)
+        for q in range(r - 1, -1, -1):
+            g = gram[r, q] * factor
+            for j in range(n_j):
+                row[j] -= steps[q, j] * g
+            factor *= decay
+        for j in range(n_j):
+            row[j] += b[j]
+    if activate:
+        for j in range(n_j):
+            row[j] = sigmoid_in_loop(row[j])
+
+
+@jit
+def decay_deferred(w, steps, m, decay):
+    """§10: ready a block's deferred step for L2 (decay d != 1). After the
+    block's m steps the weights are d^m w(t0) - sum_{q<m} d^(m-1-q)
+    steps[q] x(q)^T: scale w by d^m and steps[q] by d^(m-1-q), so that
+    deferred_step's plain sum finishes the block.
+
+    w: layer 1's flat weights (or the rows of a part); steps: (LOOKAHEAD,
+    rows), the same rows."""
+    factor = cast_like(1.0, decay)
+    for q in range(m - 1, -1, -1):
+        step = steps[q]
+        for j in range(step.shape[0]):
+            step[j] *= factor
+        factor *= decay
+    for p in range(w.shape[0]):
+        w[p] *= factor
 
 
 @jit
