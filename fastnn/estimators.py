@@ -360,10 +360,22 @@ class _BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
         state.pop("intercepts_", None)
         return state
 
+    # What an estimator pickled before the loss/alpha parameters (and the
+    # regressor's identity output) did, so that it unpickles doing the same.
+    _BEFORE_OBJECTIVES = {"alpha": 0.0}
+
     def __setstate__(self, state):
+        state = dict(state)
+        if "alpha" not in state:  # pickled by a fastnn without the objectives
+            for name, value in self._BEFORE_OBJECTIVES.items():
+                state.setdefault(name, value)
+            self._migrate_old_state(state)
         super().__setstate__(state)
         if "_network" in state:
             self.coefs_, self.intercepts_ = _sklearn_layout(self._network)
+
+    def _migrate_old_state(self, state):
+        """Subclass hook for a state pickled before the objectives."""
 
     def _more_tags(self):  # scikit-learn < 1.6
         return {"multioutput": self._multi_output_y}
@@ -591,6 +603,7 @@ class MLPClassifier(ClassifierMixin, _BaseFastMLP):
 
     _multi_output_y = False
     _network_output = "sigmoid"
+    _BEFORE_OBJECTIVES = {"alpha": 0.0, "loss": "squared_error"}
 
     def __init__(
         self,
@@ -824,6 +837,18 @@ class MLPRegressor(RegressorMixin, _BaseFastMLP):
 
     def _network_cost(self, params):
         return "quadratic"
+
+    def _migrate_old_state(self, state):
+        # Before the identity output, targets were mapped from [min, min +
+        # span] onto [0.1, 0.9] of a sigmoid output: y = min + (a - 0.1) /
+        # 0.8 * span, which is target_mean_ + a * target_scale_ with the two
+        # below. The pickled network keeps its sigmoid output, so predict,
+        # and partial_fit (encoding y the inverse way), go on as they did.
+        if "target_min_" in state:
+            low = np.asarray(state.pop("target_min_"), dtype=np.float64)
+            span = np.asarray(state.pop("target_span_"), dtype=np.float64)
+            state["target_scale_"] = span / 0.8
+            state["target_mean_"] = low - 0.125 * span
 
     def fit(self, X, y, sample_weight=None):
         """Train on X of shape (n_samples, n_features), y of shape (n_samples,) or

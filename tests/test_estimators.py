@@ -779,3 +779,32 @@ def test_regressor_defaults_meet_the_r2_floor_against_sklearn(name):
     ours, theirs = results["fastnn"][0], results["scikit-learn"][0]
     assert ours >= theirs - compare.R2_FLOOR_MARGIN, (ours, theirs)
     assert ours > {"diabetes": 0.3, "friedman1": 0.9}[name]
+
+
+def test_estimators_pickled_before_the_objectives_predict_and_train_as_before():
+    """Nothing the user saved is lost: estimators pickled by fastnn b89a905
+    (no loss/alpha; a regressor with a sigmoid output and targets mapped
+    onto [0.1, 0.9]) unpickle with their old behaviour, predict what they
+    predicted then, and go on training. tests/data/estimators_b89a905.pickle
+    was written by that commit (its fitted estimators and their outputs)."""
+    import pathlib
+    import pickle
+
+    with open(pathlib.Path(__file__).parent / "data" / "estimators_b89a905.pickle", "rb") as f:
+        fixture = pickle.load(f)
+    X = fixture["X"]
+    regressor = pickle.loads(fixture["regressor"])
+    assert regressor.alpha == 0.0 and regressor._network.output == "sigmoid"
+    np.testing.assert_allclose(regressor.predict(X), fixture["regressor_predict"], rtol=1e-12)
+    classifier = pickle.loads(fixture["classifier"])
+    assert (classifier.loss, classifier.alpha) == ("squared_error", 0.0)
+    np.testing.assert_allclose(classifier.predict_proba(X), fixture["classifier_proba"],
+                               rtol=1e-12)
+    from sklearn.base import clone
+
+    assert clone(classifier).get_params()["loss"] == "squared_error"
+    before = regressor.score(X, fixture["y"])
+    for _ in range(20):
+        regressor.partial_fit(X, fixture["y"])
+    assert regressor.score(X, fixture["y"]) > before
+    classifier.partial_fit(X, fixture["labels"])
