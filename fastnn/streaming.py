@@ -258,8 +258,9 @@ class _Source:
         try:
             targets = check_targets(np.asarray(labels), rows, self.sizes[-1], self.dtype, "Y")
         except (ValueError, TypeError) as error:
-            raise type(error)(f"{error} (in {self._where(c)}; indices are within the "
-                              "chunk)") from None
+            row = _first_bad_row(np.asarray(labels), self.sizes[-1])
+            where = f"row {start + row:,}, " if row is not None else ""
+            raise type(error)(f"{error} (at {where}in {self._where(c)})") from None
         t_buffer[:rows] = targets
         release_pages(labels)
         return rows
@@ -273,6 +274,23 @@ class _Source:
                              f"({out.shape[0]}, {out.shape[1]})")
         with np.errstate(over="ignore", invalid="ignore"):
             np.copyto(out, part.reshape(out.shape), casting="unsafe")
+
+
+def _first_bad_row(labels, n_outputs):
+    """The first row (within the chunk) of labels or targets that check_targets
+    refuses for its value (not finite, not a class index), or None."""
+    if labels.dtype.kind not in "biuf" or labels.ndim not in (1, 2):
+        return None
+    with np.errstate(invalid="ignore"):
+        if labels.ndim == 2 or (labels.dtype.kind == "f" and n_outputs == 1):
+            bad = ~np.isfinite(labels.reshape(labels.shape[0], -1)).all(axis=1)
+        elif labels.dtype.kind == "f":
+            bad = ~np.isfinite(labels) | (labels != np.round(labels)) | (labels < 0) | (
+                labels >= n_outputs)
+        else:
+            bad = (labels < 0) | (labels >= n_outputs)
+    rows = np.flatnonzero(bad)
+    return int(rows[0]) if rows.size else None
 
 
 def _uniform(n_rows, rows):
