@@ -28,8 +28,8 @@ from . import kernels
 from ._interrupt import EpochRunner
 from ._threads import check_thread_count
 from ._validation import (_all_finite, all_finite, check_bool, check_epochs, check_inputs,
-                          check_labels, check_non_negative_float, check_positive_float,
-                          check_positive_int, check_targets)
+                          check_labels, check_memory, check_non_negative_float,
+                          check_positive_float, check_positive_int, check_targets)
 from .checkpoint import epoch_seed
 from .datasets import ChunkedArray, release_pages
 from .exceptions import DivergenceError, DivergenceWarning
@@ -293,6 +293,15 @@ def _first_bad_row(labels, n_outputs):
     return int(rows[0]) if rows.size else None
 
 
+class _ChunkFailed(Exception):
+    """Reading or checking a chunk failed (``original``): the run restores
+    the parameters of its start and raises ``original``."""
+
+    def __init__(self, original):
+        super().__init__(str(original))
+        self.original = original
+
+
 def _uniform(n_rows, rows):
     return [rows] * (n_rows // rows) + ([n_rows % rows] if n_rows % rows else [])
 
@@ -314,6 +323,8 @@ class _Run:
         self.prefetch = prefetch and source.n_chunks > 1
         n_buffers = 2 if self.prefetch else 1
         rows, dtype = source.max_rows, network.dtype
+        check_memory(n_buffers * rows * (network.sizes[0] + network.sizes[-1]) * dtype.itemsize,
+                     f"{n_buffers} chunk buffer(s) of {rows:,} rows (give a smaller chunk_rows)")
         self.x_buffers = [np.empty((rows, network.sizes[0]), dtype) for _ in range(n_buffers)]
         self.t_buffers = [np.empty((rows, network.sizes[-1]), dtype) for _ in range(n_buffers)]
         self.loaded = [-1] * n_buffers  # the chunk each buffer holds
@@ -335,7 +346,10 @@ class _Run:
     def _load(self, c, b):
         if self.loaded[b] != c:
             self.loaded[b] = -1
-            self.source.load(c, self.x_buffers[b], self.t_buffers[b])
+            try:
+                self.source.load(c, self.x_buffers[b], self.t_buffers[b])
+            except Exception as error:
+                raise _ChunkFailed(error) from None
             self.loaded[b] = c
 
     def train(self):
@@ -406,13 +420,12 @@ class _Run:
                     else:
                         self._load(following[2], nb)
                     visit, b = following, nb
-        except (KeyboardInterrupt, DivergenceError):
-            raise
-        except BaseException:
-            # A bad chunk (or any failure) leaves the network as it was
-            # before the call.
+        except _ChunkFailed as failed:
+            # A bad (or unreadable) chunk leaves the network as it was
+            # before the call. (An error of the callback does not: it
+            # propagates with the steps taken, as from Network.train.)
             network.params[...] = initial
-            raise
+            raise failed.original.with_traceback(failed.original.__traceback__) from None
         finally:
             if pending is not None:
                 pending.cancel()

@@ -281,6 +281,43 @@ def test_a_chunk_changed_after_the_first_epoch_restores_the_parameters_of_the_st
     np.testing.assert_array_equal(net.params, before)
 
 
+def test_an_unreadable_chunk_restores_the_network_but_a_failing_callback_does_not(tmp_path):
+    X, y = problem(n=100, dtype=np.float32)
+    store = datasets.write_chunked(tmp_path / "s", X, y, chunk_rows=25)
+    X_store, y_store = datasets.open_chunked(store)
+    net = network(np.float32)
+    before = net.params.copy()
+
+    def remove_a_chunk(epoch, history):
+        os.unlink(X_store.chunk_path(1))
+
+    with pytest.raises(ValueError, match="train-X-000001.npy is missing"):
+        net.train_streaming(X_store, y_store, epochs=2, seed=0, callback=remove_a_chunk)
+    np.testing.assert_array_equal(net.params, before)
+
+    def fail(epoch, history):
+        raise RuntimeError("the callback's own error")
+
+    with pytest.raises(RuntimeError, match="own error"):
+        net.train_streaming(X, y, epochs=2, seed=0, chunk_rows=25, callback=fail)
+    assert not np.array_equal(net.params, before)  # the epoch's steps are kept, as in train
+
+
+def test_chunk_buffers_that_cannot_fit_in_memory_are_refused_before_allocating():
+    class Huge:
+        def __init__(self, *shape):
+            self.shape, self.dtype = shape, np.dtype(np.float32)
+
+        def __getitem__(self, rows):
+            raise AssertionError("nothing may be read")
+
+    net = network(np.float32)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="chunk buffer.*smaller chunk_rows"):
+        net.train_streaming(Huge(10**11, SIZES[0]), Huge(10**11), epochs=1, chunk_rows=10**11)
+    np.testing.assert_array_equal(net.params, before)
+
+
 BAD_CALLS = {
     "X 1-D": (lambda X, y: (X[:, 0], y), {}, ValueError, "shape"),
     "features": (lambda X, y: (X[:, :5], y), {}, ValueError, "5 features"),
