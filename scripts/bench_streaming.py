@@ -1,7 +1,7 @@
 """Samples/s of fastnn.streaming.train_streaming against Network.train on
 in-memory data, for W2 (784-30-10, float32, batch 10) in chunks of 10,000 rows.
 
-    python scripts/bench_streaming.py [--rows 60000] [--repeats 5] [--threads N]
+    python scripts/bench_streaming.py [--rows 120000] [--repeats 9] [--threads N] [--only cold]
 
 Modes, each one epoch over the same synthetic data from the same network:
 
@@ -52,9 +52,11 @@ def evict(directory):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=60_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=120_000)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--only", default="",
+                        help="run the modes whose name contains this (and train)")
     args = parser.parse_args()
     workload = WORKLOADS["W2"]
     sizes, dtype, batch = workload.sizes, workload.dtype, workload.batch_size
@@ -91,6 +93,8 @@ def main():
             modes[f"{name}, no prefetch"] = streaming(data_X, data_y, False)
         modes["store cold, prefetch"] = streaming(X_store, y_store, True, cold=True)
         modes["store cold, no prefetch"] = streaming(X_store, y_store, False, cold=True)
+        modes = {name: run for name, run in modes.items()
+                 if name == "train" or args.only in name}
         for run in modes.values():  # compile, and bring the files into the OS cache
             run()
         seconds = {name: [] for name in modes}
