@@ -390,13 +390,13 @@ class _Run:
                                                                 epoch * n_chunks + position))
                     else:
                         order[:] = np.arange(rows)
-                    cost = 0.0
-                    if not runner.interrupted:
+                    cost, done = 0.0, 0
+                    if not runner.interrupted:  # (Ctrl-C while the chunk was read)
                         cost = runner.run(network.params, self.x_buffers[b][:rows],
                                           self.t_buffers[b][:rows], order, self.eta,
                                           lmbda=self.lmbda, n_train=n_samples)
-                    if runner.interrupted:
                         done = plan.samples_done(rows)
+                    if runner.interrupted:
                         history.interrupted_at = (epoch + 1, samples + done)
                         network.history = history
                         error = KeyboardInterrupt(

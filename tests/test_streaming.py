@@ -318,6 +318,26 @@ def test_chunk_buffers_that_cannot_fit_in_memory_are_refused_before_allocating()
     np.testing.assert_array_equal(net.params, before)
 
 
+@pytest.mark.parametrize("prefetch", [True, False])
+def test_ctrl_c_stops_between_chunks_keeping_the_steps_and_the_history(prefetch):
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is handled by someone else here")
+    X, y = problem(n=100)
+    net = network()
+    before = net.params.copy()
+
+    def press_ctrl_c(epoch, samples, n_samples):
+        if samples == 40:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt) as raised:
+        net.train_streaming(X, y, epochs=2, chunk_rows=20, seed=0, progress=press_ctrl_c,
+                            prefetch=prefetch)
+    assert raised.value.history.interrupted_at == (1, 40) and net.history.epochs == 0
+    assert not np.array_equal(net.params, before) and np.isfinite(net.params).all()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 BAD_CALLS = {
     "X 1-D": (lambda X, y: (X[:, 0], y), {}, ValueError, "shape"),
     "features": (lambda X, y: (X[:, :5], y), {}, ValueError, "5 features"),
