@@ -83,8 +83,9 @@ def train_streaming(network, X, Y, *, epochs, batch_size=10, eta=3.0, lmbda=0.0,
     naming the chunk and the row, and the network gets back the parameters
     it had before the call (even after epochs of training). Shapes and
     dtypes are checked before the first step. Ctrl-C stops at the next
-    mini-batch and raises KeyboardInterrupt carrying ``history``, the steps
-    taken kept, as ``Network.train`` does (no checkpoints here).
+    mini-batch (or, for chunks that train in under 0.25 s, at the chunk's
+    end) and raises KeyboardInterrupt carrying ``history``, the steps taken
+    kept, as ``Network.train`` does (no checkpoints here).
 
     Returns a ``TrainingHistory`` (also ``network.history``); its ``cost``
     is the sum over the epoch's chunks of each sample's cost at its step,
