@@ -1,6 +1,6 @@
 """The ``fastnn`` command: train, evaluate, predict and inspect networks.
 
-    fastnn train [--data digits|FILE.npz|MNIST_DIR] [--sizes 64,30,10] ...
+    fastnn train [--data digits|FILE.npz|MNIST_DIR|STORE_DIR] [--sizes 64,30,10] ...
     fastnn evaluate MODEL [--data ...]
     fastnn predict MODEL INPUT.npy [--output OUT.npy]
     fastnn info [MODEL] [--clear-cache]
@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     data_help = (
         "'digits' (scikit-learn's bundled 8x8 digits, fixed 1347/450 split), a .npz file "
         "with arrays X and y (and optionally X_test, y_test; otherwise a fixed seeded 80/20 "
-        "split), or a directory holding the four MNIST IDX files (gzipped or not)"
+        "split), a directory holding the four MNIST IDX files (gzipped or not), or a chunked "
+        "store written by fastnn.datasets.write_chunked (trained chunk by chunk, never loaded "
+        "whole; its test part, or else its last chunk, is the test set)"
     )
 
     train = commands.add_parser(
@@ -246,6 +248,8 @@ def _load_data(spec, dtype, *, whole_npz=False):
     if spec == "digits":
         return (*datasets.load_digits(dtype=dtype), "digits")
     if os.path.isdir(spec):
+        if datasets.is_chunked_store(spec):
+            return _load_chunked(spec, dtype)
         return (*datasets.load_mnist(spec, dtype=dtype), f"MNIST in {spec}")
     if os.path.isfile(spec):
         if whole_npz:
@@ -254,9 +258,36 @@ def _load_data(spec, dtype, *, whole_npz=False):
             X_train, y_train, X_test, y_test = datasets.load_npz(spec, dtype=dtype)
         return X_train, y_train, X_test, y_test, spec
     raise CommandError(
-        f"--data {spec}: no such file or directory (give 'digits', a .npz file or a "
-        "directory of MNIST IDX files)"
+        f"--data {spec}: no such file or directory (give 'digits', a .npz file, a "
+        "directory of MNIST IDX files or a chunked store)"
     )
+
+
+def _load_chunked(spec, dtype):
+    """A chunked store: its training part lazy (ChunkedArray, streamed by
+    train), its test part (else its last chunk, held out) in memory."""
+    X, y = datasets.open_chunked(spec)
+    if len(y.shape) != 1:
+        raise CommandError(f"--data {spec}: its y holds targets of shape {y.shape}; the "
+                           "command line trains on class labels of shape (n,)")
+    if "test" in X.parts:
+        X_test, y_test = datasets.open_chunked(spec, part="test")
+    elif X.n_chunks > 1:
+        X_test, y_test = X.subset(-1, None), y.subset(-1, None)
+        X, y = X.subset(0, -1), y.subset(0, -1)
+    else:
+        raise CommandError(f"--data {spec}: the store has one chunk and no test part; write "
+                           "it with X_test and y_test, or in several chunks (the last one is "
+                           "then held out as the test set)")
+    X_test = np.asarray(X_test).reshape(X_test.shape[0], -1).astype(dtype, copy=False)
+    return X, y, X_test, np.asarray(y_test), f"chunked store {spec}"
+
+
+def _label_max(labels):
+    """Largest label, read chunk by chunk from a chunked store."""
+    if isinstance(labels, datasets.ChunkedArray):
+        return max(labels.read_chunk(i).max() for i in range(labels.n_chunks))
+    return labels.max()
 
 
 def _load_npz_for_evaluation(path, dtype):
@@ -306,7 +337,11 @@ def _train(args) -> int:
         resumed = read_checkpoint(args.resume)
         args.dtype = resumed[0].dtype.name
     X_train, y_train, X_test, y_test, description = _load_data(args.data, args.dtype)
-    n_features = X_train.shape[1]
+    streaming = isinstance(X_train, datasets.ChunkedArray)
+    if streaming and (args.resume or args.checkpoint):
+        raise CommandError(f"--data {args.data}: a chunked store trains without checkpoints; "
+                           "drop --checkpoint and --resume")
+    n_features = int(np.prod(X_train.shape[1:]))
     if X_test.shape[1] != n_features:
         raise CommandError(
             f"{description}: training data has {n_features} features but test data {X_test.shape[1]}"
@@ -343,7 +378,12 @@ def _train(args) -> int:
     # The kernels are compiled (first run) or loaded before the progress
     # bar starts, so that its ETA counts epochs only.
     with _announce_compiling(quiet=args.quiet):
-        net.prepare(X_train, y_train, batch_size=batch_size, test_data=(X_test, y_test))
+        if streaming:  # the kernels of the whole run, on its first batch
+            first = min(batch_size, n_train)
+            net.prepare(X_train[:first].reshape(first, -1), y_train[:first],
+                        batch_size=batch_size, test_data=(X_test, y_test))
+        else:
+            net.prepare(X_train, y_train, batch_size=batch_size, test_data=(X_test, y_test))
     bar = None
     first_epoch = resumed[1].epochs_done if resumed is not None else 0
     if progress_bar is not None:
@@ -372,6 +412,11 @@ def _train(args) -> int:
         if resumed is not None:
             net, history = resume(args.resume, X_train, y_train, epochs=epochs, **{
                 **settings, "checkpoint": args.checkpoint or args.resume})
+        elif streaming:
+            del settings["checkpoint"]
+            history = net.train_streaming(X_train, y_train, epochs=epochs,
+                                          batch_size=batch_size, eta=eta, lmbda=args.lmbda,
+                                          seed=args.seed, **settings)
         else:
             history = net.train(X_train, y_train, epochs=epochs, batch_size=batch_size,
                                 eta=eta, lmbda=args.lmbda, seed=args.seed, **settings)
@@ -408,7 +453,7 @@ def _count_classes(y_train, y_test, description, *, sized):
     """Largest label + 1. Without --sizes this is the output layer's width,
     so it must not exceed the number of samples: labels such as 10**8 (ids,
     not class indices) would otherwise ask for a network of gigabytes."""
-    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    n_classes = int(max(_label_max(y_train), y_test.max())) + 1
     n_samples = y_train.shape[0] + y_test.shape[0]
     if not sized and n_classes > max(n_samples, 2):
         raise CommandError(

@@ -405,6 +405,14 @@ class Network:
                                   n_threads=n_threads, checkpoint=checkpoint,
                                   on_divergence=on_divergence, sample_weight=weights)
 
+    def train_streaming(self, X, Y, **options):
+        """``train`` for data larger than memory (memmaps, a chunked store,
+        dask arrays), streamed chunk by chunk: see
+        :func:`fastnn.streaming.train_streaming` and docs/streaming.md."""
+        from .streaming import train_streaming
+
+        return train_streaming(self, X, Y, **options)
+
     def _check_sample_weight(self, sample_weight, n_samples):
         """check_sample_weight for this network's dtype."""
         return check_sample_weight(sample_weight, n_samples, self.dtype)
