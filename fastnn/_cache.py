@@ -99,6 +99,7 @@ LOCK_NAME = ".lock"
 PURE_PYTHON_MODULES = (
     "__init__.py",
     "__main__.py",
+    "_files.py",
     "_interrupt.py",
     "_precompile.py",
     "_threads.py",
@@ -109,6 +110,7 @@ PURE_PYTHON_MODULES = (
     "exceptions.py",
     "network.py",
     "plan.py",
+    "streaming.py",
     "compat/",
 )
 
