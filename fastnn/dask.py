@@ -25,14 +25,15 @@ docs/distributed.md):
     chunks are (it depends on the chunking and ``sub_batch`` only).
 
 ``mode="average"``
-    Local SGD with parameter averaging, once per epoch. The chunks are
-    split into ``replicas`` groups of consecutive chunks (default: one per
-    worker at the start); each group runs fastnn's SGD epoch (``EpochPlan``,
-    mini-batches of ``batch_size``) over its chunks one after the other, in
-    a seeded order, each chunk shuffled by a seed of (run, epoch, chunk),
-    from the shared parameters; the driver averages the groups' parameters
-    weighted by their sample counts. Deterministic for a seed, a chunking
-    and a number of replicas, whatever the workers.
+    Local SGD with parameter averaging, once per epoch. Each chunk (a
+    partition) runs fastnn's SGD epoch (``EpochPlan``, mini-batches of
+    ``batch_size``, one thread) from the shared parameters, where it
+    lives, in an order shuffled by a seed of (run, epoch, chunk); the
+    driver averages the chunks' parameters weighted by their sample counts.
+    ``replicas=R`` instead splits the chunks into R runs of consecutive
+    chunks, each trained one chunk after another in a seeded order. The
+    result is deterministic for a seed and a chunking (and R), whatever the
+    workers and wherever the chunks are.
 
 A worker that dies is survived: the scheduler recomputes the chunks it
 held from their source (the dask graph X and Y were built from) and any
@@ -96,6 +97,8 @@ class DaskTrainingHistory(TrainingHistory):
     mode: "gradient" or "average".
     round_seconds: wall time of each round at the driver, from the
         scatter of the parameters to the reduced result.
+    round_started: when each round started (``time.perf_counter()`` of
+        the driver).
     compute_seconds: per round, the compute of the busiest worker: the sum
         of the time spent inside fastnn's kernels by the tasks that ran on
         it (measured in the tasks). ``round_seconds - compute_seconds`` is
@@ -109,6 +112,7 @@ class DaskTrainingHistory(TrainingHistory):
 
     mode: str = ""
     round_seconds: list = field(default_factory=list)
+    round_started: list = field(default_factory=list)
     compute_seconds: list = field(default_factory=list)
     task_seconds: list = field(default_factory=list)
     workers: list = field(default_factory=list)
@@ -246,10 +250,11 @@ def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, e
         n, full-batch gradient descent); average mode: the mini-batch of
         each replica's SGD (None: 10, ``Network.train``'s default).
     seed : average mode's shuffles (None: fresh entropy, as in train).
-    replicas : average mode: how many parameter copies train in parallel,
-        each on a run of consecutive chunks (None: the number of workers
-        now, at most the number of chunks). Pass it to get the same result
-        on clusters of other sizes.
+    replicas : average mode: None (each chunk trains its own copy of the
+        parameters, where it lives), or R: R copies, each trained on a run
+        of consecutive chunks one after the other (fewer copies average
+        better, but a copy hops between the workers of its chunks and R
+        caps the parallelism; at most the number of chunks).
     sub_batch : gradient mode: rows per forward/backward call.
     checkpoint, checkpoint_every : write a checkpoint (fastnn's format,
         ``fastnn.checkpoint``; readable by ``read_checkpoint``) every
@@ -289,12 +294,11 @@ def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, e
     data = _Data(client, net, X, Y, checksum=checkpoint is not None)
     if mode == "gradient" and batch_size is None:
         batch_size = data.n
-    if replicas is None:
-        replicas = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
     state = TrainingState(epochs=epochs, batch_size=batch_size, eta=eta,
                           shuffle=mode == "average", seed_entropy=entropy,
                           checkpoint_every=checkpoint_every, lmbda=lmbda)
-    options = _Options(mode, min(replicas, data.n_chunks), sub_batch)
+    # replicas 0: one per chunk (the default)
+    options = _Options(mode, 0 if replicas is None else min(replicas, data.n_chunks), sub_batch)
     history = DaskTrainingHistory(mode=mode)
     return _Run(client, net, data, state, options, history, checkpoint, callback,
                 retries).run()
@@ -502,6 +506,7 @@ class _Run:
             for worker, seconds in timings:
                 per_worker[worker] = per_worker.get(worker, 0.0) + seconds
             self.history.round_seconds.append(wall)
+            self.history.round_started.append(started)
             self.history.compute_seconds.append(max(per_worker.values()))
             self.history.task_seconds.append(sum(per_worker.values()))
             self.history.workers.append(len(per_worker))
@@ -543,9 +548,11 @@ class _Run:
         self.net.params[...] = params
 
     def _groups(self):
-        """Replica r trains on chunks [bounds[r], bounds[r+1]) (consecutive
-        chunks, about equal counts)."""
+        """The chunks of each replica: one each, or (replicas=R) chunks
+        [bounds[r], bounds[r+1]) for replica r (about equal counts)."""
         n, r = self.data.n_chunks, self.options.replicas
+        if r == 0:
+            return [[c] for c in range(n)]
         bounds = [(i * n) // r for i in range(r + 1)]
         return [list(range(bounds[i], bounds[i + 1])) for i in range(r)]
 
@@ -632,6 +639,6 @@ def _read_extras(path):
         if header.dtype.kind not in "iu" or len(header.shape) != 1 or header.shape[0] > 1 << 24:
             raise ValueError(f"{os.fspath(path)} is not a valid fastnn.dask checkpoint")
         chunks = read_npz_member(archive, "dask_chunks", header).tolist()
-    if mode not in MODES or replicas < 1 or sub_batch < 1:
+    if mode not in MODES or replicas < 0 or sub_batch < 1:
         raise ValueError(f"{os.fspath(path)} is not a valid fastnn.dask checkpoint")
     return mode, replicas, sub_batch, chunks
