@@ -30,7 +30,8 @@ docs/distributed.md):
     ``batch_size``, one thread) from the shared parameters, where it
     lives, in an order shuffled by a seed of (run, epoch, chunk); the
     driver averages the chunks' parameters weighted by their sample counts.
-    ``replicas=R`` instead splits the chunks into R runs of consecutive
+    ``average_every=k`` averages every k mini-batches instead. ``replicas=R``
+    instead splits the chunks into R runs of consecutive
     chunks, each trained one chunk after another in a seeded order. The
     result is deterministic for a seed and a chunking (and R), whatever the
     workers and wherever the chunks are.
@@ -167,12 +168,14 @@ def _chunk_gradient(params, x, y, lo, hi, spec):
     return total, cost, [(_worker_name(), time.perf_counter() - started)]
 
 
-def _chunk_sgd(start, x, y, spec, batch_size, eta, lmbda, n_train, shuffle_seed, weight):
+def _chunk_sgd(start, x, y, spec, batch_size, eta, lmbda, n_train, shuffle_seed, weight,
+               part=None):
     """fastnn's SGD epoch (EpochPlan, one thread) over one chunk in a seeded
     order, from ``start``: the scattered parameters, or the (params, cost,
     timings) of the chunk before it in its replica. ``weight`` not None:
     this chunk is its replica's last; return weight * params in float64,
-    ready for the weighted average."""
+    ready for the weighted average. ``part=(lo, hi)``: only positions
+    lo..hi-1 of the chunk's shuffled order (a round of average_every)."""
     started = time.perf_counter()
     if isinstance(start, tuple):
         params, cost, timings = start
@@ -186,6 +189,11 @@ def _chunk_sgd(start, x, y, spec, batch_size, eta, lmbda, n_train, shuffle_seed,
                      output=spec.output)
     order = np.arange(inputs.shape[0], dtype=np.int64)
     kernels.shuffle_order(order, shuffle_seed)
+    if part is not None and part != (0, inputs.shape[0]):
+        # the kernels run over whole arrays: copy this round's rows, in order
+        rows = order[part[0]:part[1]]
+        inputs, targets = inputs[rows], targets[rows]
+        order = np.arange(rows.size, dtype=np.int64)
     cost += float(plan.run(params, inputs, targets, order, eta, lmbda=lmbda, n_train=n_train))
     timings = timings + [(_worker_name(), time.perf_counter() - started)]
     if weight is not None:
@@ -233,8 +241,8 @@ def _worker_name():
 
 # -- the driver ----------------------------------------------------------------------
 def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, eta,
-          lmbda=0.0, seed=None, replicas=None, sub_batch=DEFAULT_SUB_BATCH, checkpoint=None,
-          checkpoint_every=1, callback=None, retries=3):
+          lmbda=0.0, seed=None, replicas=None, average_every=None, sub_batch=DEFAULT_SUB_BATCH,
+          checkpoint=None, checkpoint_every=1, callback=None, retries=3):
     """Train ``net`` in place on the dask arrays X, Y across a dask cluster.
 
     net : a ``fastnn.Network`` (any sizes, cost, output, dtype).
@@ -255,6 +263,11 @@ def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, e
         of consecutive chunks one after the other (fewer copies average
         better, but a copy hops between the workers of its chunks and R
         caps the parallelism; at most the number of chunks).
+    average_every : average mode with one copy per chunk: average every k
+        mini-batches of each chunk instead of once per epoch (a round per
+        k batches: chunk c trains on positions [j k B, (j+1) k B) of its
+        epoch's shuffled order in round j; the copies that trained are
+        averaged weighted by the rows each trained in the round).
     sub_batch : gradient mode: rows per forward/backward call.
     checkpoint, checkpoint_every : write a checkpoint (fastnn's format,
         ``fastnn.checkpoint``; readable by ``read_checkpoint``) every
@@ -284,6 +297,11 @@ def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, e
         batch_size = 10
     if replicas is not None:
         replicas = check_positive_int(replicas, "replicas")
+    if average_every is not None:
+        average_every = check_positive_int(average_every, "average_every")
+        if mode != "average" or replicas is not None:
+            raise ValueError("average_every applies to mode='average' with one copy per "
+                             "chunk (replicas=None)")
     try:
         entropy = np.random.SeedSequence(seed).entropy
     except (TypeError, ValueError) as error:
@@ -298,7 +316,8 @@ def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, e
                           shuffle=mode == "average", seed_entropy=entropy,
                           checkpoint_every=checkpoint_every, lmbda=lmbda)
     # replicas 0: one per chunk (the default)
-    options = _Options(mode, 0 if replicas is None else min(replicas, data.n_chunks), sub_batch)
+    options = _Options(mode, 0 if replicas is None else min(replicas, data.n_chunks), sub_batch,
+                       average_every or 0)
     history = DaskTrainingHistory(mode=mode)
     return _Run(client, net, data, state, options, history, checkpoint, callback,
                 retries).run()
@@ -316,7 +335,7 @@ def resume(path, X, Y, *, client=None, epochs=None, checkpoint=None, callback=No
     if extras is None:
         raise ValueError(f"{os.fspath(path)} was written by Network.train, not by "
                          "fastnn.dask.train: resume it with fastnn.resume")
-    mode, replicas, sub_batch, chunks = extras
+    mode, replicas, sub_batch, average_every, chunks = extras
     client = _get_client(client)
     data = _Data(client, network, X, Y, checksum=True)
     if (data.n != n_samples or tuple(data.chunks) != tuple(chunks)
@@ -333,7 +352,8 @@ def resume(path, X, Y, *, client=None, epochs=None, checkpoint=None, callback=No
         state.epochs = epochs
     history = DaskTrainingHistory(mode=mode, cost=history.cost,
                                   test_accuracy=history.test_accuracy, seconds=history.seconds)
-    run = _Run(client, network, data, state, _Options(mode, replicas, sub_batch), history,
+    run = _Run(client, network, data, state,
+               _Options(mode, replicas, sub_batch, average_every), history,
                os.fspath(path) if checkpoint is None else checkpoint, callback, int(retries))
     return network, run.run()
 
@@ -341,8 +361,9 @@ def resume(path, X, Y, *, client=None, epochs=None, checkpoint=None, callback=No
 @dataclass
 class _Options:
     mode: str
-    replicas: int
+    replicas: int  # 0: one copy per chunk
     sub_batch: int
+    average_every: int = 0  # 0: once per epoch
 
 
 def _get_client(client):
@@ -557,6 +578,8 @@ class _Run:
         return [list(range(bounds[i], bounds[i + 1])) for i in range(r)]
 
     def _average_epoch(self, epoch):
+        if self.options.average_every:
+            return self._average_epoch_in_rounds(epoch)
         data, state, spec = self.data, self.state, self.spec
         groups = self._groups()
         entropy = state.seed_entropy
@@ -583,6 +606,32 @@ class _Run:
         total, cost = self._round(submit)
         self.history.rows.append(data.n)
         self.net.params[...] = total / data.n
+        return cost
+
+    def _average_epoch_in_rounds(self, epoch):
+        """average_every=k: a round per k mini-batches of every chunk."""
+        data, state, spec = self.data, self.state, self.spec
+        entropy = state.seed_entropy
+        seeds = [np.uint32(np.random.SeedSequence(entropy, spawn_key=(0, epoch, c))
+                           .generate_state(1)[0]) for c in range(data.n_chunks)]
+        span = self.options.average_every * state.batch_size
+        cost = 0.0
+        for lo in range(0, max(data.chunks), span):
+            parts = [(c, lo, min(lo + span, data.chunks[c])) for c in range(data.n_chunks)
+                     if data.chunks[c] > lo]
+            rows = sum(hi - lo for _, lo, hi in parts)
+
+            def submit(params, parts=parts):
+                return _tree(self.client, [
+                    self.client.submit(_chunk_sgd, params, data.x[c], data.y[c], spec,
+                                       state.batch_size, state.eta, state.lmbda, data.n,
+                                       seeds[c], float(hi - lo), (lo, hi), pure=False)
+                    for c, lo, hi in parts])
+
+            total, round_cost = self._round(submit)
+            self.history.rows.append(rows)
+            self.net.params[...] = total / rows
+            cost += round_cost
         return cost
 
     # -- checkpoints ---------------------------------------------------------------
@@ -617,13 +666,14 @@ class _Run:
             "dask_mode": np.array(self.options.mode),
             "dask_replicas": np.array(self.options.replicas),
             "dask_sub_batch": np.array(self.options.sub_batch),
+            "dask_average_every": np.array(self.options.average_every),
             "dask_chunks": np.asarray(self.data.chunks, dtype=np.int64),
         }
         _write_npz_atomically(self.checkpoint, arrays)
 
 
 def _read_extras(path):
-    """(mode, replicas, sub_batch, chunks) of a fastnn.dask checkpoint, or
+    """(mode, replicas, sub_batch, average_every, chunks) of a fastnn.dask checkpoint, or
     None for a checkpoint of Network.train."""
     from fastnn._files import npz_headers, open_npz, read_npz_member, read_npz_scalar
 
@@ -635,10 +685,12 @@ def _read_extras(path):
         mode = str(read_npz_scalar(archive, headers, "dask_mode", "U"))
         replicas = int(read_npz_scalar(archive, headers, "dask_replicas", "iu"))
         sub_batch = int(read_npz_scalar(archive, headers, "dask_sub_batch", "iu"))
+        average_every = (int(read_npz_scalar(archive, headers, "dask_average_every", "iu"))
+                         if "dask_average_every" in headers else 0)
         header = headers["dask_chunks"]
         if header.dtype.kind not in "iu" or len(header.shape) != 1 or header.shape[0] > 1 << 24:
             raise ValueError(f"{os.fspath(path)} is not a valid fastnn.dask checkpoint")
         chunks = read_npz_member(archive, "dask_chunks", header).tolist()
-    if mode not in MODES or replicas < 0 or sub_batch < 1:
+    if mode not in MODES or replicas < 0 or sub_batch < 1 or average_every < 0:
         raise ValueError(f"{os.fspath(path)} is not a valid fastnn.dask checkpoint")
-    return mode, replicas, sub_batch, chunks
+    return mode, replicas, sub_batch, average_every, chunks

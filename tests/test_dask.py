@@ -130,26 +130,55 @@ def test_average_mode_is_deterministic_and_learns(client):
     assert net.evaluate(Xn, Yn) > start.evaluate(Xn, Yn) + 0.05
 
 
-def test_average_mode_is_the_weighted_mean_of_the_chunks_sgd_epochs(client):
-    """One epoch: each chunk's EpochPlan epoch from the same parameters,
-    in its seeded order, averaged with weights rows/n, computed here by
-    hand."""
+@pytest.mark.parametrize("average_every", [None, 4])
+def test_average_mode_is_the_weighted_mean_of_the_chunks_sgd(client, average_every):
+    """One epoch, computed here by hand: each chunk's EpochPlan SGD from the
+    shared parameters, in its seeded order, the copies averaged weighted by
+    rows; with average_every=k, in rounds of k batches of every chunk."""
     X, Y, Xn, Yn = synthetic(250, chunk=100)
     net = fastnn.Network(SIZES, seed=5)
-    expected = np.zeros(net.n_params)
+    expected = net.params.copy()
     entropy = np.random.SeedSequence(3).entropy
-    for c, (lo, hi) in enumerate([(0, 100), (100, 200), (200, 250)]):
-        copy = net.copy()
+    bounds = [(0, 100), (100, 200), (200, 250)]
+    orders = []
+    for c, (lo, hi) in enumerate(bounds):
         seed = np.random.SeedSequence(entropy, spawn_key=(0, 0, c)).generate_state(1)[0]
         order = np.arange(hi - lo, dtype=np.int64)
         fastnn.kernels.shuffle_order(order, np.uint32(seed))
-        plan = fastnn.plan.EpochPlan(SIZES, 10, np.float64, hi - lo, 1)
-        plan.run(copy.params, np.ascontiguousarray(Xn[lo:hi]), np.eye(4)[Yn[lo:hi]], order, 3.0,
-                 n_train=250)
-        expected += copy.params * (hi - lo)
-    fd.train(net, X, Y, client=client, mode="average", epochs=1, eta=3.0, batch_size=10,
-             seed=3)
-    np.testing.assert_array_equal(net.params, expected / 250)
+        orders.append(order + lo)
+    span = 100 if average_every is None else average_every * 10
+    for start in range(0, 100, span):
+        total, rows = np.zeros(net.n_params), 0
+        for order in orders:
+            part = order[start:start + span]
+            if part.size == 0:
+                continue
+            params = expected.copy()
+            plan = fastnn.plan.EpochPlan(SIZES, 10, np.float64, part.size, 1)
+            plan.run(params, Xn[part], np.eye(4)[Yn[part]], np.arange(part.size), 3.0,
+                     n_train=250)
+            total += params * part.size
+            rows += part.size
+        expected = total / rows
+    history = fd.train(net, X, Y, client=client, mode="average", epochs=1, eta=3.0,
+                       batch_size=10, seed=3, average_every=average_every)
+    np.testing.assert_array_equal(net.params, expected)
+    assert history.rounds == (1 if average_every is None else 3)
+
+
+def test_average_every_more_than_an_epoch_is_once_per_epoch(client):
+    X, Y, _, _ = synthetic(250, chunk=100)
+    start = fastnn.Network(SIZES, seed=5)
+    results = []
+    for every in (None, 10, 2):
+        net = start.copy()
+        fd.train(net, X, Y, client=client, mode="average", epochs=2, eta=3.0, batch_size=10,
+                 seed=3, average_every=every)
+        results.append(net.params)
+    assert np.array_equal(results[0], results[1])
+    assert not np.array_equal(results[0], results[2])
+    with pytest.raises(ValueError, match="average_every"):
+        fd.train(start, X, Y, client=client, epochs=1, eta=1.0, average_every=2)
 
 
 @pytest.mark.slow
