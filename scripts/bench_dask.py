@@ -33,6 +33,7 @@ synthetic task and on digits.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -110,11 +111,27 @@ def single_process(net_seed, X, y, args, X_test, y_test, threads):
     return rate, accuracy
 
 
+@contextlib.contextmanager
+def local_cluster(n_workers):
+    """LocalCluster of single-threaded worker processes. Its nannies set
+    OMP_NUM_THREADS=1 in this process's environment for good
+    (distributed.nanny.pre-spawn-environ), which would cap the later
+    single-process runs' default threads: the environment is restored."""
+    environ = dict(os.environ)
+    try:
+        with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
+                                      processes=True, dashboard_address=None,
+                                      silence_logs=logging.ERROR) as cluster, \
+                distributed.Client(cluster) as client:
+            yield client
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
+
+
 def cluster_runs(args, n_workers, X_test, y_test):
     results = {}
-    with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-            distributed.Client(cluster) as client:
+    with local_cluster(n_workers) as client:
         started = time.perf_counter()
         X, Y = client.persist(lazy_data(args.samples, args.chunk, args.seed))
         distributed.wait([X, Y])
@@ -168,10 +185,7 @@ def digits(client_workers=2, seeds=(0, 1, 2)):
     X = da.from_array(X_train, chunks=(half, 64))
     Y = da.from_array(y_train, chunks=half)
     ours, theirs = [], []
-    with distributed.LocalCluster(n_workers=client_workers, threads_per_worker=1,
-                                  processes=True, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as cluster, \
-            distributed.Client(cluster) as client:
+    with local_cluster(client_workers) as client:
         for seed in seeds:
             net = fastnn.Network([64, 30, 10], seed=seed, dtype=np.float32)
             reference = net.copy()

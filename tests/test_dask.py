@@ -4,6 +4,7 @@ joblib's dask backend (issue 16 parts 2-6; docs/distributed.md).
 
 Skipped as a whole without dask[array] and distributed (the extra
 ``fastnn[dask]``, also in ``fastnn[test]``)."""
+import contextlib
 import logging
 import os
 import subprocess
@@ -24,9 +25,21 @@ from fastnn.checkpoint import read_checkpoint  # noqa: E402
 SIZES = [12, 16, 4]
 
 
+@contextlib.contextmanager
 def _cluster(n_workers):
-    return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                    dashboard_address=None, silence_logs=logging.ERROR)
+    """A LocalCluster of worker processes. Its nannies run in this process
+    and set OMP_NUM_THREADS=1 (distributed.nanny.pre-spawn-environ) in
+    this process's environment for good, which would cap the threads of
+    every later test's Network.train: the environment is restored."""
+    environ = dict(os.environ)
+    try:
+        with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
+                                      processes=True, dashboard_address=None,
+                                      silence_logs=logging.ERROR) as cluster:
+            yield cluster
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +73,13 @@ def synthetic(n, d=SIZES[0], chunk=100, n_classes=SIZES[-1], seed=0):
     Yn = np.concatenate([_block((b,), chunk, n, d, n_classes, seed, "y")
                          for b in range(len(chunks))])
     return X, Y, Xn, Yn
+
+
+def test_the_clusters_leave_the_environment_as_it_was():
+    before = dict(os.environ)
+    with _cluster(1) as cluster, distributed.Client(cluster):
+        pass
+    assert dict(os.environ) == before
 
 
 def test_import_fastnn_imports_no_dask():
