@@ -290,7 +290,7 @@ def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, e
     lmbda = check_non_negative_float(lmbda, "lmbda")
     sub_batch = check_positive_int(sub_batch, "sub_batch")
     checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
-    retries = int(retries)
+    retries = _check_retries(retries)
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
     elif mode == "average":
@@ -354,7 +354,8 @@ def resume(path, X, Y, *, client=None, epochs=None, checkpoint=None, callback=No
                                   test_accuracy=history.test_accuracy, seconds=history.seconds)
     run = _Run(client, network, data, state,
                _Options(mode, replicas, sub_batch, average_every), history,
-               os.fspath(path) if checkpoint is None else checkpoint, callback, int(retries))
+               os.fspath(path) if checkpoint is None else checkpoint, callback,
+               _check_retries(retries))
     return network, run.run()
 
 
@@ -364,6 +365,12 @@ class _Options:
     replicas: int  # 0: one copy per chunk
     sub_batch: int
     average_every: int = 0  # 0: once per epoch
+
+
+def _check_retries(retries):
+    if retries != 0:
+        retries = check_positive_int(retries, "retries")
+    return int(retries)
 
 
 def _get_client(client):
