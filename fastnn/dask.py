@@ -1,0 +1,703 @@
+"""Data-parallel training on dask.distributed (``pip install "fastnn[dask]"``).
+
+``fastnn.dask.train(net, X, Y, client=..., mode=...)`` trains a
+``fastnn.Network`` on dask arrays X (n, sizes[0]) and Y (n, sizes[-1]) or
+(n,) labels, chunked along rows, whose chunks live on the workers of a
+``dask.distributed`` cluster. Only Dask's own machinery is used: the
+chunks' futures (``persist``/``futures_of``), ``Client.submit`` of tasks on
+them (the scheduler runs each where its chunk is), one ``Client.scatter`` of
+the parameter vector per round, ``Client.run`` to load the compiled kernels
+on every worker once, and the scheduler's recomputation of lost chunks. No
+data goes to the driver: it receives one reduced vector per round.
+
+Two modes (the mathematics, the cost model and measurements:
+docs/distributed.md):
+
+``mode="gradient"``
+    Synchronous gradient descent. Each round, each chunk's gradient *sum*
+    over the rows of the current batch (full batch by default) is computed
+    where the chunk lives, with fastnn's compiled forward and backward
+    passes in sub-batches of ``sub_batch`` rows summed in order; the sums
+    are added in a fixed binary tree over chunk index, and the driver takes
+    the step ``w <- (1 - eta lmbda / n) w - (eta / m) sum``. The result is
+    ``Network.train(X, Y, batch_size=m, shuffle=False)`` to rounding, and
+    bitwise the same whatever the number of workers and wherever the
+    chunks are (it depends on the chunking and ``sub_batch`` only).
+
+``mode="average"``
+    Local SGD with parameter averaging, once per epoch. Each chunk (a
+    partition) runs fastnn's SGD epoch (``EpochPlan``, mini-batches of
+    ``batch_size``, one thread) from the shared parameters, where it
+    lives, in an order shuffled by a seed of (run, epoch, chunk); the
+    driver averages the chunks' parameters weighted by their sample counts.
+    ``average_every=k`` averages every k mini-batches instead. ``replicas=R``
+    instead splits the chunks into R runs of consecutive
+    chunks, each trained one chunk after another in a seeded order. The
+    result is deterministic for a seed and a chunking (and R), whatever the
+    workers and wherever the chunks are.
+
+A worker that dies is survived: the scheduler recomputes the chunks it
+held from their source (the dask graph X and Y were built from) and any
+task it was running; a round whose scattered parameters were lost is run
+again from the start. In gradient mode the final parameters are bitwise
+those of an undisturbed run.
+
+``import fastnn`` does not import this module (nor dask).
+"""
+from __future__ import annotations
+
+import os
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+try:  # absolute imports: this module's own name is "dask"
+    import dask.array as da
+    import distributed
+    from distributed import futures_of
+except ImportError as error:  # pragma: no cover - exercised without dask
+    raise ImportError(
+        "fastnn.dask needs dask[array] and distributed: pip install \"fastnn[dask]\" "
+        f"({error})") from error
+
+from fastnn import kernels
+from fastnn.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_KIND, TrainingState,
+                               _write_npz_atomically, read_checkpoint)
+from fastnn.exceptions import DivergenceError
+from fastnn.kernels.objective import plain_objective
+from fastnn.network import Network, TrainingHistory
+from fastnn.plan import EpochPlan
+from fastnn._validation import (check_epochs, check_inputs, check_non_negative_float,
+                                check_positive_float, check_positive_int, check_targets)
+
+__all__ = ["train", "resume", "DaskTrainingHistory", "MODES"]
+
+MODES = ("gradient", "average")
+# Rows per forward/backward call in gradient mode: the workspace of 784-100-10
+# at 256 rows is about 1 MB (in L2), and a call costs ~1 ms, so its ~us of
+# call overhead does not show.
+DEFAULT_SUB_BATCH = 256
+# Errors of the cluster, not of the computation: a round that raises one of
+# these is run again (its result does not depend on where it runs).
+_CLUSTER_ERRORS = (distributed.client.FutureCancelledError, distributed.scheduler.KilledWorker,
+                   distributed.comm.CommClosedError, OSError, TimeoutError)
+try:  # where the futures' cancellation error lives moved between versions
+    from concurrent.futures import CancelledError as _FuturesCancelled
+    _CLUSTER_ERRORS += (_FuturesCancelled,)
+except ImportError:  # pragma: no cover
+    pass
+
+
+@dataclass
+class DaskTrainingHistory(TrainingHistory):
+    """``TrainingHistory`` (cost, seconds, ... one entry per epoch) and
+    what each round of a ``fastnn.dask.train`` run cost.
+
+    mode: "gradient" or "average".
+    round_seconds: wall time of each round at the driver, from the
+        scatter of the parameters to the reduced result.
+    round_started: when each round started (``time.perf_counter()`` of
+        the driver).
+    compute_seconds: per round, the compute of the busiest worker: the sum
+        of the time spent inside fastnn's kernels by the tasks that ran on
+        it (measured in the tasks). ``round_seconds - compute_seconds`` is
+        the overhead: scheduling, transfers of parameters and partial sums,
+        the tree's additions, the driver's step.
+    task_seconds: per round, that compute summed over every task.
+    workers: per round, how many workers ran its tasks.
+    rows: per round, the samples it trained on.
+    retried_rounds: rounds run again after a worker was lost.
+    """
+
+    mode: str = ""
+    round_seconds: list = field(default_factory=list)
+    round_started: list = field(default_factory=list)
+    compute_seconds: list = field(default_factory=list)
+    task_seconds: list = field(default_factory=list)
+    workers: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    retried_rounds: int = 0
+
+    @property
+    def rounds(self) -> int:
+        return len(self.round_seconds)
+
+
+@dataclass
+class _Spec:
+    """What a task needs to know of the network and the run (small; sent
+    with every task)."""
+
+    sizes: tuple
+    dtype: str
+    rule: int
+    cost: str
+    output: str
+    sub_batch: int
+
+
+# -- the tasks (run on the workers) ------------------------------------------------
+def _chunk_gradient(params, x, y, lo, hi, spec):
+    """sum_n dC_n/dparams and sum_n C_n over rows lo..hi-1 of one chunk,
+    in sub-batches of spec.sub_batch rows added in order (float64).
+
+    Returns (gradient sum, cost sum, [(worker, compute seconds)])."""
+    started = time.perf_counter()
+    dtype = np.dtype(spec.dtype)
+    sizes = np.asarray(spec.sizes, dtype=np.int64)
+    n_out = spec.sizes[-1]
+    capacity = min(spec.sub_batch, hi - lo)
+    activations = np.empty(kernels.workspace_size(spec.sizes, capacity), dtype)
+    deltas = np.empty_like(activations)
+    grad = np.empty(params.size, dtype)
+    total = np.zeros(params.size, np.float64)
+    objective = plain_objective(dtype, spec.rule)
+    rows = np.arange(capacity, dtype=np.int64)
+    cost = 0.0
+    for start in range(lo, hi, capacity):
+        m = min(capacity, hi - start)
+        activations[: m * spec.sizes[0]] = np.asarray(x[start:start + m], dtype=dtype).ravel()
+        targets = check_targets(y[start:start + m], m, n_out, dtype)
+        kernels.forward_pass(params, sizes, activations, m, m, spec.rule)
+        # backward_pass writes the batch's *mean* gradient (eta = 0: no step)
+        cost += float(kernels.backward_pass(params, grad, sizes, activations, deltas, targets,
+                                            m, m, 0.0, objective, rows[:m]))
+        total += m * grad.astype(np.float64)
+    return total, cost, [(_worker_name(), time.perf_counter() - started)]
+
+
+def _chunk_sgd(start, x, y, spec, batch_size, eta, lmbda, n_train, shuffle_seed, weight,
+               part=None):
+    """fastnn's SGD epoch (EpochPlan, one thread) over one chunk in a seeded
+    order, from ``start``: the scattered parameters, or the (params, cost,
+    timings) of the chunk before it in its replica. ``weight`` not None:
+    this chunk is its replica's last; return weight * params in float64,
+    ready for the weighted average. ``part=(lo, hi)``: only positions
+    lo..hi-1 of the chunk's shuffled order (a round of average_every)."""
+    started = time.perf_counter()
+    if isinstance(start, tuple):
+        params, cost, timings = start
+        params = params.copy()
+    else:
+        params, cost, timings = start.copy(), 0.0, []
+    dtype = np.dtype(spec.dtype)
+    inputs = np.ascontiguousarray(x, dtype=dtype)
+    targets = check_targets(y, inputs.shape[0], spec.sizes[-1], dtype)
+    plan = EpochPlan(spec.sizes, batch_size, dtype, inputs.shape[0], 1, cost=spec.cost,
+                     output=spec.output)
+    order = np.arange(inputs.shape[0], dtype=np.int64)
+    kernels.shuffle_order(order, shuffle_seed)
+    if part is not None and part != (0, inputs.shape[0]):
+        # the kernels run over whole arrays: copy this round's rows, in order
+        rows = order[part[0]:part[1]]
+        inputs, targets = inputs[rows], targets[rows]
+        order = np.arange(rows.size, dtype=np.int64)
+    cost += float(plan.run(params, inputs, targets, order, eta, lmbda=lmbda, n_train=n_train))
+    timings = timings + [(_worker_name(), time.perf_counter() - started)]
+    if weight is not None:
+        params = params.astype(np.float64) * weight
+    return params, cost, timings
+
+
+def _add(a, b):
+    """One node of the reduction tree: (sum, cost, timings) of two subtrees."""
+    return a[0] + b[0], a[1] + b[1], a[2] + b[2]
+
+
+def _check_chunk(x, y, n_inputs, n_outputs, dtype, checksum):
+    """The one pass over the data before training: shapes, finiteness and
+    labels, as Network.train checks them; the chunk's CRC-32 if asked."""
+    inputs, _ = check_inputs(x, n_inputs, np.dtype(dtype))
+    targets = check_targets(y, inputs.shape[0], n_outputs, np.dtype(dtype))
+    if not checksum:
+        return 0
+    crc = zlib.crc32(np.ascontiguousarray(inputs).view(np.uint8).reshape(-1))
+    return zlib.crc32(np.ascontiguousarray(targets).view(np.uint8).reshape(-1), crc)
+
+
+def _prepare_worker(spec, batch_size):
+    """Load (or compile, the first time on this machine) the kernels a run
+    calls, through the same tasks on a tiny chunk; returns the seconds."""
+    started = time.perf_counter()
+    dtype = np.dtype(spec.dtype)
+    n = 2
+    x = np.zeros((n, spec.sizes[0]), dtype)
+    y = np.zeros((n, spec.sizes[-1]), dtype)
+    params = np.zeros(kernels.parameter_count(spec.sizes), dtype)
+    _chunk_gradient(params, x, y, 0, n, spec)
+    if batch_size is not None:
+        _chunk_sgd(params, x, y, spec, batch_size, 0.5, 0.0, n, np.uint32(0), 1.0)
+    return time.perf_counter() - started
+
+
+def _worker_name():
+    try:
+        return distributed.get_worker().address
+    except ValueError:  # run outside a worker (tests call the tasks directly)
+        return "local"
+
+
+# -- the driver ----------------------------------------------------------------------
+def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, eta,
+          lmbda=0.0, seed=None, replicas=None, average_every=None, sub_batch=DEFAULT_SUB_BATCH,
+          checkpoint=None, checkpoint_every=1, callback=None, retries=3):
+    """Train ``net`` in place on the dask arrays X, Y across a dask cluster.
+
+    net : a ``fastnn.Network`` (any sizes, cost, output, dtype).
+    X : dask array (n, sizes[0]), chunked along rows only. Y : dask array of
+        targets (n, sizes[-1]) or integer labels (n,), with X's row chunks.
+        Persisted arrays are used where they are; others are persisted
+        first (``Client.persist``). Chunks in the network's dtype save a
+        conversion per round.
+    client : a ``distributed.Client`` (None: the current one).
+    mode : "gradient" or "average" (module docstring, docs/distributed.md).
+    epochs, eta, lmbda : as in ``Network.train`` (L2 with n = all samples).
+    batch_size : gradient mode: samples per step, in row order (None: all
+        n, full-batch gradient descent); average mode: the mini-batch of
+        each replica's SGD (None: 10, ``Network.train``'s default).
+    seed : average mode's shuffles (None: fresh entropy, as in train).
+    replicas : average mode: None (each chunk trains its own copy of the
+        parameters, where it lives), or R: R copies, each trained on a run
+        of consecutive chunks one after the other (fewer copies average
+        better, but a copy hops between the workers of its chunks and R
+        caps the parallelism; at most the number of chunks).
+    average_every : average mode with one copy per chunk: average every k
+        mini-batches of each chunk instead of once per epoch (a round per
+        k batches: chunk c trains on positions [j k B, (j+1) k B) of its
+        epoch's shuffled order in round j; the copies that trained are
+        averaged weighted by the rows each trained in the round).
+    sub_batch : gradient mode: rows per forward/backward call.
+    checkpoint, checkpoint_every : write a checkpoint (fastnn's format,
+        ``fastnn.checkpoint``; readable by ``read_checkpoint``) every
+        ``checkpoint_every`` epochs and after the last; ``resume`` goes on.
+    callback : ``callback(epoch, history)`` after each epoch, on the driver;
+        training stops if it returns True.
+    retries : how many times a round is run again after the cluster lost
+        what it needed (a worker died), before the error is raised.
+
+    Returns a ``DaskTrainingHistory``; ``net.params`` holds the result.
+    Raises ``fastnn.DivergenceError`` (parameters of the last finite epoch
+    restored) if the cost or the parameters become NaN or inf.
+    """
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a fastnn.Network, got {type(net).__name__}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
+    epochs = check_epochs(epochs)
+    eta = check_positive_float(eta, "eta")
+    lmbda = check_non_negative_float(lmbda, "lmbda")
+    sub_batch = check_positive_int(sub_batch, "sub_batch")
+    checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
+    retries = _check_retries(retries)
+    if batch_size is not None:
+        batch_size = check_positive_int(batch_size, "batch_size")
+    elif mode == "average":
+        batch_size = 10
+    if replicas is not None:
+        replicas = check_positive_int(replicas, "replicas")
+    if average_every is not None:
+        average_every = check_positive_int(average_every, "average_every")
+        if mode != "average" or replicas is not None:
+            raise ValueError("average_every applies to mode='average' with one copy per "
+                             "chunk (replicas=None)")
+    try:
+        entropy = np.random.SeedSequence(seed).entropy
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"seed must be None or a non-negative int, got {seed!r}") from error
+    if callback is not None and not callable(callback):
+        raise TypeError("callback must be callable")
+    client = _get_client(client)
+    data = _Data(client, net, X, Y, checksum=checkpoint is not None)
+    if mode == "gradient" and batch_size is None:
+        batch_size = data.n
+    state = TrainingState(epochs=epochs, batch_size=batch_size, eta=eta,
+                          shuffle=mode == "average", seed_entropy=entropy,
+                          checkpoint_every=checkpoint_every, lmbda=lmbda)
+    # replicas 0: one per chunk (the default)
+    options = _Options(mode, 0 if replicas is None else min(replicas, data.n_chunks), sub_batch,
+                       average_every or 0)
+    history = DaskTrainingHistory(mode=mode)
+    return _Run(client, net, data, state, options, history, checkpoint, callback,
+                retries).run()
+
+
+def resume(path, X, Y, *, client=None, epochs=None, checkpoint=None, callback=None,
+           retries=3):
+    """Continue the ``fastnn.dask.train`` run saved in the checkpoint ``path``
+    on the same data (checked: row chunks and checksum). Returns
+    ``(network, history)``; in gradient mode, and in average mode with the
+    same chunking, the parameters are bitwise those of the uninterrupted
+    run."""
+    network, state, history, checksum, n_samples = read_checkpoint(path)
+    extras = _read_extras(path)
+    if extras is None:
+        raise ValueError(f"{os.fspath(path)} was written by Network.train, not by "
+                         "fastnn.dask.train: resume it with fastnn.resume")
+    mode, replicas, sub_batch, average_every, chunks = extras
+    client = _get_client(client)
+    data = _Data(client, network, X, Y, checksum=True)
+    if (data.n != n_samples or tuple(data.chunks) != tuple(chunks)
+            or data.checksum != checksum):
+        raise ValueError(
+            f"X and Y are not the data {os.fspath(path)} was trained on ({n_samples} samples "
+            f"in row chunks {_chunks_text(chunks)}, with its checksum); resume with the same "
+            "X and Y, chunked the same way")
+    if epochs is not None:
+        epochs = check_epochs(epochs)
+        if epochs < state.epochs_done:
+            raise ValueError(f"epochs={epochs} is fewer than the {state.epochs_done} the "
+                             "checkpoint has done already")
+        state.epochs = epochs
+    history = DaskTrainingHistory(mode=mode, cost=history.cost,
+                                  test_accuracy=history.test_accuracy, seconds=history.seconds)
+    run = _Run(client, network, data, state,
+               _Options(mode, replicas, sub_batch, average_every), history,
+               os.fspath(path) if checkpoint is None else checkpoint, callback,
+               _check_retries(retries))
+    return network, run.run()
+
+
+@dataclass
+class _Options:
+    mode: str
+    replicas: int  # 0: one copy per chunk
+    sub_batch: int
+    average_every: int = 0  # 0: once per epoch
+
+
+def _check_retries(retries):
+    if retries != 0:
+        retries = check_positive_int(retries, "retries")
+    return int(retries)
+
+
+def _get_client(client):
+    if client is None:
+        try:
+            return distributed.get_client()
+        except ValueError:
+            raise ValueError("fastnn.dask.train needs a dask.distributed cluster: pass "
+                             "client=distributed.Client(...) or create one first") from None
+    if not isinstance(client, distributed.Client):
+        raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}")
+    return client
+
+
+def _chunks_text(chunks):
+    chunks = list(chunks)
+    if len(chunks) > 6:
+        return f"({', '.join(map(str, chunks[:3]))}, ... {len(chunks)} chunks)"
+    return str(tuple(chunks))
+
+
+class _Data:
+    """X and Y on the cluster: their chunks' futures in row order, checked."""
+
+    def __init__(self, client, net, X, Y, *, checksum):
+        for name, array in (("X", X), ("Y", Y)):
+            if not isinstance(array, da.Array):
+                raise TypeError(
+                    f"{name} must be a dask array (dask.array.from_array, from_zarr, "
+                    f"map_blocks, ...), got {type(array).__name__}; for data in memory use "
+                    "Network.train")
+        if X.ndim != 2:
+            raise ValueError(f"X must have shape (n_samples, {net.sizes[0]}), got {X.shape}")
+        if Y.ndim not in (1, 2):
+            raise ValueError(f"Y must have shape (n_samples, {net.sizes[-1]}) or (n_samples,), "
+                             f"got {Y.shape}")
+        if any(np.isnan(c) for c in X.chunks[0]) or any(np.isnan(c) for c in Y.chunks[0]):
+            raise ValueError("X and Y must have known chunk sizes (call compute_chunk_sizes() "
+                             "on arrays built from dataframes or boolean indexing)")
+        if X.shape[1] != net.sizes[0]:
+            raise ValueError(f"X has {X.shape[1]} features per sample but the network's input "
+                             f"layer has {net.sizes[0]}")
+        for name, array in (("X", X), ("Y", Y)):
+            if array.ndim == 2 and array.numblocks[1] != 1:
+                raise ValueError(
+                    f"{name} is chunked along its columns too ({array.numblocks[1]} column "
+                    f"chunks {array.chunks[1]}); fastnn.dask trains on whole rows: rechunk it "
+                    f"along rows only, e.g. {name}.rechunk({{1: -1}})")
+        if Y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} samples but Y has {Y.shape[0]}")
+        if tuple(Y.chunks[0]) != tuple(X.chunks[0]):
+            raise ValueError(
+                f"Y's row chunks {_chunks_text(Y.chunks[0])} differ from X's "
+                f"{_chunks_text(X.chunks[0])}: rechunk Y like X, e.g. "
+                "Y.rechunk({0: X.chunks[0]})")
+        if X.shape[0] == 0:
+            raise ValueError("X is empty: it has 0 samples")
+        X, Y = client.persist([X, Y])
+        futures = {f.key: f for f in futures_of(X) + futures_of(Y)}
+        x_keys = [row[0] for row in X.__dask_keys__()]
+        y_keys = [row[0] if Y.ndim == 2 else row for row in Y.__dask_keys__()]
+        self.X, self.Y = X, Y  # kept: the futures live as long as the run
+        self.x = [futures[k] for k in x_keys]
+        self.y = [futures[k] for k in y_keys]
+        self.chunks = [int(c) for c in X.chunks[0]]
+        self.offsets = np.concatenate([[0], np.cumsum(self.chunks)]).astype(np.int64)
+        self.n = int(self.offsets[-1])
+        self.n_chunks = len(self.chunks)
+        checks = client.map(_check_chunk, self.x, self.y, n_inputs=net.sizes[0],
+                            n_outputs=net.sizes[-1], dtype=net.dtype.name, checksum=checksum,
+                            pure=False)
+        crcs = client.gather(checks)
+        # one number for the data and its chunking: the CRC of the chunks'
+        # (rows, CRC-32) in row order
+        self.checksum = zlib.crc32(np.asarray([(c, r) for c, r in zip(self.chunks, crcs)],
+                                              dtype=np.int64).tobytes())
+
+
+def _tree(client, parts):
+    """Add ``parts`` (futures of (sum, cost, timings)) pairwise in a fixed
+    binary tree over their order: ((0+1)+(2+3))+... ."""
+    level = list(parts)
+    while len(level) > 1:
+        nxt = [client.submit(_add, level[i], level[i + 1], pure=False)
+               for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+class _Run:
+    def __init__(self, client, net, data, state, options, history, checkpoint, callback,
+                 retries):
+        self.client, self.net, self.data, self.state = client, net, data, state
+        self.options, self.history = options, history
+        self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
+        self.callback, self.retries = callback, retries
+        self.spec = _Spec(tuple(net.sizes), net.dtype.name, int(net._rule), net.cost_name,
+                          net.output, options.sub_batch)
+        n_weights = sum(a * b for a, b in zip(net.sizes[1:], net.sizes[:-1]))
+        self.is_weight = np.zeros(net.n_params, bool)
+        self.is_weight[:n_weights] = True
+
+    def run(self):
+        state, history, net = self.state, self.history, self.net
+        if state.lmbda and not state.eta * state.lmbda / self.data.n < 1:
+            raise ValueError(f"eta * lmbda / n = {state.eta * state.lmbda / self.data.n:g}: "
+                             "L2's factor 1 - eta lmbda / n would be 0 or negative")
+        average = self.options.mode == "average"
+        # every worker loads (or compiles) the kernels once, before the clock
+        seconds = self.client.run(_prepare_worker, self.spec,
+                                  self.state.batch_size if average else None)
+        history.compile_seconds = max(seconds.values(), default=0.0)
+        history.driver = ("train_epoch (one thread per task), averaged" if average
+                          else "forward_pass + backward_pass, tree-reduced")
+        last_finite = net.params.copy()
+        while state.epochs_done < state.epochs:
+            epoch = state.epochs_done
+            epoch_started = time.perf_counter()
+            cost = self._average_epoch(epoch) if average else self._gradient_epoch()
+            epoch_cost = cost / self.data.n
+            if not (np.isfinite(epoch_cost) and np.all(np.isfinite(net.params))):
+                net.params[...] = last_finite
+                history.diverged_at = epoch + 1
+                raise DivergenceError(
+                    f"training diverged in epoch {epoch + 1} at eta={state.eta:g}; the "
+                    "parameters of the epoch before are restored: try a smaller eta",
+                    history)
+            np.copyto(last_finite, net.params)
+            state.epochs_done += 1
+            history.seconds.append(time.perf_counter() - epoch_started)
+            history.cost.append(epoch_cost)
+            stop = self.callback is not None and bool(self.callback(epoch + 1, history))
+            if self.checkpoint is not None and (stop or state.epochs_done == state.epochs
+                                                or state.epochs_done % state.checkpoint_every == 0):
+                self._write_checkpoint()
+            if stop:
+                break
+        net.history = history
+        return history
+
+    # -- rounds -------------------------------------------------------------------
+    def _round(self, submit):
+        """Scatter the parameters, submit the round's tasks (``submit(params
+        future)`` returns the future of its reduced (sum, cost, timings)),
+        wait for it; again from the scatter if the cluster lost something."""
+        for attempt in range(self.retries + 1):
+            started = time.perf_counter()
+            try:
+                params = self.client.scatter(self.net.params, hash=False)
+                root = submit(params)
+                total, cost, timings = root.result()
+            except _CLUSTER_ERRORS:
+                if attempt == self.retries:
+                    raise
+                self.history.retried_rounds += 1
+                continue
+            wall = time.perf_counter() - started
+            per_worker = {}
+            for worker, seconds in timings:
+                per_worker[worker] = per_worker.get(worker, 0.0) + seconds
+            self.history.round_seconds.append(wall)
+            self.history.round_started.append(started)
+            self.history.compute_seconds.append(max(per_worker.values()))
+            self.history.task_seconds.append(sum(per_worker.values()))
+            self.history.workers.append(len(per_worker))
+            return total, cost
+
+    def _gradient_epoch(self):
+        data, state = self.data, self.state
+        cost = 0.0
+        for start in range(0, data.n, state.batch_size):
+            stop = min(start + state.batch_size, data.n)
+            parts = []
+            for c in range(data.n_chunks):
+                lo = max(start, data.offsets[c]) - data.offsets[c]
+                hi = min(stop, data.offsets[c + 1]) - data.offsets[c]
+                if hi > lo:
+                    parts.append((c, int(lo), int(hi)))
+
+            def submit(params, parts=parts):
+                return _tree(self.client, [
+                    self.client.submit(_chunk_gradient, params, data.x[c], data.y[c], lo, hi,
+                                       self.spec, pure=False)
+                    for c, lo, hi in parts])
+
+            total, batch_cost = self._round(submit)
+            self.history.rows.append(stop - start)
+            self._step(total, stop - start)
+            cost += batch_cost
+        return cost
+
+    def _step(self, total, m):
+        """params <- decay params - (eta / m) total (weights decayed by
+        1 - eta lmbda / n; biases not), computed in float64."""
+        state = self.state
+        params = self.net.params.astype(np.float64)
+        if state.lmbda:
+            decay = 1.0 - state.eta * state.lmbda / self.data.n
+            params[self.is_weight] *= decay
+        params -= (state.eta / m) * total
+        self.net.params[...] = params
+
+    def _groups(self):
+        """The chunks of each replica: one each, or (replicas=R) chunks
+        [bounds[r], bounds[r+1]) for replica r (about equal counts)."""
+        n, r = self.data.n_chunks, self.options.replicas
+        if r == 0:
+            return [[c] for c in range(n)]
+        bounds = [(i * n) // r for i in range(r + 1)]
+        return [list(range(bounds[i], bounds[i + 1])) for i in range(r)]
+
+    def _average_epoch(self, epoch):
+        if self.options.average_every:
+            return self._average_epoch_in_rounds(epoch)
+        data, state, spec = self.data, self.state, self.spec
+        groups = self._groups()
+        entropy = state.seed_entropy
+
+        def seed(*key):
+            return np.random.SeedSequence(entropy, spawn_key=key).generate_state(1)[0]
+
+        def submit(params):
+            ends = []
+            for r, group in enumerate(groups):
+                visit = np.array(group)
+                np.random.default_rng(seed(1, epoch, r)).shuffle(visit)
+                rows = sum(data.chunks[c] for c in group)
+                previous = params
+                for i, c in enumerate(visit):
+                    last = i == len(visit) - 1
+                    previous = self.client.submit(
+                        _chunk_sgd, previous, data.x[c], data.y[c], spec, state.batch_size,
+                        state.eta, state.lmbda, data.n, np.uint32(seed(0, epoch, int(c))),
+                        float(rows) if last else None, pure=False)
+                ends.append(previous)
+            return _tree(self.client, ends)
+
+        total, cost = self._round(submit)
+        self.history.rows.append(data.n)
+        self.net.params[...] = total / data.n
+        return cost
+
+    def _average_epoch_in_rounds(self, epoch):
+        """average_every=k: a round per k mini-batches of every chunk."""
+        data, state, spec = self.data, self.state, self.spec
+        entropy = state.seed_entropy
+        seeds = [np.uint32(np.random.SeedSequence(entropy, spawn_key=(0, epoch, c))
+                           .generate_state(1)[0]) for c in range(data.n_chunks)]
+        span = self.options.average_every * state.batch_size
+        cost = 0.0
+        for lo in range(0, max(data.chunks), span):
+            parts = [(c, lo, min(lo + span, data.chunks[c])) for c in range(data.n_chunks)
+                     if data.chunks[c] > lo]
+            rows = sum(hi - lo for _, lo, hi in parts)
+
+            def submit(params, parts=parts):
+                return _tree(self.client, [
+                    self.client.submit(_chunk_sgd, params, data.x[c], data.y[c], spec,
+                                       state.batch_size, state.eta, state.lmbda, data.n,
+                                       seeds[c], float(hi - lo), (lo, hi), pure=False)
+                    for c, lo, hi in parts])
+
+            total, round_cost = self._round(submit)
+            self.history.rows.append(rows)
+            self.net.params[...] = total / rows
+            cost += round_cost
+        return cost
+
+    # -- checkpoints ---------------------------------------------------------------
+    def _write_checkpoint(self):
+        """fastnn's checkpoint format (fastnn.checkpoint.write_checkpoint's
+        entries; read_checkpoint reads it) and this run's own: the mode,
+        the replicas, the sub-batch and the row chunks."""
+        net, state, history = self.net, self.state, self.history
+        arrays = {
+            "format_version": np.array(CHECKPOINT_FORMAT),
+            "kind": np.array(CHECKPOINT_KIND),
+            "sizes": np.asarray(net.sizes, dtype=np.int64),
+            "dtype": np.array(net.dtype.name),
+            "params": net.params,
+            "cost": np.array(net.cost_name),
+            "output": np.array(net.output),
+            "lmbda": np.array(float(state.lmbda)),
+            "epochs": np.array(state.epochs),
+            "batch_size": np.array(state.batch_size),
+            "eta": np.array(float(state.eta)),
+            "shuffle": np.array(bool(state.shuffle)),
+            "seed_entropy": np.array(str(state.seed_entropy)),
+            "checkpoint_every": np.array(state.checkpoint_every),
+            "epochs_done": np.array(state.epochs_done),
+            "samples_done": np.array(0),
+            "partial_cost": np.array(0.0),
+            "n_samples": np.array(self.data.n),
+            "data_checksum": np.array(int(self.data.checksum)),
+            "history_cost": np.asarray(history.cost, dtype=np.float64),
+            "history_test_accuracy": np.asarray(history.test_accuracy, dtype=np.float64),
+            "history_seconds": np.asarray(history.seconds, dtype=np.float64),
+            "dask_mode": np.array(self.options.mode),
+            "dask_replicas": np.array(self.options.replicas),
+            "dask_sub_batch": np.array(self.options.sub_batch),
+            "dask_average_every": np.array(self.options.average_every),
+            "dask_chunks": np.asarray(self.data.chunks, dtype=np.int64),
+        }
+        _write_npz_atomically(self.checkpoint, arrays)
+
+
+def _read_extras(path):
+    """(mode, replicas, sub_batch, average_every, chunks) of a fastnn.dask checkpoint, or
+    None for a checkpoint of Network.train."""
+    from fastnn._files import npz_headers, open_npz, read_npz_member, read_npz_scalar
+
+    archive = open_npz(os.fspath(path), "checkpoint")
+    with archive:
+        headers = npz_headers(archive)
+        if "dask_mode" not in headers:
+            return None
+        mode = str(read_npz_scalar(archive, headers, "dask_mode", "U"))
+        replicas = int(read_npz_scalar(archive, headers, "dask_replicas", "iu"))
+        sub_batch = int(read_npz_scalar(archive, headers, "dask_sub_batch", "iu"))
+        average_every = (int(read_npz_scalar(archive, headers, "dask_average_every", "iu"))
+                         if "dask_average_every" in headers else 0)
+        header = headers["dask_chunks"]
+        if header.dtype.kind not in "iu" or len(header.shape) != 1 or header.shape[0] > 1 << 24:
+            raise ValueError(f"{os.fspath(path)} is not a valid fastnn.dask checkpoint")
+        chunks = read_npz_member(archive, "dask_chunks", header).tolist()
+    if mode not in MODES or replicas < 0 or sub_batch < 1 or average_every < 0:
+        raise ValueError(f"{os.fspath(path)} is not a valid fastnn.dask checkpoint")
+    return mode, replicas, sub_batch, average_every, chunks
