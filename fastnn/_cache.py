@@ -105,6 +105,7 @@ PURE_PYTHON_MODULES = (
     "_threads.py",
     "checkpoint.py",
     "cli.py",
+    "dask.py",
     "datasets.py",
     "estimators.py",
     "exceptions.py",
