@@ -85,8 +85,10 @@ def data_checksum(inputs, targets, sample_weight=None) -> int:
     return checksum
 
 
-def write_checkpoint(path, network, state, history, checksum, n_samples) -> str:
-    """Write the run to ``path`` whole or not at all; returns the path."""
+def write_checkpoint(path, network, state, history, checksum, n_samples, extra=None) -> str:
+    """Write the run to ``path`` whole or not at all; returns the path.
+    extra: entries of the caller's own (``fastnn.dask``'s), added to the
+    file; read_checkpoint ignores them."""
     arrays = {
         "format_version": np.array(CHECKPOINT_FORMAT),
         "kind": np.array(CHECKPOINT_KIND),
@@ -110,6 +112,7 @@ def write_checkpoint(path, network, state, history, checksum, n_samples) -> str:
         "history_cost": np.asarray(history.cost, dtype=np.float64),
         "history_test_accuracy": np.asarray(history.test_accuracy, dtype=np.float64),
         "history_seconds": np.asarray(history.seconds, dtype=np.float64),
+        **(extra or {}),
     }
     return _write_npz_atomically(os.fspath(path), arrays)
 

@@ -63,8 +63,7 @@ except ImportError as error:  # pragma: no cover - exercised without dask
         f"({error})") from error
 
 from fastnn import kernels
-from fastnn.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_KIND, TrainingState,
-                               _write_npz_atomically, read_checkpoint)
+from fastnn.checkpoint import TrainingState, read_checkpoint, write_checkpoint
 from fastnn.exceptions import DivergenceError
 from fastnn.kernels.objective import plain_objective
 from fastnn.network import Network, TrainingHistory
@@ -646,37 +645,14 @@ class _Run:
         """fastnn's checkpoint format (fastnn.checkpoint.write_checkpoint's
         entries; read_checkpoint reads it) and this run's own: the mode,
         the replicas, the sub-batch and the row chunks."""
-        net, state, history = self.net, self.state, self.history
-        arrays = {
-            "format_version": np.array(CHECKPOINT_FORMAT),
-            "kind": np.array(CHECKPOINT_KIND),
-            "sizes": np.asarray(net.sizes, dtype=np.int64),
-            "dtype": np.array(net.dtype.name),
-            "params": net.params,
-            "cost": np.array(net.cost_name),
-            "output": np.array(net.output),
-            "lmbda": np.array(float(state.lmbda)),
-            "epochs": np.array(state.epochs),
-            "batch_size": np.array(state.batch_size),
-            "eta": np.array(float(state.eta)),
-            "shuffle": np.array(bool(state.shuffle)),
-            "seed_entropy": np.array(str(state.seed_entropy)),
-            "checkpoint_every": np.array(state.checkpoint_every),
-            "epochs_done": np.array(state.epochs_done),
-            "samples_done": np.array(0),
-            "partial_cost": np.array(0.0),
-            "n_samples": np.array(self.data.n),
-            "data_checksum": np.array(int(self.data.checksum)),
-            "history_cost": np.asarray(history.cost, dtype=np.float64),
-            "history_test_accuracy": np.asarray(history.test_accuracy, dtype=np.float64),
-            "history_seconds": np.asarray(history.seconds, dtype=np.float64),
-            "dask_mode": np.array(self.options.mode),
-            "dask_replicas": np.array(self.options.replicas),
-            "dask_sub_batch": np.array(self.options.sub_batch),
-            "dask_average_every": np.array(self.options.average_every),
-            "dask_chunks": np.asarray(self.data.chunks, dtype=np.int64),
-        }
-        _write_npz_atomically(self.checkpoint, arrays)
+        write_checkpoint(self.checkpoint, self.net, self.state, self.history,
+                         self.data.checksum, self.data.n, extra={
+                             "dask_mode": np.array(self.options.mode),
+                             "dask_replicas": np.array(self.options.replicas),
+                             "dask_sub_batch": np.array(self.options.sub_batch),
+                             "dask_average_every": np.array(self.options.average_every),
+                             "dask_chunks": np.asarray(self.data.chunks, dtype=np.int64),
+                         })
 
 
 def _read_extras(path):

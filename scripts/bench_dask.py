@@ -120,7 +120,7 @@ def local_cluster(n_workers):
     environ = dict(os.environ)
     try:
         with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
-                                      processes=True, dashboard_address=None,
+                                      processes=True, dashboard_address=":0",
                                       silence_logs=logging.ERROR) as cluster, \
                 distributed.Client(cluster) as client:
             yield client

@@ -30,11 +30,13 @@ def _cluster(n_workers):
     """A LocalCluster of worker processes. Its nannies run in this process
     and set OMP_NUM_THREADS=1 (distributed.nanny.pre-spawn-environ) in
     this process's environment for good, which would cap the threads of
-    every later test's Network.train: the environment is restored."""
+    every later test's Network.train: the environment is restored. (The
+    dashboard on a free port: dashboard_address=None still takes 8787, and
+    a second cluster alive at once then warns that it is in use.)"""
     environ = dict(os.environ)
     try:
         with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
-                                      processes=True, dashboard_address=None,
+                                      processes=True, dashboard_address=":0",
                                       silence_logs=logging.ERROR) as cluster:
             yield cluster
     finally:
