@@ -223,6 +223,18 @@ def _array(archive, headers, key, kinds, shape, max_length):
     return read_npz_member(archive, key, header)
 
 
+def set_total_epochs(state, epochs) -> None:
+    """A resumed run's new total of epochs (``resume(epochs=...)``):
+    ValueError if fewer than the checkpoint has done already."""
+    from ._validation import check_epochs
+
+    epochs = check_epochs(epochs)
+    if epochs < state.epochs_done:
+        raise ValueError(f"epochs={epochs} is fewer than the {state.epochs_done} the "
+                         "checkpoint has done already")
+    state.epochs = epochs
+
+
 def resume(path, X, Y, *, epochs=None, test_data=None, callback=None, progress=None,
            n_threads=None, checkpoint=None, on_divergence="raise", sample_weight=None):
     """Continue the training run saved in the checkpoint ``path``.
@@ -240,8 +252,6 @@ def resume(path, X, Y, *, epochs=None, test_data=None, callback=None, progress=N
     the run, bitwise those of the uninterrupted run; history holds every
     epoch of the run, the resumed ones included.
     """
-    from ._validation import check_epochs
-
     network, state, history, checksum, n_samples = read_checkpoint(path)
     inputs, targets = network._check_pair(X, Y, "X", "Y")
     weights = network._check_sample_weight(sample_weight, inputs.shape[0])
@@ -250,11 +260,7 @@ def resume(path, X, Y, *, epochs=None, test_data=None, callback=None, progress=N
             f"X and Y are not the data {os.fspath(path)} was trained on ({n_samples} samples "
             f"with another checksum); resume with the same X and Y (and sample_weight)")
     if epochs is not None:
-        epochs = check_epochs(epochs)
-        if epochs < state.epochs_done:
-            raise ValueError(f"epochs={epochs} is fewer than the {state.epochs_done} the "
-                             "checkpoint has done already")
-        state.epochs = epochs
+        set_total_epochs(state, epochs)
     history = network._run_training(
         inputs, targets, state, history, test_data=test_data, callback=callback,
         progress=progress, n_threads=n_threads,

@@ -63,7 +63,8 @@ except ImportError as error:  # pragma: no cover - exercised without dask
         f"({error})") from error
 
 from fastnn import kernels
-from fastnn.checkpoint import TrainingState, read_checkpoint, write_checkpoint
+from fastnn.checkpoint import (TrainingState, read_checkpoint, set_total_epochs,
+                               write_checkpoint)
 from fastnn.exceptions import DivergenceError
 from fastnn.kernels.objective import plain_objective
 from fastnn.network import Network, TrainingHistory
@@ -344,11 +345,7 @@ def resume(path, X, Y, *, client=None, epochs=None, checkpoint=None, callback=No
             f"in row chunks {_chunks_text(chunks)}, with its checksum); resume with the same "
             "X and Y, chunked the same way")
     if epochs is not None:
-        epochs = check_epochs(epochs)
-        if epochs < state.epochs_done:
-            raise ValueError(f"epochs={epochs} is fewer than the {state.epochs_done} the "
-                             "checkpoint has done already")
-        state.epochs = epochs
+        set_total_epochs(state, epochs)
     history = DaskTrainingHistory(mode=mode, cost=history.cost,
                                   test_accuracy=history.test_accuracy, seconds=history.seconds)
     run = _Run(client, network, data, state,
