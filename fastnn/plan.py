@@ -198,11 +198,11 @@ class EpochPlan:
                       self.batch_size, eta, self.activations, self.deltas, self.batch_targets,
                       self.control, objective)
 
-    def warm_up(self, params, inputs, targets, eta, sample_weight=None) -> None:
+    def warm_up(self, params, inputs, targets, eta) -> None:
         """Run the driver once on the first batch and a copy of ``params``,
         so that numba compiles (or loads from its cache) every kernel the
         epochs will call, for these very argument types, before the first
-        epoch's clock starts."""
+        epoch's clock starts. (Sample weights and L2 need no warm-up of
+        their own: the Objective has the same types with and without them.)"""
         n = min(inputs.shape[0], self.batch_size)
-        self.run(params.copy(), inputs[:n], targets[:n], np.arange(n, dtype=np.int64), eta,
-                 sample_weight=None if sample_weight is None else sample_weight[:n])
+        self.run(params.copy(), inputs[:n], targets[:n], np.arange(n, dtype=np.int64), eta)

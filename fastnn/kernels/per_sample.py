@@ -110,11 +110,12 @@ def _block_tail(params, sizes, targets, order, start, m, eta, activations, delta
         for j in range(step.shape[0]):
             step[j] *= eta
             b1[j] -= step[j]
+        if decay != 1:  # §10: the L2 part of the steps of layers 2..l
+            for i in range(2, n_layers + 1):
+                decay_weights(flat_weights(params, sizes, i), decay)
         if r + 1 < m:
             activate_deferred(z1, b1, steps, gram, r + 1, activate_1, decay)
             for i in range(2, n_layers + 1):
-                if decay != 1:
-                    decay_weights(flat_weights(params, sizes, i), decay)
                 step_and_forward(flat_weights(params, sizes, i),
                                   layer_biases(params, sizes, i),
                                   sample_row(deltas, sizes, i, LOOKAHEAD, r),
@@ -124,8 +125,6 @@ def _block_tail(params, sizes, targets, order, start, m, eta, activations, delta
                                   eta, i < n_layers or activates_output(rule))
         else:
             for i in range(2, n_layers + 1):
-                if decay != 1:
-                    decay_weights(flat_weights(params, sizes, i), decay)
                 step_one(flat_weights(params, sizes, i), layer_biases(params, sizes, i),
                       sample_row(deltas, sizes, i, LOOKAHEAD, r),
                       sample_row(activations, sizes, i - 1, LOOKAHEAD, r), eta)
