@@ -3,9 +3,10 @@
 ``import fastnn`` loads numpy and numba only; scikit-learn, tqdm and
 matplotlib are imported by the parts that need them.
 """
-from .checkpoint import resume
 from .exceptions import DivergenceError, DivergenceWarning, SaturationWarning
-from .network import Network, TrainingHistory, load
+from .network import Network
+from .persistence import load, resume
+from .run_state import TrainingHistory
 
 __all__ = ["Network", "TrainingHistory", "load", "resume", "DivergenceError",
            "DivergenceWarning", "SaturationWarning", "__version__"]

@@ -32,14 +32,22 @@ import stat
 import time
 import tokenize
 import zipfile
+import zlib
 
 import numpy as np
 from numpy.lib import format as npy_format
 
-__all__ = ["atomic_write", "TEMPORARY_SUFFIX", "STALE_SECONDS", "NpyHeader",
+__all__ = ["atomic_write", "fsync_directory", "DAMAGE", "TEMPORARY_SUFFIX", "STALE_SECONDS", "NpyHeader",
            "read_npy_header", "npz_headers"]
 
 TEMPORARY_SUFFIX = ".fastnn-tmp"
+# What damage inside an archive can raise while it is read: zipfile raises
+# NotImplementedError for an unknown compression method, RuntimeError for
+# an encrypted member, and OSError for a directory pointing before the
+# file's start.
+DAMAGE = (ValueError, TypeError, KeyError, IndexError, OverflowError, EOFError, OSError,
+          NotImplementedError, RuntimeError, zipfile.BadZipFile, zipfile.LargeZipFile,
+          zlib.error)
 # A temporary file of the same target older than this is taken to be left
 # by a killed process, and removed by the next save of that target.
 STALE_SECONDS = 3600
@@ -99,7 +107,7 @@ def atomic_write(path, write) -> str:
             except OSError:
                 pass
         raise
-    _fsync_directory(directory)
+    fsync_directory(directory)
     return path
 
 
@@ -127,7 +135,7 @@ def _remove_stale_temporaries(directory: str, name: str) -> None:
             pass  # gone already, or not ours to remove
 
 
-def _fsync_directory(directory: str) -> None:
+def fsync_directory(directory: str) -> None:
     if not hasattr(os, "O_DIRECTORY"):
         return  # Windows: directories cannot be opened, and NTFS journals renames
     try:

@@ -15,23 +15,16 @@ import numpy as np
 from numba.core import event as numba_event
 
 from .network import Network
-from .plan import EpochPlan
+from .plan import DRIVERS, EpochPlan
 
-__all__ = ["DTYPES", "CompileCounter", "compile_kernels"]
+__all__ = ["DTYPES", "EXAMPLES", "CompileCounter", "compile_kernels"]
 
 DTYPES = ("float64", "float32")
 
-# driver: (sizes, batch size, n_threads). The shapes are the smallest for
-# which EpochPlan picks that driver (kernels.use_shared_epoch,
-# kernels.uses_layer_threads); two threads are asked for even on one core,
-# since the driver, not the threads, is what gets compiled.
-_EXAMPLES = {
-    "train_epoch": ([4, 3, 2], 2, 1),
-    "train_epoch_per_sample": ([4, 3, 2], 1, 1),
-    "train_epoch_shared": ([784, 30, 10], 10, 2),
-    "train_epoch_per_sample_shared": ([784, 30, 10], 1, 2),
-    "train_epoch_threaded": ([512, 512, 512, 2], 4, 2),
-}
+# driver: (sizes, batch size, n_threads), from the drivers' table
+# (fastnn.plan.DRIVERS): the smallest network for which EpochPlan picks it.
+EXAMPLES = {name: driver.example for name, driver in DRIVERS.items()
+            if driver.example is not None}
 
 
 def compile_kernels(dtypes=DTYPES, report=None):
@@ -44,7 +37,7 @@ def compile_kernels(dtypes=DTYPES, report=None):
     total = 0.0
     for dtype in dtypes:
         entries = [(name, partial(_compile_driver, name, *example, dtype))
-                   for name, example in _EXAMPLES.items()]
+                   for name, example in EXAMPLES.items()]
         entries.append(("forward_pass, backward_pass", partial(_compile_passes, dtype)))
         for name, compile_entry in entries:
             counter = CompileCounter()

@@ -32,7 +32,6 @@ import numba
 from numba.core import config as numba_config
 
 from . import _config
-from ._validation import check_positive_int
 
 __all__ = ["available_cores", "default_thread_count", "borrow_threads", "run_workers",
            "parallel_region"]
@@ -61,12 +60,6 @@ def default_thread_count() -> int:
         threads = min(threads, int(omp))
     return max(1, threads)
 
-
-def check_thread_count(n_threads) -> int:
-    """``n_threads`` as an int >= 1 (None: default_thread_count())."""
-    if n_threads is None:
-        return default_thread_count()
-    return check_positive_int(n_threads, "n_threads")
 
 
 class _CoreBudget:

@@ -12,7 +12,8 @@ import os
 
 import numpy as np
 
-from ._config import jit
+from ._threads import default_thread_count
+from .kernels.checks import all_finite
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -85,28 +86,9 @@ def _writable_alias(array: np.ndarray) -> np.ndarray:
     return np.asarray(_ReadOnlyMemory(array))
 
 
-@jit
-def all_finite(values):
-    """Whether every element of ``values`` (float, C-contiguous, any shape)
-    is finite.
-
-    x * 0 is 0 for a finite x and NaN for an infinite or NaN one, and the
-    fastmath flags keep NaN semantics, so a sum of x * 0 is 0 exactly when
-    every x is finite: one vectorized pass with no temporary array
-    (np.isfinite(X).all() allocates one of X's length; for 784 x 10,000
-    float64 it took 4.5-7.6 ms here, this 3.5 ms, against a 41 ms epoch).
-    One thread: two took 1.4 ms, but a parallel function costs about 2 s
-    of compiling per signature, and a region waits for a busy core.
-    """
-    flat = values.reshape(values.size)
-    zero = flat.dtype.type(0)
-    total = zero
-    for i in range(flat.shape[0]):
-        total += flat[i] * zero
-    return total == 0
-
-
-def _all_finite(array: np.ndarray) -> bool:
+def all_finite_array(array: np.ndarray) -> bool:
+    """Whether every element of ``array`` is finite (the compiled scan for
+    C-contiguous float32/float64, NumPy's otherwise)."""
     if array.dtype in SUPPORTED_DTYPES and array.flags.c_contiguous:
         with np.errstate(invalid="ignore"):  # inf * 0, when run as plain Python
             return bool(all_finite(array))
@@ -114,7 +96,7 @@ def _all_finite(array: np.ndarray) -> bool:
 
 
 def _check_finite(array: np.ndarray, name: str) -> None:
-    if not _all_finite(array):
+    if not all_finite_array(array):
         bad = np.argwhere(~np.isfinite(array))[0]
         kind = "NaN" if np.isnan(array[tuple(bad)]) else "inf"
         raise ValueError(
@@ -213,6 +195,21 @@ def check_targets(Y, n_samples: int, n_outputs: int, dtype: np.dtype, name: str 
     return array
 
 
+def check_pair(x, y, sizes, dtype: np.dtype, x_name: str = "X", y_name: str = "Y"):
+    """Inputs (m, sizes[0]) and targets (m, sizes[-1]) of a network of
+    ``sizes`` and ``dtype``; a single sample (x of shape (sizes[0],))
+    becomes m = 1, its y a label or a target vector."""
+    inputs, single = check_inputs(x, sizes[0], dtype, x_name)
+    if single:
+        y = np.asarray(y)
+        if y.ndim == 0:
+            y = y.reshape(1)
+        elif y.ndim == 1 and y.shape[0] == sizes[-1] and (sizes[-1] > 1 or y.dtype.kind == "f"):
+            y = y.reshape(1, -1)
+    targets = check_targets(y, inputs.shape[0], sizes[-1], dtype, y_name)
+    return inputs, targets
+
+
 def check_positive_int(value, name: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
@@ -228,6 +225,13 @@ def check_positive_float(value, name: str) -> float:
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return value
+
+
+def check_thread_count(n_threads) -> int:
+    """``n_threads`` as an int >= 1 (None: ``_threads.default_thread_count()``)."""
+    if n_threads is None:
+        return default_thread_count()
+    return check_positive_int(n_threads, "n_threads")
 
 
 def check_non_negative_float(value, name: str) -> float:
@@ -372,6 +376,13 @@ def gib(n_bytes) -> str:
     if n_bytes < _GIB:
         return f"{n_bytes / 2**20:,.2f} MiB"
     return f"{n_bytes / _GIB:,.2f} GiB"
+
+
+def sizes_text(sizes) -> str:
+    """Layer sizes for messages: the list, or its first four and a count."""
+    if len(sizes) > 8:
+        return "[" + ", ".join(map(str, sizes[:4])) + f", ... ({len(sizes)} layers)]"
+    return str(list(sizes))
 
 
 def check_memory(n_bytes: int, what: str) -> None:

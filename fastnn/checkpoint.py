@@ -1,94 +1,71 @@
-"""Checkpoints: a training run saved between epochs, or where Ctrl-C stopped
-it, and resumed bitwise.
+"""The checkpoint file format: a training run saved between epochs, or where
+Ctrl-C stopped it.
 
 ``Network.train(..., checkpoint="run.ckpt")`` writes one after every
 ``checkpoint_every``-th epoch, after the last, and when Ctrl-C stops an
-epoch; ``fastnn.resume("run.ckpt", X, Y)`` continues the run. A checkpoint
-holds the parameters, the training arguments, how far the run got (epochs
-done, and the samples of the next epoch whose steps are taken), the seed
-of the shuffle stream, a checksum of the training data, and the history so
-far. Training 2 epochs and resuming for 2 more gives bitwise the parameters
-of 4 epochs in one call, for every epoch driver and dtype
-(tests/test_checkpoint.py).
+epoch (``fastnn.training``); ``fastnn.resume("run.ckpt", X, Y)``
+(``fastnn.persistence``) continues the run. This module knows the file
+only: :func:`write_checkpoint` and :func:`read_checkpoint`.
 
-Each epoch's order is drawn from its own seed, ``epoch_seed(entropy, e)``,
-a function of the run's seed and the epoch's number only: an epoch resumed
-in another process shuffles exactly as it would have.
+A checkpoint holds the network (sizes, dtype, cost, output, the flat
+parameter vector), the run's :class:`~fastnn.run_state.TrainingState`
+(arguments, epochs done, the samples of the next epoch whose steps are
+taken and their cost, the seed of the shuffle stream, the optimizer's
+state, the kernel plan), a checksum of the training data, and the history
+so far. Training 2 epochs and resuming for 2 more gives bitwise the
+parameters of 4 epochs in one call, for every epoch driver and dtype
+(tests/test_interrupt.py).
+
+Entries added after format 1 was first written are optional: a file
+without them reads as the run they describe by default (quadratic cost,
+sigmoid output, no L2, plain SGD, no recorded plan).
 """
 from __future__ import annotations
 
+import json
 import os
 import zipfile
-import zlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["TrainingState", "epoch_seed", "data_checksum", "write_checkpoint",
-           "read_checkpoint", "resume"]
+from ._files import (atomic_write, npz_headers, open_npz, read_npz_member,
+                     read_npz_scalar)
+from ._validation import check_dtype, check_memory, check_sizes
+from .kernels.layout import parameter_count
+from .kernels.objective import output_rule
+from .model_file import SavedNetwork
+from .run_state import TrainingHistory, TrainingState
+
+__all__ = ["Checkpoint", "write_checkpoint", "read_checkpoint", "CHECKPOINT_FORMAT",
+           "CHECKPOINT_KIND"]
 
 CHECKPOINT_FORMAT = 1
 CHECKPOINT_KIND = "fastnn-checkpoint"
-
-# Epoch seeds are drawn this many at a time; the first block is the
-# original stream of SeedSequence(seed).generate_state, so seeds (and
-# results) of runs shorter than this did not change when checkpoints came.
-_SEEDS_PER_BLOCK = 4096
-# The type of the epochs' shuffle seeds (SeedSequence.generate_state).
-EPOCH_SEED_TYPE = np.uint32
+# The optimizer's arrays are stored as "optimizer_array_<name>"; the
+# optimizer's settings and the plan as UTF-8 JSON in a uint8 array of at
+# most RECORD_BYTES.
+OPTIMIZER_ARRAY_PREFIX = "optimizer_array_"
+RECORD_BYTES = 1 << 20
 
 
-@dataclass
-class TrainingState:
-    """How a training run was asked to go, and how far it got."""
+class Checkpoint(NamedTuple):
+    """What :func:`read_checkpoint` returns."""
 
-    epochs: int  # epochs the run trains in total
-    batch_size: int
-    eta: float
-    shuffle: bool
-    seed_entropy: int  # numpy.random.SeedSequence(seed).entropy
-    checkpoint_every: int = 1
-    epochs_done: int = 0
-    samples_done: int = 0  # of epoch epochs_done, where Ctrl-C stopped it
-    partial_cost: float = 0.0  # sum_n C_n over those samples
-    lmbda: float = 0.0  # L2 (docs/theory.md §10)
-
-
-_seed_block_cache = {}
-
-
-def epoch_seed(entropy, epoch):
-    """The shuffle seed of epoch ``epoch`` (from 0) of the run whose
-    SeedSequence entropy is ``entropy``."""
-    block, index = divmod(int(epoch), _SEEDS_PER_BLOCK)
-    key = (entropy, block)
-    seeds = _seed_block_cache.get(key)
-    if seeds is None:
-        spawn_key = () if block == 0 else (block,)
-        seeds = np.random.SeedSequence(entropy, spawn_key=spawn_key).generate_state(
-            _SEEDS_PER_BLOCK, dtype=EPOCH_SEED_TYPE)
-        _seed_block_cache.clear()  # one run at a time needs one block
-        _seed_block_cache[key] = seeds
-    return seeds[index]
-
-
-def data_checksum(inputs, targets, sample_weight=None) -> int:
-    """CRC-32 of the training data's bytes (C-contiguous arrays; the sample
-    weights too, when there are any), to tell a resume that it was handed
-    other data. About 1 GB/s."""
-    checksum = 0
-    arrays = (inputs, targets) if sample_weight is None else (inputs, targets, sample_weight)
-    for array in arrays:
-        flat = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
-        for start in range(0, flat.size, 1 << 26):
-            checksum = zlib.crc32(flat[start:start + (1 << 26)], checksum)
-    return checksum
+    network: SavedNetwork
+    state: TrainingState
+    history: TrainingHistory
+    data_checksum: int
+    n_samples: int
 
 
 def write_checkpoint(path, network, state, history, checksum, n_samples, extra=None) -> str:
     """Write the run to ``path`` whole or not at all; returns the path.
-    extra: entries of the caller's own (``fastnn.dask``'s), added to the
-    file; read_checkpoint ignores them."""
+
+    network: anything with ``sizes``, ``dtype``, ``params``, ``cost_name``
+    and ``output`` (a ``fastnn.Network``). extra: entries of the caller's
+    own (``fastnn.dask``'s), added to the file; read_checkpoint ignores
+    them."""
     arrays = {
         "format_version": np.array(CHECKPOINT_FORMAT),
         "kind": np.array(CHECKPOINT_KIND),
@@ -112,15 +89,22 @@ def write_checkpoint(path, network, state, history, checksum, n_samples, extra=N
         "history_cost": np.asarray(history.cost, dtype=np.float64),
         "history_test_accuracy": np.asarray(history.test_accuracy, dtype=np.float64),
         "history_seconds": np.asarray(history.seconds, dtype=np.float64),
-        **(extra or {}),
     }
-    return _write_npz_atomically(os.fspath(path), arrays)
+    # The optional entries, only where they are not the default, so that a
+    # plain run's file is what it always was.
+    if state.optimizer != "sgd" or state.optimizer_options or state.optimizer_arrays:
+        arrays["optimizer"] = np.array(state.optimizer)
+        arrays["optimizer_options"] = _record(state.optimizer_options)
+        for name, array in state.optimizer_arrays.items():
+            arrays[OPTIMIZER_ARRAY_PREFIX + name] = np.asarray(array)
+    if state.plan:
+        arrays["plan"] = _record(state.plan)
+    arrays.update(extra or {})
+    return atomic_write(os.fspath(path), lambda stream: np.savez(stream, **arrays))
 
 
-def _write_npz_atomically(path, arrays) -> str:
-    from ._files import atomic_write
-
-    return atomic_write(path, lambda stream: np.savez(stream, **arrays))
+def _record(values: dict) -> np.ndarray:
+    return np.frombuffer(json.dumps(values, sort_keys=True).encode("utf-8"), dtype=np.uint8)
 
 
 _SCALARS = {"format_version": "iu", "kind": "U", "dtype": "U", "epochs": "iu",
@@ -130,23 +114,18 @@ _SCALARS = {"format_version": "iu", "kind": "U", "dtype": "U", "epochs": "iu",
 # Entries added after format 1 was first written, and what a checkpoint
 # without them meant.
 _OPTIONAL_SCALARS = {"cost": ("U", "quadratic"), "output": ("U", "sigmoid"),
-                     "lmbda": ("f", 0.0)}
+                     "lmbda": ("f", 0.0), "optimizer": ("U", "sgd")}
 
 
-def read_checkpoint(path):
-    """(network, state, history, data checksum, n_samples) of a checkpoint
-    written by ``write_checkpoint``.
+def read_checkpoint(path) -> Checkpoint:
+    """The :class:`Checkpoint` (network, state, history, data checksum,
+    n_samples) written by ``write_checkpoint`` at ``path``.
 
     As ``fastnn.load`` does for models, everything is checked from the zip
     directory and the ``.npy`` headers before any array is allocated or
     decompressed (a small file that claims a huge array is refused at
     once); ValueError names what is wrong.
     """
-    from ._files import npz_headers, open_npz, read_npz_scalar
-    from ._validation import check_memory
-    from .kernels.layout import parameter_count
-    from .network import Network, TrainingHistory
-
     path = os.fspath(path)
     archive = open_npz(path, "checkpoint")
     with archive:
@@ -163,7 +142,7 @@ def read_checkpoint(path):
             if values["format_version"] != CHECKPOINT_FORMAT:
                 raise ValueError(f"it is of format {values['format_version']}; this fastnn "
                                  f"reads format {CHECKPOINT_FORMAT}")
-            sizes = _array(archive, headers, "sizes", "iu", None, 1024).tolist()
+            sizes = check_sizes(_array(archive, headers, "sizes", "iu", None, 1024).tolist())
             dtype = np.dtype(values["dtype"])
             n_params = parameter_count(sizes)
             check_memory(n_params * dtype.itemsize,
@@ -174,10 +153,19 @@ def read_checkpoint(path):
                        # empty when the run had no test data
                        _array(archive, headers, "history_test_accuracy", "f", None, done),
                        _array(archive, headers, "history_seconds", "f", (done,), None)]
-            network = Network.__new__(Network)
-            network.__setstate__({"sizes": sizes, "dtype": dtype.name, "params": params,
-                                  "cost": str(values["cost"]),
-                                  "output": str(values["output"])})
+            optimizer_options = _read_record(archive, headers, "optimizer_options")
+            plan = _read_record(archive, headers, "plan")
+            optimizer_arrays = {}
+            for key, header in headers.items():
+                if key.startswith(OPTIMIZER_ARRAY_PREFIX):
+                    check_memory(header.nbytes, f"{path}'s '{key}'")
+                    optimizer_arrays[key[len(OPTIMIZER_ARRAY_PREFIX):]] = read_npz_member(
+                        archive, key, header)
+            cost, output = str(values["cost"]), str(values["output"])
+            output_rule(cost, output)
+            network = SavedNetwork(sizes=sizes, dtype=check_dtype(dtype.name),
+                                   params=np.ascontiguousarray(params, dtype=dtype),
+                                   cost=cost, output=output)
         except _NotACheckpoint:
             raise ValueError(f"{path} is not a fastnn checkpoint (a model file? load it "
                              "with fastnn.load)") from None
@@ -188,7 +176,8 @@ def read_checkpoint(path):
         shuffle=bool(values["shuffle"]), seed_entropy=int(values["seed_entropy"]),
         checkpoint_every=values["checkpoint_every"], epochs_done=values["epochs_done"],
         samples_done=values["samples_done"], partial_cost=values["partial_cost"],
-        lmbda=float(values["lmbda"]))
+        lmbda=float(values["lmbda"]), optimizer=str(values["optimizer"]),
+        optimizer_options=optimizer_options, optimizer_arrays=optimizer_arrays, plan=plan)
     n_samples = values["n_samples"]
     test_accuracy = history[1].tolist()
     if not (0 <= state.epochs_done <= state.epochs and 0 <= state.samples_done < n_samples
@@ -198,19 +187,30 @@ def read_checkpoint(path):
     if not np.isfinite(network.params).all():
         raise ValueError(f"{path} is not a valid fastnn checkpoint: NaN or inf parameters")
     history = TrainingHistory(cost=history[0].tolist(), test_accuracy=test_accuracy,
-                              seconds=history[2].tolist())
-    return network, state, history, values["data_checksum"], n_samples
+                              seconds=history[2].tolist(), plan=dict(plan))
+    return Checkpoint(network, state, history, values["data_checksum"], n_samples)
 
 
 class _NotACheckpoint(Exception):
     pass
 
 
+def _read_record(archive, headers, key) -> dict:
+    """The JSON object stored by ``_record`` as ``key``; {} if absent."""
+    if key not in headers:
+        return {}
+    raw = _array(archive, headers, key, "u", None, RECORD_BYTES)
+    if raw.dtype != np.uint8:
+        raise ValueError(f"'{key}' has dtype {raw.dtype}, not uint8")
+    record = json.loads(raw.tobytes().decode("utf-8"))
+    if not isinstance(record, dict):
+        raise ValueError(f"'{key}' is not a JSON object")
+    return record
+
+
 def _array(archive, headers, key, kinds, shape, max_length):
     """The 1-D entry ``key`` of a dtype kind in ``kinds``, of ``shape`` (or of
     at most max_length elements), checked from its header before it is read."""
-    from ._files import read_npz_member
-
     header = headers.get(key)
     if header is None:
         raise ValueError(f"it has no '{key}' entry")
@@ -221,49 +221,3 @@ def _array(archive, headers, key, kinds, shape, max_length):
     if max_length is not None and header.shape[0] > max_length:
         raise ValueError(f"'{key}' has {header.shape[0]:,} elements")
     return read_npz_member(archive, key, header)
-
-
-def set_total_epochs(state, epochs) -> None:
-    """A resumed run's new total of epochs (``resume(epochs=...)``):
-    ValueError if fewer than the checkpoint has done already."""
-    from ._validation import check_epochs
-
-    epochs = check_epochs(epochs)
-    if epochs < state.epochs_done:
-        raise ValueError(f"epochs={epochs} is fewer than the {state.epochs_done} the "
-                         "checkpoint has done already")
-    state.epochs = epochs
-
-
-def resume(path, X, Y, *, epochs=None, test_data=None, callback=None, progress=None,
-           n_threads=None, checkpoint=None, on_divergence="raise", sample_weight=None):
-    """Continue the training run saved in the checkpoint ``path``.
-
-    X, Y (and sample_weight, if the run had weights) must be the data the
-    run trained on (checked: shape and checksum).
-    epochs : the run's total number of epochs (None: what the first call
-        asked for); at least the epochs already done.
-    checkpoint : where to keep writing checkpoints (None: ``path`` itself,
-        every ``checkpoint_every`` epochs as before).
-    test_data, callback, progress, n_threads, on_divergence : as in
-        ``Network.train``.
-
-    Returns ``(network, history)``: the network holds the parameters after
-    the run, bitwise those of the uninterrupted run; history holds every
-    epoch of the run, the resumed ones included.
-    """
-    network, state, history, checksum, n_samples = read_checkpoint(path)
-    inputs, targets = network._check_pair(X, Y, "X", "Y")
-    weights = network._check_sample_weight(sample_weight, inputs.shape[0])
-    if inputs.shape[0] != n_samples or data_checksum(inputs, targets, weights) != checksum:
-        raise ValueError(
-            f"X and Y are not the data {os.fspath(path)} was trained on ({n_samples} samples "
-            f"with another checksum); resume with the same X and Y (and sample_weight)")
-    if epochs is not None:
-        set_total_epochs(state, epochs)
-    history = network._run_training(
-        inputs, targets, state, history, test_data=test_data, callback=callback,
-        progress=progress, n_threads=n_threads,
-        checkpoint=os.fspath(path) if checkpoint is None else checkpoint,
-        on_divergence=on_divergence, checksum=checksum, sample_weight=weights)
-    return network, history

@@ -63,12 +63,13 @@ except ImportError as error:  # pragma: no cover - exercised without dask
         f"({error})") from error
 
 from fastnn import kernels
-from fastnn.checkpoint import (TrainingState, read_checkpoint, set_total_epochs,
-                               write_checkpoint)
+from fastnn.checkpoint import read_checkpoint, write_checkpoint
 from fastnn.exceptions import DivergenceError
-from fastnn.kernels.objective import plain_objective
-from fastnn.network import Network, TrainingHistory
+from fastnn.kernels.objective import output_rule, plain_objective
+from fastnn.network import Network
+from fastnn.persistence import network_from
 from fastnn.plan import EpochPlan
+from fastnn.run_state import TrainingHistory, TrainingState, set_total_epochs
 from fastnn._validation import (check_epochs, check_inputs, check_non_negative_float,
                                 check_positive_float, check_positive_int, check_targets)
 
@@ -330,7 +331,8 @@ def resume(path, X, Y, *, client=None, epochs=None, checkpoint=None, callback=No
     ``(network, history)``; in gradient mode, and in average mode with the
     same chunking, the parameters are bitwise those of the uninterrupted
     run."""
-    network, state, history, checksum, n_samples = read_checkpoint(path)
+    saved, state, history, checksum, n_samples = read_checkpoint(path)
+    network = network_from(saved)
     extras = _read_extras(path)
     if extras is None:
         raise ValueError(f"{os.fspath(path)} was written by Network.train, not by "
@@ -345,7 +347,7 @@ def resume(path, X, Y, *, client=None, epochs=None, checkpoint=None, callback=No
             f"in row chunks {_chunks_text(chunks)}, with its checksum); resume with the same "
             "X and Y, chunked the same way")
     if epochs is not None:
-        set_total_epochs(state, epochs)
+        set_total_epochs(state, check_epochs(epochs))
     history = DaskTrainingHistory(mode=mode, cost=history.cost,
                                   test_accuracy=history.test_accuracy, seconds=history.seconds)
     run = _Run(client, network, data, state,
@@ -465,7 +467,7 @@ class _Run:
         self.options, self.history = options, history
         self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
         self.callback, self.retries = callback, retries
-        self.spec = _Spec(tuple(net.sizes), net.dtype.name, int(net._rule), net.cost_name,
+        self.spec = _Spec(tuple(net.sizes), net.dtype.name, int(output_rule(net.cost_name, net.output)), net.cost_name,
                           net.output, options.sub_batch)
         n_weights = sum(a * b for a, b in zip(net.sizes[1:], net.sizes[:-1]))
         self.is_weight = np.zeros(net.n_params, bool)

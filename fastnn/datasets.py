@@ -31,7 +31,7 @@ import zlib
 
 import numpy as np
 
-from ._files import (_fsync_directory, atomic_write, npz_headers, read_npy_header,
+from ._files import (fsync_directory, atomic_write, npz_headers, read_npy_header,
                      read_npz_member)
 from ._validation import check_dtype, check_memory, label_text
 
@@ -593,7 +593,7 @@ def write_chunked(path, X, y, *, chunk_rows, X_test=None, y_test=None) -> str:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
-    _fsync_directory(parent)
+    fsync_directory(parent)
     return path
 
 

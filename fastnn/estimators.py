@@ -46,7 +46,7 @@ except ImportError:  # scikit-learn < 1.6 has the method instead of the function
         return estimator._validate_data(*args, **kwargs)
 
 
-from ._threads import check_thread_count
+from ._validation import check_thread_count
 from ._validation import check_bool, check_dtype, check_positive_float, check_positive_int
 from .network import Network
 

@@ -1,27 +1,14 @@
 """The Network wrapper: owns the parameters, validates, allocates, calls kernels."""
 from __future__ import annotations
 
-import os
 import threading
-import time
-import warnings
-import zipfile
-import zlib
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import kernels
-from ._files import atomic_write, npz_headers, open_npz, read_npz_member, read_npz_scalar
-from ._interrupt import EpochRunner, ctrl_c_survives_compiling
-from ._threads import borrow_threads, check_thread_count, default_thread_count, parallel_region
-from .checkpoint import (EPOCH_SEED_TYPE, TrainingState, data_checksum, epoch_seed,
-                         write_checkpoint)
-from .exceptions import DivergenceError, DivergenceWarning, SaturationWarning
-from .plan import EpochPlan
+from ._threads import borrow_threads, default_thread_count, parallel_region
 from ._validation import (
-    _all_finite,
-    all_finite,
+    all_finite_array,
     check_bool,
     check_dtype,
     check_epochs,
@@ -29,15 +16,20 @@ from ._validation import (
     check_labels,
     check_memory,
     check_non_negative_float,
+    check_pair,
     check_positive_float,
     check_positive_int,
     check_sample_weight,
     check_sizes,
-    check_targets,
+    check_thread_count,
+    sizes_text,
 )
 from .kernels.objective import LOG_FLOOR, QUADRATIC_SIGMOID, output_rule, plain_objective
+from .model_file import write_model
+from .run_state import TrainingHistory, TrainingState
+from . import training
 
-__all__ = ["Network", "TrainingHistory", "load"]
+__all__ = ["Network", "TrainingHistory"]
 
 # feedforward/cost/evaluate walk large inputs in chunks of this many samples,
 # so their work buffers stay small whatever the data set's size.
@@ -46,50 +38,6 @@ _CHUNK = 1024
 # per call (about 20-40 ms in one thread): below it, the threaded kernel's
 # compile time (seconds, once) would outweigh what it saves.
 _THREADED_FORWARD_WORK = 200_000_000
-_FORMAT_VERSION = 1
-_ON_DIVERGENCE = ("raise", "warn", "stop")
-# Saturation (Network._check_saturation): the cost moved by at most this
-# fraction in an epoch, and every output of the first _SATURATION_PROBE
-# training samples has a (1 - a) below _SATURATED_SLOPE.
-_SATURATED_COST_CHANGE = 1e-9
-_SATURATION_PROBE = 256
-_SATURATED_SLOPE = 1e-6
-
-
-@dataclass
-class TrainingHistory:
-    """What ``Network.train`` measured, one entry per epoch.
-
-    cost: mean C over the epoch's samples, each C taken in the forward pass
-        that computed its gradient (before that mini-batch's step), as
-        scikit-learn's ``loss_curve_`` does; it costs no extra pass.
-    test_accuracy: ``evaluate(*test_data)`` after the epoch, if test data
-        was given, else empty.
-    seconds: wall time of the epoch's training (not of the evaluation).
-    compile_seconds: time spent before the first epoch compiling the
-        kernels this call runs, or loading them from the disk cache
-        (milliseconds once they are cached); not part of ``seconds``.
-    driver: the epoch kernel the last epoch ran (``fastnn.plan.EpochPlan``).
-    diverged_at: the epoch (from 1) whose cost or parameters became NaN or
-        inf, or None; it is not in ``cost`` (its parameters were undone).
-    saturated_at: the epoch after which the outputs were found pinned at 0
-        or 1 with the cost no longer moving, or None.
-    interrupted_at: ``(epoch, samples)`` where Ctrl-C stopped the run (the
-        steps of those samples of that epoch are taken), or None.
-    """
-
-    cost: list = field(default_factory=list)
-    test_accuracy: list = field(default_factory=list)
-    seconds: list = field(default_factory=list)
-    compile_seconds: float = 0.0
-    driver: str = ""
-    diverged_at: int | None = None
-    saturated_at: int | None = None
-    interrupted_at: tuple | None = None
-
-    @property
-    def epochs(self) -> int:
-        return len(self.cost)
 
 
 class Network:
@@ -137,14 +85,14 @@ class Network:
 
     def __init__(self, sizes, *, cost="quadratic", output="sigmoid", seed=None,
                  dtype=np.float64):
-        self._training = threading.Lock()
+        self.training_lock = threading.Lock()
         self.sizes = check_sizes(sizes)
         self.dtype = check_dtype(dtype)
         self._set_objective(cost, output)
         self._sizes_array = np.asarray(self.sizes, dtype=np.int64)
         n_params = kernels.parameter_count(self.sizes)
         check_memory(n_params * self.dtype.itemsize,
-                     f"a network of sizes {_sizes_text(self.sizes)} ({n_params:,} parameters)")
+                     f"a network of sizes {sizes_text(self.sizes)} ({n_params:,} parameters)")
         self.params = np.empty(n_params, dtype=self.dtype)
         self.weights, self.biases = _parameter_views(self.params, self.sizes)
         rng = np.random.default_rng(seed)
@@ -171,9 +119,20 @@ class Network:
 
     def copy(self) -> "Network":
         """An independent network with the same parameters."""
-        twin = Network.__new__(Network)
-        twin.__setstate__(self.__getstate__())
-        return twin
+        return Network.from_params(self.sizes, self.params.copy(), cost=self.cost_name,
+                                   output=self.output)
+
+    @classmethod
+    def from_params(cls, sizes, params, *, cost="quadratic", output="sigmoid") -> "Network":
+        """A network of ``sizes`` holding ``params`` (shape (n_params,), in
+        the order of ``params``; its dtype, float32 or float64, is the
+        network's), without drawing initial parameters. ``params`` is used
+        as it is when C-contiguous (the network's ``params`` is that
+        array), else copied."""
+        network = cls.__new__(cls)
+        network.__setstate__({"sizes": sizes, "dtype": np.asarray(params).dtype.name,
+                              "params": params, "cost": cost, "output": output})
+        return network
 
     # Pickle the flat vector only: pickled views would come back as copies,
     # cut off from params.
@@ -182,7 +141,7 @@ class Network:
                 "cost": self.cost_name, "output": self.output}
 
     def __setstate__(self, state):
-        self._training = threading.Lock()
+        self.training_lock = threading.Lock()
         self.sizes = check_sizes(state["sizes"])
         self.dtype = check_dtype(state["dtype"])
         # (pickles from before the cost and output choice are quadratic/sigmoid)
@@ -205,21 +164,23 @@ class Network:
         """
         inputs, single = check_inputs(X, self.sizes[0], self.dtype)
         self._check_finite_parameters()
-        outputs = self._feedforward_checked(inputs)
+        outputs = self.forward(inputs)
         return outputs[0] if single else outputs
 
     def _check_finite_parameters(self):
         """ValueError if a parameter is NaN or inf: such a network's outputs
         are meaningless (a NaN network "predicted" class 0 for everything)."""
-        if not _all_finite(self.params):
+        if not all_finite_array(self.params):
             raise ValueError(
                 "this network's parameters are not all finite (NaN or inf), so its "
                 "outputs would be meaningless: training diverged (retrain with a "
                 "smaller eta) or they were set so"
             )
 
-    def _feedforward_checked(self, inputs, *, warm_up=False):
-        """Outputs for checked inputs (n, L_0), in chunks of _CHUNK samples.
+    def forward(self, inputs, *, warm_up=False):
+        """Outputs (n, L_l) for inputs already checked: a C-contiguous
+        (n, L_0) array of the network's dtype, finite (as ``feedforward``
+        makes them; nothing is checked here). In chunks of _CHUNK samples.
 
         Big layers are split between threads (forward_pass_threaded) only
         when the whole call has at least _THREADED_FORWARD_WORK
@@ -258,9 +219,9 @@ class Network:
 
         Y : targets of shape (n, sizes[-1]) or integer labels of shape (n,).
         """
-        inputs, targets = self._check_pair(X, Y, "X", "Y")
+        inputs, targets = check_pair(X, Y, self.sizes, self.dtype, "X", "Y")
         self._check_finite_parameters()
-        outputs = self._feedforward_checked(inputs).astype(np.float64)
+        outputs = self.forward(inputs).astype(np.float64)
         targets = targets.astype(np.float64)
         if self.cost_name == "cross_entropy":
             with np.errstate(invalid="ignore"):
@@ -282,7 +243,7 @@ class Network:
         inputs, _ = check_inputs(X, self.sizes[0], self.dtype)
         labels = check_labels(labels, inputs.shape[0], self.sizes[-1])
         self._check_finite_parameters()
-        predicted = np.argmax(self._feedforward_checked(inputs), axis=1)
+        predicted = np.argmax(self.forward(inputs), axis=1)
         return float(np.mean(predicted == labels))
 
     # -- gradients -------------------------------------------------------------
@@ -294,22 +255,8 @@ class Network:
         (x of shape (m, sizes[0]), y of shape (m, sizes[-1]) or (m,) labels):
         the mean over the batch of the per-sample gradients.
         """
-        inputs, targets = self._check_pair(x, y, "x", "y")
+        inputs, targets = check_pair(x, y, self.sizes, self.dtype, "x", "y")
         return self._gradient_checked(inputs, targets)
-
-    def _check_pair(self, x, y, x_name, y_name):
-        """Inputs (m, L_0) and targets (m, L_l); a single sample becomes m = 1."""
-        inputs, single = check_inputs(x, self.sizes[0], self.dtype, x_name)
-        if single:
-            y = np.asarray(y)
-            if y.ndim == 0:
-                y = y.reshape(1)
-            elif y.ndim == 1 and y.shape[0] == self.sizes[-1] and (
-                self.sizes[-1] > 1 or y.dtype.kind == "f"
-            ):
-                y = y.reshape(1, -1)
-        targets = check_targets(y, inputs.shape[0], self.sizes[-1], self.dtype, y_name)
-        return inputs, targets
 
     def _gradient_checked(self, inputs, targets):
         m = inputs.shape[0]
@@ -325,7 +272,7 @@ class Network:
 
     def backprop(self, x, y):
         """(nabla_w, nabla_b) for one sample: lists shaped like weights, biases."""
-        inputs, targets = self._check_pair(x, y, "x", "y")
+        inputs, targets = check_pair(x, y, self.sizes, self.dtype, "x", "y")
         if inputs.shape[0] != 1:
             raise ValueError(
                 f"backprop takes one sample (x of shape ({self.sizes[0]},)), "
@@ -391,8 +338,8 @@ class Network:
         lmbda = check_non_negative_float(lmbda, "lmbda")
         shuffle = check_bool(shuffle, "shuffle")
         checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
-        inputs, targets = self._check_pair(X, Y, "X", "Y")
-        weights = self._check_sample_weight(sample_weight, inputs.shape[0])
+        inputs, targets = check_pair(X, Y, self.sizes, self.dtype, "X", "Y")
+        weights = check_sample_weight(sample_weight, inputs.shape[0], self.dtype)
         try:
             entropy = np.random.SeedSequence(seed).entropy
         except (TypeError, ValueError) as error:
@@ -400,10 +347,10 @@ class Network:
         state = TrainingState(epochs=epochs, batch_size=batch_size, eta=eta,
                               shuffle=shuffle, seed_entropy=entropy,
                               checkpoint_every=checkpoint_every, lmbda=lmbda)
-        return self._run_training(inputs, targets, state, TrainingHistory(),
-                                  test_data=test_data, callback=callback, progress=progress,
-                                  n_threads=n_threads, checkpoint=checkpoint,
-                                  on_divergence=on_divergence, sample_weight=weights)
+        return training.run(self, inputs, targets, state, TrainingHistory(),
+                                test_data=test_data, callback=callback, progress=progress,
+                            n_threads=n_threads, checkpoint=checkpoint,
+                            on_divergence=on_divergence, sample_weight=weights)
 
     def train_streaming(self, X, Y, **options):
         """``train`` for data larger than memory (memmaps, a chunked store,
@@ -412,64 +359,6 @@ class Network:
         from .streaming import train_streaming
 
         return train_streaming(self, X, Y, **options)
-
-    def _check_sample_weight(self, sample_weight, n_samples):
-        """check_sample_weight for this network's dtype."""
-        return check_sample_weight(sample_weight, n_samples, self.dtype)
-
-    def _run_training(self, inputs, targets, state, history, *, test_data, callback, progress,
-                      n_threads, checkpoint, on_divergence, checksum=None, sample_weight=None):
-        """The rest of train's checks, then the run from ``state`` on (also
-        ``fastnn.resume``'s way in)."""
-        n_threads = check_thread_count(n_threads)
-        if state.lmbda and not state.eta * state.lmbda / inputs.shape[0] < 1:
-            raise ValueError(
-                f"eta * lmbda / n = {state.eta:g} * {state.lmbda:g} / {inputs.shape[0]} is "
-                f"{state.eta * state.lmbda / inputs.shape[0]:g}: L2's factor 1 - eta lmbda / n "
-                "would be 0 or negative, flipping or zeroing every weight at each step; "
-                "use a smaller lmbda (or eta)")
-        test_inputs = test_labels = None
-        if test_data is not None:
-            if not isinstance(test_data, (tuple, list)) or len(test_data) != 2:
-                raise TypeError(
-                    "test_data must be a pair (X_test, labels_test), "
-                    f"got {type(test_data).__name__}"
-                )
-            test_X, test_labels = test_data
-            test_inputs, _ = check_inputs(test_X, self.sizes[0], self.dtype, "test X")
-            test_labels = check_labels(test_labels, test_inputs.shape[0], self.sizes[-1],
-                                       "test labels")
-        if callback is not None and not callable(callback):
-            raise TypeError("callback must be callable")
-        if progress is not None and not callable(progress):
-            raise TypeError("progress must be callable")
-        if on_divergence not in _ON_DIVERGENCE:
-            choices = ", ".join(map(repr, _ON_DIVERGENCE))
-            raise ValueError(f"on_divergence must be one of {choices}, got {on_divergence!r}")
-        if checkpoint is not None:
-            checkpoint = os.fspath(checkpoint)
-            if checksum is None:
-                checksum = data_checksum(inputs, targets, sample_weight)
-        with np.errstate(over="ignore"):
-            if not np.isfinite(self.dtype.type(state.eta)):
-                raise ValueError(f"eta={state.eta:g} does not fit in {self.dtype.name} (largest "
-                                 f"{np.finfo(self.dtype).max:.3g}): every step would be inf")
-        if not all_finite(self.params):
-            raise ValueError(
-                "the network's parameters are not finite (NaN or inf): training cannot "
-                "recover them; start from a new network or load a saved one")
-        if not self._training.acquire(blocking=False):
-            raise RuntimeError(
-                "this Network is already training (in another thread, or this is a call "
-                "from its own callback); train one network from one thread at a time, "
-                "or train a copy (Network.copy())"
-            )
-        try:
-            return self._train_checked(inputs, targets, state, history, test_inputs,
-                                       test_labels, callback, progress, n_threads,
-                                       checkpoint, checksum, on_divergence, sample_weight)
-        finally:
-            self._training.release()
 
     def prepare(self, X, Y, *, batch_size=10, test_data=None, n_threads=None) -> float:
         """Compile (or load from the disk cache) every kernel that ``train``
@@ -482,149 +371,12 @@ class Network:
         """
         batch_size = check_positive_int(batch_size, "batch_size")
         n_threads = check_thread_count(n_threads)
-        inputs, targets = self._check_pair(X, Y, "X", "Y")
+        inputs, targets = check_pair(X, Y, self.sizes, self.dtype, "X", "Y")
         test_inputs = None
         if test_data is not None:
             test_inputs, _ = check_inputs(test_data[0], self.sizes[0], self.dtype, "test X")
-        plan = self._plan(batch_size, inputs.shape[0], n_threads)
-        return self._warm_up(plan, inputs, targets, test_inputs)
-
-    def _plan(self, batch_size, n_samples, n_threads):
-        return EpochPlan(self.sizes, batch_size, self.dtype, n_samples, n_threads,
-                         cost=self.cost_name, output=self.output)
-
-    def _warm_up(self, plan, inputs, targets, test_inputs):
-        started = time.perf_counter()
-        with ctrl_c_survives_compiling():
-            plan.warm_up(self.params, inputs, targets, 1.0)
-            kernels.shuffle_order(np.arange(2, dtype=np.int64), EPOCH_SEED_TYPE(0))
-            if test_inputs is not None:
-                self._feedforward_checked(test_inputs, warm_up=True)
-        return time.perf_counter() - started
-
-    def _train_checked(self, inputs, targets, state, history, test_inputs, test_labels,
-                       callback, progress, n_threads, checkpoint, checksum, on_divergence,
-                       sample_weight):
-        n_samples = inputs.shape[0]
-        plan = self._plan(state.batch_size, n_samples, n_threads)
-        order = np.arange(n_samples, dtype=np.int64)
-        history.driver = plan.driver
-        history.compile_seconds = self._warm_up(plan, inputs, targets, test_inputs)
-        self.history = history
-        last_finite = self.params.copy()
-
-        def save_checkpoint():
-            write_checkpoint(checkpoint, self, state, history, checksum, n_samples)
-
-        def interrupted():
-            history.interrupted_at = (state.epochs_done + 1, state.samples_done)
-            if checkpoint is not None:
-                save_checkpoint()
-            error = KeyboardInterrupt(
-                f"training stopped by Ctrl-C in epoch {state.epochs_done + 1} after "
-                f"{state.samples_done} of {n_samples} samples")
-            error.history = history
-            return error
-
-        epoch_progress = None
-        if progress is not None:
-            def epoch_progress(samples):
-                progress(state.epochs_done + 1, first + samples, n_samples)
-
-        with EpochRunner(plan, epoch_progress) as runner:
-            while state.epochs_done < state.epochs:
-                epoch = state.epochs_done
-                started = time.perf_counter()
-                if state.shuffle:
-                    kernels.shuffle_order(order, epoch_seed(state.seed_entropy, epoch))
-                first = state.samples_done
-                if first:
-                    # The rest of an epoch Ctrl-C stopped: its samples in their
-                    # order, copied once, run through the same kernels.
-                    rest = order[first:]
-                    cost = runner.run(self.params, np.ascontiguousarray(inputs[rest]),
-                                      np.ascontiguousarray(targets[rest]),
-                                      np.arange(rest.size, dtype=np.int64), state.eta,
-                                      lmbda=state.lmbda, n_train=n_samples,
-                                      sample_weight=None if sample_weight is None
-                                      else sample_weight[rest])
-                    done = first + plan.samples_done(rest.size)
-                else:
-                    cost = runner.run(self.params, inputs, targets, order, state.eta,
-                                      lmbda=state.lmbda, sample_weight=sample_weight)
-                    done = plan.samples_done(n_samples)
-                if done < n_samples:  # stopped by Ctrl-C (the only stop)
-                    state.samples_done = done
-                    state.partial_cost += float(cost)
-                    raise interrupted()
-                epoch_cost = (state.partial_cost + float(cost)) / n_samples
-                state.samples_done, state.partial_cost = 0, 0.0
-                if not (np.isfinite(epoch_cost) and all_finite(self.params)):
-                    self.params[...] = last_finite
-                    history.diverged_at = epoch + 1
-                    self._report_divergence(history, state, on_divergence, epoch_cost)
-                    break
-                np.copyto(last_finite, self.params)
-                state.epochs_done += 1
-                history.seconds.append(time.perf_counter() - started)
-                history.driver = plan.last_run
-                history.cost.append(epoch_cost)
-                self._check_saturation(history, inputs, state, on_divergence)
-                if test_inputs is not None:
-                    predicted = np.argmax(self._feedforward_checked(test_inputs), axis=1)
-                    history.test_accuracy.append(float(np.mean(predicted == test_labels)))
-                if progress is not None:
-                    progress(epoch + 1, n_samples, n_samples)
-                last = state.epochs_done == state.epochs
-                stop = callback is not None and bool(callback(epoch + 1, history))
-                if checkpoint is not None and (
-                        last or stop or runner.interrupted
-                        or state.epochs_done % state.checkpoint_every == 0):
-                    save_checkpoint()
-                if runner.interrupted and not last:
-                    raise interrupted()
-                if stop:
-                    break
-        return history
-
-    def _report_divergence(self, history, state, on_divergence, epoch_cost):
-        """Raise or warn, per on_divergence, about a non-finite epoch whose
-        parameters were restored; training stops there either way."""
-        epoch = history.diverged_at
-        what = "parameters" if np.isfinite(epoch_cost) else "cost"
-        restored = f"epoch {epoch - 1}" if epoch > 1 else "the start"
-        message = (
-            f"training diverged in epoch {epoch}: the {what} became NaN or inf at "
-            f"eta={state.eta:g}. The parameters of {restored} are restored; try a smaller "
-            f"step, e.g. eta={state.eta / 10:g}, or scale the inputs and targets")
-        if on_divergence == "raise":
-            raise DivergenceError(message, history)
-        if on_divergence == "warn":
-            # (stacklevel: here, _train_checked, _run_training, train or
-            # resume, then the caller's line)
-            warnings.warn(message, DivergenceWarning, stacklevel=5)
-
-    def _check_saturation(self, history, inputs, state, on_divergence):
-        """Note (and warn once) when the cost stopped moving because the
-        outputs are pinned at 0 or 1, where f'(z) ~ 0 passes no gradient.
-        Only the quadratic cost of a sigmoid output has that trap: the
-        other rules' output delta is a - y (§10)."""
-        if (self._rule != QUADRATIC_SIGMOID or history.saturated_at is not None
-                or len(history.cost) < 2):
-            return
-        previous, current = history.cost[-2], history.cost[-1]
-        if abs(current - previous) > _SATURATED_COST_CHANGE * max(abs(previous), 1e-300):
-            return
-        outputs = self._feedforward_checked(inputs[:_SATURATION_PROBE]).astype(np.float64)
-        if np.all(outputs * (1.0 - outputs) < _SATURATED_SLOPE):
-            history.saturated_at = len(history.cost)
-            if on_divergence != "stop":
-                warnings.warn(
-                    f"the output neurons are pinned at 0 or 1 and the cost has stopped moving "
-                    f"(C = {current:.6g} in epochs {len(history.cost) - 1} and "
-                    f"{len(history.cost)}): f'(z) ~ 0 passes no gradient. eta={state.eta:g} "
-                    f"is probably too large; try eta={state.eta / 100:g} from a new network",
-                    SaturationWarning, stacklevel=5)
+        plan = training.plan_for(self, batch_size, inputs.shape[0], n_threads)
+        return training.warm_up(self, plan, inputs, targets, test_inputs)
 
     # -- persistence -----------------------------------------------------------
     def save(self, path) -> str:
@@ -641,143 +393,7 @@ class Network:
         Raises ValueError, and writes nothing, if a parameter is NaN or inf
         (:func:`load` refuses such a file).
         """
-        path = os.fspath(path)
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if not path.endswith(".npz"):
-            path += ".npz"
-        if not _all_finite(self.params):
-            raise ValueError(
-                f"not saved to {path}: this network's parameters are not all finite "
-                "(NaN or inf), and fastnn.load refuses such a file; training diverged "
-                "(retrain with a smaller eta) or they were set so"
-            )
-        arrays = {
-            "format_version": np.array(_FORMAT_VERSION),
-            "sizes": np.asarray(self.sizes, dtype=np.int64),
-            "dtype": np.array(self.dtype.name),
-        }
-        if self._rule != QUADRATIC_SIGMOID:
-            # Only when not the default, so that files of quadratic/sigmoid
-            # networks still load in fastnn versions without the choice
-            # (which refuse the unknown entries of the others, as they must).
-            arrays["cost"] = np.array(self.cost_name)
-            arrays["output"] = np.array(self.output)
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            arrays[f"weights_{i}"] = w
-            arrays[f"biases_{i}"] = b
-        return atomic_write(path, lambda stream: np.savez(stream, **arrays))
-
-
-# What damage inside an archive can raise while it is read: zipfile raises
-# NotImplementedError for an unknown compression method, RuntimeError for
-# an encrypted member, and OSError for a directory pointing before the
-# file's start.
-_DAMAGE = (ValueError, TypeError, KeyError, IndexError, OverflowError, EOFError, OSError,
-           NotImplementedError, RuntimeError, zipfile.BadZipFile, zipfile.LargeZipFile,
-           zlib.error)
-
-
-def load(path) -> Network:
-    """Read a network written by :meth:`Network.save`; outputs are bitwise equal.
-
-    Everything is checked before memory is allocated or data decompressed:
-    ``format_version`` (this fastnn reads version 1), the entries the layer
-    sizes imply, and each array's shape and dtype from its ``.npy`` header.
-    A network whose parameters would not fit in the memory available now is
-    refused with the size it needs.
-
-    Raises FileNotFoundError for a missing file, and ValueError naming what
-    is wrong otherwise (not a fastnn model, damaged, a newer format, too
-    big, NaN or inf parameters).
-    """
-    path = os.fspath(path)
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    archive = open_npz(path, "model file")
-    with archive:
-        try:
-            headers = npz_headers(archive)
-            version = read_npz_scalar(archive, headers, "format_version", "iu")
-        except _DAMAGE as error:
-            raise _not_valid(path, error) from None
-        if version != _FORMAT_VERSION:
-            raise ValueError(
-                f"{path} has format_version {version}; this fastnn reads format_version "
-                f"{_FORMAT_VERSION} only (was it written by a newer fastnn?)"
-            )
-        try:
-            dtype = check_dtype(str(read_npz_scalar(archive, headers, "dtype", "U")))
-            sizes = _sizes_entry(archive, headers)
-            # Files written before the choice existed have neither entry.
-            cost = (str(read_npz_scalar(archive, headers, "cost", "U"))
-                    if "cost" in headers else "quadratic")
-            output = (str(read_npz_scalar(archive, headers, "output", "U"))
-                      if "output" in headers else "sigmoid")
-            output_rule(cost, output)
-        except _DAMAGE as error:
-            raise _not_valid(path, error) from None
-        n_params = kernels.parameter_count(sizes)
-        check_memory(n_params * dtype.itemsize,
-                     f"{path} holds a network of sizes {_sizes_text(sizes)} "
-                     f"({n_params:,} {dtype.name} parameters) that")
-        try:
-            expected = {"format_version": (), "sizes": (len(sizes),), "dtype": ()}
-            if "cost" in headers or "output" in headers:
-                expected.update(cost=(), output=())
-            for i, (fan_out, fan_in) in enumerate(zip(sizes[1:], sizes[:-1])):
-                expected[f"weights_{i}"] = (fan_out, fan_in)
-                expected[f"biases_{i}"] = (fan_out,)
-            for key, shape in expected.items():
-                if key not in headers:
-                    raise ValueError(f"it has no '{key}' entry")
-                if key.startswith(("weights_", "biases_")):
-                    header = headers[key]
-                    if header.shape != shape:
-                        raise ValueError(f"'{key}' has shape {header.shape}, expected {shape} "
-                                         f"for sizes {_sizes_text(sizes)}")
-                    if header.dtype != dtype:
-                        raise ValueError(f"'{key}' has dtype {header.dtype}, expected {dtype}")
-            extra = sorted(set(headers) - set(expected))
-            if extra:
-                raise ValueError(
-                    "it has entries a fastnn model of sizes "
-                    f"{_sizes_text(sizes)} does not have: {', '.join(map(repr, extra[:5]))}"
-                )
-            net = Network.__new__(Network)
-            net.__setstate__({"sizes": sizes, "dtype": dtype.name,
-                              "params": np.empty(n_params, dtype), "cost": cost,
-                              "output": output})
-            for i, (w, b) in enumerate(zip(net.weights, net.biases)):
-                read_npz_member(archive, f"weights_{i}", headers[f"weights_{i}"], out=w)
-                read_npz_member(archive, f"biases_{i}", headers[f"biases_{i}"], out=b)
-        except _DAMAGE as error:
-            raise _not_valid(path, error) from None
-    if not _all_finite(net.params):
-        raise _not_valid(path, "it holds NaN or inf parameters")
-    return net
-
-
-def _not_valid(path, error):
-    return ValueError(f"{path} is not a valid fastnn model (corrupt, or not written by "
-                      f"Network.save): {error}")
-
-
-def _sizes_entry(archive, headers):
-    header = headers.get("sizes")
-    if header is None:
-        raise ValueError("it has no 'sizes' entry")
-    if len(header.shape) != 1 or header.dtype.kind not in "iu":
-        raise ValueError(f"'sizes' is an array of shape {header.shape} and dtype "
-                         f"{header.dtype}, not a list of layer widths")
-    check_memory(header.nbytes, f"its 'sizes' entry of {header.shape[0]:,} layers")
-    return check_sizes(read_npz_member(archive, "sizes", header).tolist())
-
-
-def _sizes_text(sizes) -> str:
-    if len(sizes) > 8:
-        return "[" + ", ".join(map(str, sizes[:4])) + f", ... ({len(sizes)} layers)]"
-    return str(list(sizes))
+        return write_model(path, self)
 
 
 def _parameter_views(params, sizes):

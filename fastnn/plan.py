@@ -1,13 +1,18 @@
 """How an epoch runs: the driver kernel, its buffers, its threads.
 
-``EpochPlan`` is the one place that knows which epoch driver of
-``fastnn.kernels`` suits a network and batch size, how big each driver's
-work buffers are, and how many threads it may use. ``Network.train`` makes
-one per call; tests and benchmarks use it to run the same drivers.
+``DRIVERS`` is the one table of fastnn's epoch drivers: for each, when
+``EpochPlan`` picks it, how ``EpochPlan.run`` calls it, and the small
+network ``fastnn compile`` reaches it through (``fastnn._precompile``).
+``EpochPlan`` is the one place that knows which driver suits a network and
+batch size, how big each driver's work buffers are, and how many threads it
+may use. The training loop (``fastnn.training``) makes one per run; tests
+and benchmarks use it to run the same drivers.
 """
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -16,7 +21,117 @@ from .kernels import control, reference
 from .kernels.objective import Objective, output_rule
 from ._threads import borrow_threads, parallel_region
 
-__all__ = ["EpochPlan"]
+__all__ = ["EpochPlan", "Driver", "DRIVERS", "choose_driver"]
+
+
+@dataclass(frozen=True)
+class Driver:
+    """An epoch driver of ``fastnn.kernels``, as ``EpochPlan`` uses it.
+
+    per_sample: trains with batch_size 1 (per-sample SGD, on blocks of
+        ``kernels.LOOKAHEAD`` samples); the others take any batch size.
+    shared: keeps worker threads for the epoch, sharing layer 1
+        (``kernels.use_shared_epoch``); its plan holds their input ring.
+    picks(sizes, batch_size, threaded): whether ``EpochPlan`` chooses it
+        (the first driver of ``DRIVERS`` that says so wins); None: only
+        when asked for by name.
+    run(plan, params, inputs, targets, order, eta, objective): one epoch.
+    example: (sizes, batch_size, n_threads) of the smallest network that
+        picks it, which ``fastnn compile`` trains to compile it; None: not
+        compiled ahead of time.
+    """
+
+    name: str
+    per_sample: bool
+    shared: bool
+    picks: Callable | None
+    run: Callable
+    example: tuple | None
+
+
+def _run_per_sample(plan, params, inputs, targets, order, eta, objective):
+    return kernels.train_epoch_per_sample(params, plan.sizes_array, inputs, targets, order, eta,
+                                          plan.activations, plan.deltas, plan.gram, plan.control,
+                                          objective)
+
+
+def _run_per_sample_shared(plan, params, inputs, targets, order, eta, objective):
+    with plan.threads() as threads:
+        return kernels.train_epoch_per_sample_shared(
+            params, plan.sizes_array, inputs, targets, order, eta, plan.activations,
+            plan.deltas, plan.gram, plan.control, objective, plan.x_ring.reshape(-1), threads)
+
+
+def _run_minibatch(driver, plan, params, inputs, targets, order, eta, objective):
+    return driver(params, plan.grad, plan.sizes_array, inputs, targets, order, plan.batch_size,
+                  eta, plan.activations, plan.deltas, plan.batch_targets, plan.control,
+                  objective)
+
+
+def _run_train_epoch(plan, params, inputs, targets, order, eta, objective):
+    return _run_minibatch(kernels.train_epoch, plan, params, inputs, targets, order, eta,
+                          objective)
+
+
+def _run_shared(plan, params, inputs, targets, order, eta, objective):
+    with plan.threads() as threads:
+        return kernels.train_epoch_shared(
+            params, plan.grad, plan.sizes_array, inputs, targets, order, plan.batch_size, eta,
+            plan.activations, plan.deltas, plan.batch_targets, plan.control, objective,
+            plan.x_ring, threads)
+
+
+def _run_threaded(plan, params, inputs, targets, order, eta, objective):
+    # An epoch that gets one thread (a busy machine, another call holding
+    # the cores or the parallel region) runs train_epoch: bitwise the same.
+    with plan.threads() as threads, parallel_region(threads) as may_use_threads:
+        if not may_use_threads:
+            plan.last_run = "train_epoch"
+        driver = kernels.train_epoch_threaded if may_use_threads else kernels.train_epoch
+        return _run_minibatch(driver, plan, params, inputs, targets, order, eta, objective)
+
+
+def _run_reference(plan, params, inputs, targets, order, eta, objective):
+    cost = reference.train_epoch_reference(
+        params, plan.grad, plan.sizes_array, inputs, targets, order, plan.batch_size, eta,
+        plan.activations, plan.deltas, plan.batch_targets, objective)
+    plan.control[control.PROGRESS] = -(-inputs.shape[0] // plan.batch_size)
+    return cost
+
+
+# In the order of preference: the first whose ``picks`` holds is chosen.
+# Two threads are asked for in the examples even on one core, since the
+# driver, not the threads, is what gets compiled.
+DRIVERS = {driver.name: driver for driver in (
+    Driver("train_epoch_per_sample_shared", per_sample=True, shared=True,
+           picks=lambda sizes, batch_size, threaded: (
+               batch_size == 1 and threaded and kernels.use_shared_epoch(sizes, batch_size)),
+           run=_run_per_sample_shared, example=([784, 30, 10], 1, 2)),
+    Driver("train_epoch_per_sample", per_sample=True, shared=False,
+           picks=lambda sizes, batch_size, threaded: batch_size == 1,
+           run=_run_per_sample, example=([4, 3, 2], 1, 1)),
+    Driver("train_epoch_shared", per_sample=False, shared=True,
+           picks=lambda sizes, batch_size, threaded: (
+               threaded and kernels.use_shared_epoch(sizes, batch_size)),
+           run=_run_shared, example=([784, 30, 10], 10, 2)),
+    Driver("train_epoch_threaded", per_sample=False, shared=False,
+           picks=lambda sizes, batch_size, threaded: (
+               threaded and kernels.uses_layer_threads(sizes, batch_size)),
+           run=_run_threaded, example=([512, 512, 512, 2], 4, 2)),
+    Driver("train_epoch", per_sample=False, shared=False,
+           picks=lambda sizes, batch_size, threaded: True,
+           run=_run_train_epoch, example=([4, 3, 2], 2, 1)),
+    Driver("train_epoch_reference", per_sample=False, shared=False, picks=None,
+           run=_run_reference, example=None),
+)}
+
+
+def choose_driver(sizes, batch_size, n_threads) -> str:
+    """The name of the driver ``EpochPlan`` runs for these layer sizes,
+    batch size (capped at the sample count) and thread count."""
+    threaded = n_threads > 1
+    return next(name for name, driver in DRIVERS.items()
+                if driver.picks is not None and driver.picks(sizes, batch_size, threaded))
 
 
 class EpochPlan:
@@ -53,10 +168,6 @@ class EpochPlan:
     ``last_run`` names the kernel the last ``run`` called.
     """
 
-    DRIVERS = ("train_epoch", "train_epoch_threaded", "train_epoch_shared",
-               "train_epoch_per_sample", "train_epoch_per_sample_shared",
-               "train_epoch_reference")
-
     def __init__(self, sizes, batch_size, dtype, n_samples, n_threads, *, driver=None,
                  borrow_cores=True, cost="quadratic", output="sigmoid"):
         self.sizes = tuple(int(s) for s in sizes)
@@ -67,38 +178,27 @@ class EpochPlan:
         self.borrow_cores = bool(borrow_cores)
         self.rule = output_rule(cost, output)
         self.last_run = None
-        per_sample = self.batch_size == 1
         if driver is None:
-            driver = self._pick_driver(per_sample)
-        elif driver not in self.DRIVERS:
-            raise ValueError(f"driver must be one of {', '.join(self.DRIVERS)}; got {driver!r}")
-        elif driver.startswith("train_epoch_per_sample") and not per_sample:
+            driver = choose_driver(self.sizes, self.batch_size, self.n_threads)
+        elif driver not in DRIVERS:
+            raise ValueError(f"driver must be one of {', '.join(DRIVERS)}; got {driver!r}")
+        elif DRIVERS[driver].per_sample and self.batch_size != 1:
             raise ValueError(f"{driver} trains with batch_size=1, not {self.batch_size}")
         self.driver = driver
-        shared = driver.endswith("_shared")
+        self._driver = DRIVERS[driver]
         # per-sample SGD works on blocks of LOOKAHEAD samples (its docstring)
-        rows = kernels.LOOKAHEAD if driver.startswith("train_epoch_per_sample") else self.batch_size
+        rows = kernels.LOOKAHEAD if self._driver.per_sample else self.batch_size
         self.activations = np.empty(kernels.workspace_size(self.sizes, rows), self.dtype)
         self.deltas = np.empty_like(self.activations)
         self.gram = np.empty((kernels.LOOKAHEAD, kernels.LOOKAHEAD), self.dtype)
         self.grad = np.empty(self.n_params, self.dtype)
         self.batch_targets = np.empty((self.batch_size, self.sizes[-1]), self.dtype)
         # The inputs of three batches (blocks), for the shared epochs' copies.
-        self.x_ring = np.empty((3 * rows if shared else 0, self.sizes[0]), self.dtype)
+        self.x_ring = np.empty((3 * rows if self._driver.shared else 0, self.sizes[0]),
+                               self.dtype)
         # Stop requests in, progress out (fastnn/kernels/control.py).
         self.control = control.new_control()
         self._no_weights = np.empty(0, self.dtype)
-
-    def _pick_driver(self, per_sample):
-        threaded = self.n_threads > 1
-        shared = threaded and kernels.use_shared_epoch(self.sizes, self.batch_size)
-        if per_sample:
-            return "train_epoch_per_sample_shared" if shared else "train_epoch_per_sample"
-        if shared:
-            return "train_epoch_shared"
-        if threaded and kernels.uses_layer_threads(self.sizes, self.batch_size):
-            return "train_epoch_threaded"
-        return "train_epoch"
 
     @property
     def n_params(self) -> int:
@@ -112,9 +212,7 @@ class EpochPlan:
     def unit_size(self) -> int:
         """Samples per unit of the driver's loop: a batch, or a block of
         LOOKAHEAD samples for per-sample SGD (where it can stop)."""
-        if self.driver.startswith("train_epoch_per_sample"):
-            return kernels.LOOKAHEAD
-        return self.batch_size
+        return kernels.LOOKAHEAD if self._driver.per_sample else self.batch_size
 
     def request_stop(self) -> None:
         """Ask the running epoch to stop at its next unit boundary (safe to
@@ -156,47 +254,17 @@ class EpochPlan:
         returns the cost of those units."""
         self.last_run = self.driver
         self.control[control.PROGRESS] = 0
-        sizes = self.sizes_array
         objective = self.objective(eta, lmbda=lmbda, sample_weight=sample_weight,
                                    n_train=inputs.shape[0] if n_train is None else n_train)
-        if self.driver == "train_epoch_per_sample":
-            return kernels.train_epoch_per_sample(params, sizes, inputs, targets, order, eta,
-                                                  self.activations, self.deltas, self.gram,
-                                                  self.control, objective)
-        if self.driver == "train_epoch":
-            return self._train_epoch(kernels.train_epoch, params, inputs, targets, order, eta,
-                                     objective)
-        if self.driver == "train_epoch_reference":
-            cost = reference.train_epoch_reference(
-                params, self.grad, sizes, inputs, targets, order, self.batch_size, eta,
-                self.activations, self.deltas, self.batch_targets, objective)
-            self.control[control.PROGRESS] = -(-inputs.shape[0] // self.batch_size)
-            return cost
-        with self._threads() as threads:
-            if self.driver == "train_epoch_per_sample_shared":
-                return kernels.train_epoch_per_sample_shared(
-                    params, sizes, inputs, targets, order, eta, self.activations, self.deltas,
-                    self.gram, self.control, objective, self.x_ring.reshape(-1), threads)
-            if self.driver == "train_epoch_shared":
-                return kernels.train_epoch_shared(
-                    params, self.grad, sizes, inputs, targets, order, self.batch_size, eta,
-                    self.activations, self.deltas, self.batch_targets, self.control, objective,
-                    self.x_ring, threads)
-            with parallel_region(threads) as may_use_threads:
-                if not may_use_threads:
-                    self.last_run = "train_epoch"
-                driver = kernels.train_epoch_threaded if may_use_threads else kernels.train_epoch
-                return self._train_epoch(driver, params, inputs, targets, order, eta, objective)
+        return self._driver.run(self, params, inputs, targets, order, eta, objective)
 
-    def _threads(self):
+    def threads(self):
+        """A context giving the threads the epoch may use: n_threads
+        borrowed from the process's budget (``fastnn._threads``), or
+        exactly n_threads with ``borrow_cores=False``."""
         if self.borrow_cores:
             return borrow_threads(self.n_threads)
         return contextlib.nullcontext(self.n_threads)
-
-    def _train_epoch(self, driver, params, inputs, targets, order, eta, objective):
-        return driver(params, self.grad, self.sizes_array, inputs, targets, order,
-                      self.batch_size, eta, self.activations, self.deltas, self.batch_targets,
-                      self.control, objective)
 
     def warm_up(self, params, inputs, targets, eta) -> None:
         """Run the driver once on the first batch and a copy of ``params``,

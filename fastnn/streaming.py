@@ -26,15 +26,15 @@ import numpy as np
 
 from . import kernels
 from ._interrupt import EpochRunner
-from ._threads import check_thread_count
-from ._validation import (_all_finite, all_finite, check_bool, check_epochs, check_inputs,
+from ._validation import (all_finite_array, all_finite, check_bool, check_epochs, check_inputs,
                           check_labels, check_memory, check_non_negative_float,
-                          check_positive_float, check_positive_int, check_targets)
-from .checkpoint import epoch_seed
+                          check_positive_float, check_positive_int, check_targets,
+                          check_thread_count)
 from .datasets import ChunkedArray, release_pages
 from .exceptions import DivergenceError, DivergenceWarning
-from .network import TrainingHistory
 from .plan import EpochPlan
+from .run_state import TrainingHistory, epoch_seed
+from .training import warm_up
 
 __all__ = ["train_streaming", "DEFAULT_CHUNK_BYTES"]
 
@@ -43,7 +43,7 @@ __all__ = ["train_streaming", "DEFAULT_CHUNK_BYTES"]
 # dtype, a whole number of batches.
 DEFAULT_CHUNK_BYTES = 32 << 20
 # The spawn key of the chunk order's generator: two numbers, so it never
-# meets the one-number keys of fastnn.checkpoint.epoch_seed.
+# meets the one-number keys of fastnn.run_state.epoch_seed.
 _CHUNK_ORDER_KEY = 0x5354524D  # "STRM"
 _ON_DIVERGENCE = ("raise", "warn", "stop")
 
@@ -127,10 +127,10 @@ def train_streaming(network, X, Y, *, epochs, batch_size=10, eta=3.0, lmbda=0.0,
     with np.errstate(over="ignore"):
         if not np.isfinite(network.dtype.type(eta)):
             raise ValueError(f"eta={eta:g} does not fit in {network.dtype.name}")
-    if not _all_finite(network.params):
+    if not all_finite_array(network.params):
         raise ValueError("the network's parameters are not finite (NaN or inf): training "
                          "cannot recover them; start from a new network or load a saved one")
-    if not network._training.acquire(blocking=False):
+    if not network.training_lock.acquire(blocking=False):
         raise RuntimeError("this Network is already training (in another thread, or this is "
                            "a call from its own callback); train a copy (Network.copy())")
     try:
@@ -140,7 +140,7 @@ def train_streaming(network, X, Y, *, epochs, batch_size=10, eta=3.0, lmbda=0.0,
                    progress=progress, on_divergence=on_divergence)
         return run.train()
     finally:
-        network._training.release()
+        network.training_lock.release()
 
 
 # ---------------------------------------------------------------------------
@@ -241,7 +241,7 @@ class _Source:
             part = self.X[start:stop]
             self._copy(part, inputs, c)
             release_pages(part)
-        if not _all_finite(inputs):
+        if not all_finite_array(inputs):
             bad = np.argwhere(~np.isfinite(inputs))[0]
             kind = "NaN" if np.isnan(inputs[tuple(bad)]) else "inf"
             raise ValueError(f"X contains {kind} at row {start + int(bad[0]):,} (feature "
@@ -360,8 +360,8 @@ class _Run:
         warm = min(plan.batch_size, source.max_rows)
         self.x_buffers[0][:warm] = 0
         self.t_buffers[0][:warm] = 0
-        history.compile_seconds = network._warm_up(
-            plan, self.x_buffers[0][:warm], self.t_buffers[0][:warm], self.test_inputs)
+        history.compile_seconds = warm_up(
+            network, plan, self.x_buffers[0][:warm], self.t_buffers[0][:warm], self.test_inputs)
         initial = network.params.copy()
         last_finite = initial.copy()
         n_samples, n_chunks = source.n_rows, source.n_chunks
@@ -457,7 +457,7 @@ class _Run:
         history.driver = self.plan.last_run
         history.cost.append(epoch_cost)
         if self.test_inputs is not None:
-            predicted = np.argmax(network._feedforward_checked(self.test_inputs), axis=1)
+            predicted = np.argmax(network.forward(self.test_inputs), axis=1)
             history.test_accuracy.append(float(np.mean(predicted == self.test_labels)))
         if self.callback is not None and bool(self.callback(epoch + 1, history)):
             return True

@@ -1,4 +1,4 @@
-"""fastnn's compiled-kernel cache (fastnn/_cache.py), exercised in child processes.
+"""fastnn's compiled-kernel cache (fastnn/_cache/), exercised in child processes.
 
 Each child gets its own ``FASTNN_CACHE_DIR`` and imports fastnn from a copy
 of the package made once per module, so that edits made meanwhile in the
@@ -176,13 +176,13 @@ def test_key_depends_on_every_kernel_source_and_the_parallel_flag(tmp_path):
         assert _cache.compute_key(True, copy) != key, source.name
         source.write_bytes(original)
     # A future subpackage of kernels is covered too.
-    (copy / "kernels_extra").mkdir()
-    (copy / "kernels_extra" / "leaf.py").write_text("X = 1\n")
+    (copy / "kernels" / "extra").mkdir()
+    (copy / "kernels" / "extra" / "leaf.py").write_text("X = 1\n")
     assert _cache.compute_key(True, copy) != key
     # The version, read from __init__.py without importing it.
     init = copy / "__init__.py"
     init.write_text(re.sub(r'__version__ = "[^"]*"', '__version__ = "99.0"', init.read_text()))
-    assert _cache._package_version(copy) == "99.0"
+    assert _cache.key._package_version(copy) == "99.0"
 
 
 # Any of these in a module's text means it may define compiled code.
@@ -190,20 +190,20 @@ KERNEL_MARKERS = re.compile(r"\bjit\(|@jit\b|\bnjit\b|@intrinsic\b|\bintrinsic\(
                             r"|\boverload\(|generated_jit|@vectorize|@guvectorize|@cfunc")
 
 
-def test_modules_left_out_of_the_key_define_no_kernels():
-    """Over-inclusion only costs a recompile; a kernel in an excluded module
-    would be loaded stale after its edits."""
+def test_only_the_kernels_package_defines_compiled_code_and_the_key_covers_it_by_rule():
+    """The key covers every file below fastnn/kernels/ and _config.py (by
+    rule, no list to keep); a kernel anywhere else would be loaded stale
+    after its edits, so no other module may define one."""
     sources = set(_cache.kernel_source_files())
-    excluded = sorted(set(PACKAGE.rglob("*.py")) - sources)
-    assert excluded, "PURE_PYTHON_MODULES excludes nothing"
-    for entry in _cache.PURE_PYTHON_MODULES:
-        assert (PACKAGE / entry).exists(), f"PURE_PYTHON_MODULES lists {entry}, which is gone"
-    offenders = [str(p.relative_to(PACKAGE)) for p in excluded
+    assert sources == set((PACKAGE / "kernels").rglob("*.py")) | {PACKAGE / "_config.py"}
+    outside = sorted(set(PACKAGE.rglob("*.py")) - sources)
+    assert outside, "the key covers every module of the package"
+    offenders = [str(p.relative_to(PACKAGE)) for p in outside
                  if KERNEL_MARKERS.search(p.read_text(encoding="utf-8"))]
-    assert offenders == [], ("these modules define kernels: take them out of "
-                             "fastnn/_cache.py's PURE_PYTHON_MODULES")
+    assert offenders == [], ("these modules define compiled code: move it into "
+                             "fastnn/kernels/")
     assert PACKAGE / "kernels" / "layers.py" in sources and PACKAGE / "_config.py" in sources
-    assert PACKAGE / "kernels" / "__init__.py" in sources  # only the top one is pure Python
+    assert PACKAGE / "kernels" / "__init__.py" in sources
 
 
 def test_every_compiled_function_of_the_package_is_in_the_key():
@@ -430,7 +430,7 @@ def test_concurrent_index_updates_lose_no_entry(tmp_path):
 LEAF = textwrap.dedent("""
     import numpy as np
 
-    from ._config import jit
+    from ._jit import jit
 
 
     @jit
@@ -456,15 +456,16 @@ def test_editing_a_leaf_kernel_in_another_file_recompiles_its_callers(tmp_path):
     lines = text.splitlines(keepends=True)
     body = leaf[0].body
     lines[body[0].lineno - 1: body[-1].end_lineno] = ["    return _leaf_sigmoid(z)\n"]
-    lines.append("\nfrom .._leaf import leaf_sigmoid as _leaf_sigmoid  # noqa: E402\n")
+    lines.append("\nfrom ._leaf import leaf_sigmoid as _leaf_sigmoid  # noqa: E402\n")
     kernels.write_text("".join(lines))
-    (root / "fastnn" / "_leaf.py").write_text(LEAF)
+    (root / "fastnn" / "kernels" / "_leaf.py").write_text(LEAF)
     cache = tmp_path / "cache"
 
     before = run_child(cache, root)
     np.testing.assert_allclose(before["result"], forward_reference(before, sigmoid), rtol=1e-13)
 
-    (root / "fastnn" / "_leaf.py").write_text(LEAF.replace("np.exp(-z)", "np.exp(-2.0 * z)"))
+    (root / "fastnn" / "kernels" / "_leaf.py").write_text(
+        LEAF.replace("np.exp(-z)", "np.exp(-2.0 * z)"))
     after = run_child(cache, root)
     assert after["stats"]["misses"] > 0 and after["kernels_dir"] != before["kernels_dir"]
     np.testing.assert_allclose(after["result"], forward_reference(after, lambda z: sigmoid(2 * z)),

@@ -159,10 +159,10 @@ def test_fastnn_compile_examples_still_pick_their_driver():
     from fastnn import _precompile
     from fastnn.plan import EpochPlan
 
-    for driver, (sizes, batch_size, n_threads) in _precompile._EXAMPLES.items():
+    for driver, (sizes, batch_size, n_threads) in _precompile.EXAMPLES.items():
         plan = EpochPlan(sizes, batch_size, np.float32, max(batch_size, 2), n_threads)
         assert plan.driver == driver
-    assert set(_precompile._EXAMPLES) == {
+    assert set(_precompile.EXAMPLES) == {
         "train_epoch", "train_epoch_per_sample", "train_epoch_shared",
         "train_epoch_per_sample_shared", "train_epoch_threaded"}
 

@@ -14,7 +14,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from .._config import jit
+from ._jit import jit
 
 __all__ = ["cast_like", "sigmoid", "sigmoid_prime", "sigmoid_in_loop"]
 

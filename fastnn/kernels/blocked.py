@@ -15,7 +15,7 @@ fails the import if one is changed without rewriting its kernels.
 """
 from __future__ import annotations
 
-from .._config import jit, prefer_wide_vectors
+from ._jit import jit, prefer_wide_vectors
 from .activation import cast_like
 
 __all__ = [

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._config import jit
+from ._jit import jit
 from .atomics import load_acquire, store_release
 
 __all__ = ["STOP", "PROGRESS", "CONTROL_SIZE", "new_control", "stop_requested",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from .._config import jit
+from ._jit import jit
 from .blocked import (FORWARD_BLOCK, GRADIENT_ROW_BLOCK, SAMPLE_BLOCK, written_out,
                       backward_sums_four, backward_sums_one, gradient_row_one,
                       gradient_rows_eight, gradient_rows_four, weighted_sums_four,

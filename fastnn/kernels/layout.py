@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._config import jit
+from ._jit import jit
 
 __all__ = ["layer_weights", "flat_weights", "layer_biases", "layer_rows", "sample_row",
            "slot_start", "workspace_size", "parameter_count"]

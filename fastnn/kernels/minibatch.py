@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._config import jit
+from ._jit import jit
 from .layers import (PARALLEL_MIN_WORK, backward_delta, backward_delta_samples, forward_layer,
                      forward_rows, gradient_rows, layer_gradient, output_delta)
 from .layout import layer_biases, layer_rows, layer_weights

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._config import jit
+from ._jit import jit
 from .activation import cast_like
 
 __all__ = ["QUADRATIC_SIGMOID", "CROSS_ENTROPY_SIGMOID", "QUADRATIC_IDENTITY", "COSTS",

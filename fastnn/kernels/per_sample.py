@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._config import jit
+from ._jit import jit
 from .blocked import SAMPLE_BLOCK, weighted_sums_four
 from .layout import flat_weights, layer_biases, layer_rows, layer_weights, sample_row
 from .minibatch import is_identity

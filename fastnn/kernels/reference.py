@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._config import jit
+from ._jit import jit
 from .layout import layer_biases, layer_rows, layer_weights
 from .activation import sigmoid
 from .objective import CROSS_ENTROPY_SIGMOID, LOG_FLOOR, QUADRATIC_IDENTITY, QUADRATIC_SIGMOID

@@ -10,7 +10,7 @@ equation's reference kernel (tests/test_reference.py).
 """
 from __future__ import annotations
 
-from .._config import jit, prefer_wide_vectors
+from ._jit import jit, prefer_wide_vectors
 from .blocked import written_out
 from .activation import cast_like, sigmoid_in_loop
 from .objective import output_cost, output_delta_value

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._config import jit
+from ._jit import jit
 from .._threads import run_workers
 from .atomics import (compare_exchange, fetch_add, load_acquire, sleep_microseconds,
                       spin_pause, store_release, yield_core)

@@ -1,28 +1,15 @@
-"""Where fastnn's compiled kernels live on disk, and a cache that never stops training.
+"""numba's store of fastnn's compiled kernels: a cache that never stops training.
 
 numba's own cache (``cache=True``) writes next to the source, into the
 installed package's ``__pycache__``, and keys each file on that one source
 file's contents: a kernel whose callee changed in another file is loaded
 stale, a reinstall leaves files pip does not know about, and a damaged file
 raises from inside ``train()`` in every later process. fastnn's kernels use
-the cache defined here instead (``_config.jit`` attaches it to each
-dispatcher, as numba's ``Dispatcher.enable_caching`` attaches its own):
+the cache defined here instead (``fastnn.kernels._jit.jit`` attaches it to
+each dispatcher, as numba's ``Dispatcher.enable_caching`` attaches its own),
+in the directory of the cache key (``key.py``: where, and what the key
+covers):
 
-* **Where.** ``cache_root()``: ``$FASTNN_CACHE_DIR`` if set, else
-  ``$NUMBA_CACHE_DIR/fastnn`` if numba's cache is redirected, else the user's
-  cache directory (``~/.cache/fastnn`` on Linux, ``~/Library/Caches/fastnn``
-  on macOS, ``%LOCALAPPDATA%\\fastnn\\Cache`` on Windows). Never inside the
-  package. The kernels of one build live in ``kernels-<16 hex digits of the
-  key>/`` below it; other builds' directories are left alone (``fastnn info``
-  shows their size, ``fastnn info --clear-cache`` removes them).
-* **Key.** ``cache_key()``: a SHA-256 over fastnn's version, the contents of
-  every kernel source file of the package (every ``.py`` file except the
-  pure-Python modules in ``PURE_PYTHON_MODULES``), numba's and llvmlite's
-  versions, the Python build, the CPU (name and features, as numba's codegen
-  sees them, ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` honoured), numba's
-  code-generation settings and fastnn's ``PARALLEL`` flag. An edit anywhere
-  in the kernels therefore recompiles every kernel; a reinstall of the same
-  sources (non-editable, then editable) reuses the cache.
 * **Faults.** A truncated, zeroed, foreign or version-mismatched index or
   data file gives one ``CacheWarning`` naming it; the file is removed, the
   kernel compiled again and written anew. Every data file carries a digest
@@ -41,79 +28,33 @@ Tests: ``tests/test_cache.py``.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import inspect
 import io
 import os
 import pickle
-import platform
 import re
-import shutil
 import sys
 import tempfile
 import warnings
 import weakref
 from pathlib import Path
 
-import llvmlite
-import llvmlite.binding as llvm
 import numba
-from numba.core import config as numba_config
 from numba.core.caching import (CompileResultCacheImpl, FunctionCache, IndexDataCacheFile,
                                 _CacheLocator)
+
+from .key import ENV_DIR, PACKAGE_DIR, cache_key, kernel_source_set, kernels_dir
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = [
-    "CacheWarning",
-    "ENV_DIR",
-    "PURE_PYTHON_MODULES",
-    "KernelCache",
-    "cache_root",
-    "user_cache_dir",
-    "cache_key",
-    "compute_key",
-    "kernels_dir",
-    "kernel_source_files",
-    "key_directories",
-    "directory_usage",
-    "clear_cache",
-    "session_stats",
-]
+__all__ = ["CacheWarning", "KernelCache", "KernelCacheFile", "KernelCacheLocator",
+           "session_stats"]
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-ENV_DIR = "FASTNN_CACHE_DIR"
-KEY_DIR_PREFIX = "kernels-"
 LOCK_NAME = ".lock"
-
-# Modules of the package that define no compiled code (relative paths; a
-# trailing "/" names a whole subpackage). Every other .py file below the
-# package directory is a kernel source and part of the key: including one too
-# many only costs a recompile after its edits, leaving one out could load
-# stale code, so tests/test_cache.py fails if any module listed here defines
-# a kernel.
-PURE_PYTHON_MODULES = (
-    "__init__.py",
-    "__main__.py",
-    "_files.py",
-    "_interrupt.py",
-    "_precompile.py",
-    "_threads.py",
-    "checkpoint.py",
-    "cli.py",
-    "dask.py",
-    "datasets.py",
-    "estimators.py",
-    "exceptions.py",
-    "network.py",
-    "plan.py",
-    "streaming.py",
-    "compat/",
-)
 
 # Formats of fastnn's index and data files (numba's layout, plus what the
 # checks below need).
@@ -123,133 +64,6 @@ _DATA_FORMAT = "fastnn-kernel-data-1"
 
 class CacheWarning(UserWarning):
     """A problem with fastnn's compiled-kernel cache; training goes on."""
-
-
-# ---------------------------------------------------------------------------
-# Where
-# ---------------------------------------------------------------------------
-def user_cache_dir() -> Path:
-    """The user's cache directory for fastnn (as platformdirs.user_cache_dir("fastnn"))."""
-    try:
-        home = Path.home()
-    except (RuntimeError, KeyError):  # no HOME and no password entry
-        home = None
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or (home and str(home / "AppData" / "Local"))
-        if base:
-            return Path(base) / "fastnn" / "Cache"
-    elif sys.platform == "darwin" and home is not None:
-        return home / "Library" / "Caches" / "fastnn"
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME", "")
-        if os.path.isabs(xdg):  # the XDG spec ignores relative paths
-            return Path(xdg) / "fastnn"
-        if home is not None:
-            return home / ".cache" / "fastnn"
-    return Path(tempfile.gettempdir()) / "fastnn-cache"
-
-
-def cache_root() -> Path:
-    """The directory holding fastnn's compiled kernels (one subdirectory per key)."""
-    configured = os.environ.get(ENV_DIR, "").strip()
-    if configured:
-        return Path(configured).expanduser().absolute()
-    # Whoever redirected numba's cache (a read-only home, a container, the
-    # benchmarks) wants fastnn's redirected too.
-    if numba_config.CACHE_DIR:
-        return Path(numba_config.CACHE_DIR).expanduser().absolute() / "fastnn"
-    return user_cache_dir()
-
-
-def kernels_dir() -> Path:
-    """This build's directory: ``cache_root()/kernels-<first 16 hex digits of the key>``."""
-    return cache_root() / (KEY_DIR_PREFIX + cache_key()[:16])
-
-
-# ---------------------------------------------------------------------------
-# Key
-# ---------------------------------------------------------------------------
-def _is_pure_python(relative: str) -> bool:
-    return any(relative == entry or (entry.endswith("/") and relative.startswith(entry))
-               for entry in PURE_PYTHON_MODULES)
-
-
-def kernel_source_files(package_dir: Path = PACKAGE_DIR) -> list[Path]:
-    """Every .py file below the package directory that may define compiled code."""
-    files = []
-    for path in sorted(Path(package_dir).rglob("*.py")):
-        relative = path.relative_to(package_dir).as_posix()
-        if not _is_pure_python(relative):
-            files.append(path)
-    return files
-
-
-def _package_version(package_dir: Path) -> str:
-    # Read, not imported: the kernels are decorated (and the key computed)
-    # while fastnn/__init__.py is still importing them.
-    try:
-        text = (Path(package_dir) / "__init__.py").read_text(encoding="utf-8")
-    except OSError:
-        return "unknown"
-    match = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.MULTILINE)
-    return match.group(1) if match else "unknown"
-
-
-def _cpu() -> tuple[str, str]:
-    """The CPU name and features numba's codegen compiles for (its own rules)."""
-    from numba.core.codegen import get_host_cpu_features
-
-    name = numba_config.CPU_NAME or llvm.get_host_cpu_name()
-    features = numba_config.CPU_FEATURES
-    if features is None:
-        features = get_host_cpu_features()
-    return name, features
-
-
-def compute_key(parallel: bool, package_dir: Path = PACKAGE_DIR) -> str:
-    """The cache key (64 hex digits) of the kernels in ``package_dir``."""
-    package_dir = Path(package_dir)
-    parts = [("fastnn", _package_version(package_dir))]
-    sources = kernel_source_files(package_dir)
-    if not sources:
-        raise OSError(f"no kernel sources found in {package_dir}")
-    for path in sources:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        parts.append(("source " + path.relative_to(package_dir).as_posix(), digest))
-    cpu_name, cpu_features = _cpu()
-    parts += [
-        ("numba", numba.__version__),
-        ("llvmlite", llvmlite.__version__),
-        ("python", sys.version),
-        ("cache tag", sys.implementation.cache_tag),
-        ("abiflags", getattr(sys, "abiflags", "")),
-        ("platform", f"{sys.platform} {platform.machine()}"),
-        ("cpu", cpu_name),
-        ("cpu features", cpu_features),
-        ("parallel", bool(parallel)),
-    ]
-    # numba settings that change the generated code without entering its
-    # own index key.
-    for name in ("OPT", "LOOP_VECTORIZE", "SLP_VECTORIZE", "ENABLE_AVX", "BOUNDSCHECK",
-                 "DEBUGINFO_DEFAULT"):
-        parts.append(("numba." + name, str(getattr(numba_config, name, None))))
-    hasher = hashlib.sha256()
-    for label, value in parts:
-        hasher.update(f"{label}\0{value}\n".encode())
-    return hasher.hexdigest()
-
-
-@functools.lru_cache(maxsize=None)
-def cache_key() -> str:
-    """This process's key: the package's sources as first read, fastnn's PARALLEL."""
-    from ._config import PARALLEL  # here, not at the top: _config imports this module
-
-    return compute_key(PARALLEL)
-
-
-@functools.lru_cache(maxsize=None)
-def _kernel_source_set() -> frozenset:
-    return frozenset(path.resolve() for path in kernel_source_files())
 
 
 # ---------------------------------------------------------------------------
@@ -268,7 +82,7 @@ class KernelCacheLocator(_CacheLocator):
         self._cache_path = str(kernels_dir())
         stamp = cache_key()
         try:
-            in_key = Path(py_file).resolve() in _kernel_source_set()
+            in_key = Path(py_file).resolve() in kernel_source_set()
         except OSError:
             in_key = False
         if not in_key:
@@ -709,43 +523,3 @@ def session_stats() -> dict:
     }
 
 
-# ---------------------------------------------------------------------------
-# Housekeeping (fastnn info)
-# ---------------------------------------------------------------------------
-def key_directories(root: Path | None = None) -> list[Path]:
-    """The ``kernels-*`` directories below ``root`` (default: ``cache_root()``)."""
-    root = cache_root() if root is None else Path(root)
-    try:
-        return sorted(path for path in root.iterdir()
-                      if path.name.startswith(KEY_DIR_PREFIX) and path.is_dir())
-    except OSError:
-        return []
-
-
-def directory_usage(path: Path) -> tuple[int, int]:
-    """(bytes, files) below ``path``; (0, 0) if it does not exist."""
-    total = files = 0
-    for directory, _, names in os.walk(path):
-        for name in names:
-            try:
-                total += os.lstat(os.path.join(directory, name)).st_size
-            except OSError:
-                continue
-            files += 1
-    return total, files
-
-
-def clear_cache(root: Path | None = None) -> tuple[int, int]:
-    """Remove every ``kernels-*`` directory below ``root``; returns (directories, bytes).
-
-    Only those: ``FASTNN_CACHE_DIR`` may point at a directory holding other
-    files too. A process loading from a removed directory compiles instead.
-    """
-    removed = freed = 0
-    for directory in key_directories(root):
-        size, _ = directory_usage(directory)
-        shutil.rmtree(directory, ignore_errors=True)
-        if not directory.exists():
-            removed += 1
-            freed += size
-    return removed, freed

@@ -1,0 +1,193 @@
+"""The commands that use a saved model or look at this installation:
+``evaluate``, ``predict``, ``info`` and ``compile``."""
+from __future__ import annotations
+
+import os
+import sys
+import zipfile
+import zlib
+
+import numpy as np
+
+from .. import __version__, _cache, _config
+from .._files import atomic_write, npz_headers, read_npy_header, read_npz_member
+from .._precompile import DTYPES, compile_kernels
+from .._validation import check_memory
+from .common import CommandError, check_fits, check_writable, dashed, load_data, load_model, one_line
+
+__all__ = ["evaluate_command", "predict_command", "info_command", "compile_command"]
+
+
+def compile_command(args) -> int:
+    dtypes = DTYPES if args.dtype == "all" else (args.dtype,)
+    print(f"compiling fastnn's kernels for {', '.join(dtypes)} into "
+          f"{_cache_location()} ...", flush=True)
+
+    def report(dtype, name, seconds, compiled):
+        state = f"compiled {compiled} kernel{'s' if compiled != 1 else ''}" if compiled else (
+            "loaded from the cache")
+        print(f"  {dtype:8s} {name:32s} {seconds:6.1f} s  {state}", flush=True)
+
+    total = compile_kernels(dtypes, report)
+    print(f"done in {total:.1f} s")
+    return 0
+
+def _cache_location() -> str:
+    return str(_cache.kernels_dir()) if _config.CACHE else "memory only (FASTNN_CACHE=0)"
+
+def evaluate_command(args) -> int:
+    net = load_model(args.model)
+    _, _, X_test, y_test, description = load_data(args.data, net.dtype.name, whole_npz=True)
+    check_fits(net, X_test, y_test, description)
+    accuracy = net.evaluate(X_test, y_test)
+    cost = net.cost(X_test, y_test)
+    correct = int(round(accuracy * X_test.shape[0]))
+    print(f"test accuracy: {accuracy:.2%} ({correct}/{X_test.shape[0]}) on {description}")
+    print(f"mean {net.cost_name.replace('_', '-')} cost: {cost:.6f}")
+    return 0
+
+def predict_command(args) -> int:
+    net = load_model(args.model)
+    inputs = _read_input_array(args.input)
+    if inputs.ndim == 0 or inputs.size == 0:
+        what = "a single number (a 0-d array)" if inputs.ndim == 0 else (
+            f"no samples (shape {inputs.shape})")
+        raise CommandError(
+            f"{args.input} holds {what}; expected an array of shape (n, {net.sizes[0]}) "
+            f"or ({net.sizes[0]},)"
+        )
+    if inputs.ndim == 1:
+        inputs = inputs.reshape(1, -1)
+    elif inputs.ndim > 2:
+        inputs = inputs.reshape(inputs.shape[0], -1)
+    check_fits(net, inputs, None, args.input)
+    predictions = np.asarray(net.predict(inputs), dtype=np.int64)
+    if args.output:
+        check_writable(args.output, "--output")
+        path = args.output if args.output.endswith(".npy") else args.output + ".npy"
+        atomic_write(path, lambda stream: np.save(stream, predictions))
+        print(f"{predictions.size} predictions written to {path}")
+    else:
+        sys.stdout.write("".join(f"{p}\n" for p in predictions))
+    return 0
+
+def _read_input_array(path):
+    """The array of a .npy file, or X of a .npz; its header (shape, dtype)
+    is checked against the file's size and the available memory before the
+    data is read."""
+    if not os.path.isfile(path):
+        raise CommandError(f"input file {path} does not exist")
+    with open(path, "rb") as stream:
+        magic = stream.read(6)
+    if magic != b"\x93NUMPY" and not zipfile.is_zipfile(path):
+        raise CommandError(f"{path} is not a NumPy .npy file (save the inputs with numpy.save)")
+    try:
+        if magic == b"\x93NUMPY":
+            with open(path, "rb") as stream:
+                header = read_npy_header(stream, os.fstat(stream.fileno()).st_size)
+                _check_input_header(path, header)
+                return _read_npy_data(stream, header)
+        with zipfile.ZipFile(path) as archive:
+            headers = npz_headers(archive)
+            if "X" not in headers:
+                raise CommandError(f"{path} is a .npz without an array X (it holds "
+                                   f"{', '.join(headers) or 'nothing'})")
+            _check_input_header(path, headers["X"])
+            return read_npz_member(archive, "X", headers["X"])
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError,
+            RuntimeError, OSError) as error:
+        raise CommandError(f"{path} is not a readable NumPy file: {one_line(error)}") from None
+
+def _check_input_header(path, header):
+    if header.dtype.kind not in "biuf":
+        raise CommandError(f"{path} must hold numbers, got dtype {header.dtype}")
+    try:  # read, then converted to the model's dtype
+        check_memory(header.nbytes * 2, f"{path} (shape {header.shape}, {header.dtype})")
+    except ValueError as error:
+        raise CommandError(one_line(error)) from None
+
+def _read_npy_data(stream, header):
+    """The data after a checked .npy header, read in one go (its length is
+    the file's, checked against the header)."""
+    data = stream.read(header.nbytes)
+    if len(data) != header.nbytes:
+        raise ValueError(f"it ends after {len(data):,} of {header.nbytes:,} bytes of data")
+    order = "F" if header.fortran_order else "C"
+    return np.frombuffer(data, header.dtype).reshape(header.shape, order=order)
+
+def info_command(args) -> int:
+    if args.clear_cache:
+        _clear_cache()
+    if args.model is None:
+        return _environment_info()
+    net = load_model(args.model)
+    n_weights = sum(w.size for w in net.weights)
+    n_biases = sum(b.size for b in net.biases)
+    print(f"sizes: {dashed(net.sizes)}")
+    print(f"dtype: {net.dtype.name}")
+    print(f"cost: {net.cost_name}, output: {net.output}")
+    print(f"parameters: {net.n_params} ({n_weights} weights, {n_biases} biases)")
+    return 0
+
+def _environment_info() -> int:
+    import numba
+
+    root = _cache.cache_root()
+    if os.environ.get(_cache.ENV_DIR, "").strip():
+        origin = f"from {_cache.ENV_DIR}"
+    elif numba.config.CACHE_DIR:
+        origin = "under NUMBA_CACHE_DIR"
+    else:
+        origin = f"the user's cache directory; set {_cache.ENV_DIR} to move it"
+    print(f"fastnn {__version__}, numba {numba.__version__}, Python {sys.version.split()[0]}")
+    if numba.config.DISABLE_JIT:
+        print("cache: unused (NUMBA_DISABLE_JIT=1: nothing is compiled)")
+    else:
+        print("cache: " + ("on" if _config.CACHE else "off (FASTNN_CACHE=0)"))
+    print(f"cache directory: {root} ({origin})")
+    build = _cache.kernels_dir()
+    if build.is_dir():
+        print(f"this build's kernels: {build} ({_usage(build)})")
+    else:
+        print(f"this build's kernels: {build} (none yet)")
+    builds = _cache.key_directories(root)
+    if builds:
+        total, files = 0, 0
+        for directory in builds:
+            size, count = _cache.directory_usage(directory)
+            total, files = total + size, files + count
+        print(f"all builds: {len(builds)} director{'y' if len(builds) == 1 else 'ies'}, "
+              f"{_megabytes(total)} in {_files(files)} (fastnn info --clear-cache deletes them)")
+    print(f"threading layer: {_threading_layer()}"
+          + ("" if _config.PARALLEL else "; fastnn's threaded kernels are off (FASTNN_PARALLEL=0)"))
+    return 0
+
+def _threading_layer() -> str:
+    import numba
+
+    try:
+        # numba loads its threading layer on first use; asking for the
+        # thread count loads it without compiling anything.
+        threads = numba.get_num_threads()
+        return f"{numba.threading_layer()} ({threads} thread{'' if threads == 1 else 's'})"
+    except Exception as error:  # no layer could be loaded
+        return f"unavailable ({one_line(error)})"
+
+def _usage(directory) -> str:
+    size, files = _cache.directory_usage(directory)
+    return f"{_megabytes(size)} in {_files(files)}"
+
+def _megabytes(size) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+def _files(count) -> str:
+    return f"{count} file{'' if count == 1 else 's'}"
+
+def _clear_cache():
+    root = _cache.cache_root()
+    removed, freed = _cache.clear_cache(root)
+    left = _cache.key_directories(root)
+    print(f"removed {removed} cached build{'' if removed == 1 else 's'} of the kernels "
+          f"({_megabytes(freed)}) from {root}")
+    if left:
+        raise CommandError(f"could not remove {', '.join(str(path) for path in left)}")

@@ -1,0 +1,181 @@
+"""The command line's options: ``build_parser`` and the types it checks them with."""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from .. import __version__
+from .._validation import MAX_EPOCHS
+from .common import CommandError
+from .inspect import compile_command, evaluate_command, info_command, predict_command
+from .train import DEFAULT_HIDDEN, train_command
+
+__all__ = ["build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints the whole usage block before the message; one line
+    # naming the subcommand and the problem is what the user needs.
+    def error(self, message):
+        if " " in self.prog:  # a subcommand's parser: name it
+            message = f"{self.prog.split(' ', 1)[-1]}: {message}"
+        raise CommandError(f"{message} (see {self.prog} --help)")
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+def _epochs(text):
+    value = _positive_int(text)
+    if value > MAX_EPOCHS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_EPOCHS:,}, got {value:,}")
+    return value
+
+def _finite_float(text, *, zero_allowed):
+    """A finite number > 0 (>= 0 with zero_allowed), from the command line."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(value) or value < 0 or (value == 0 and not zero_allowed):
+        bound = ">= 0" if zero_allowed else "> 0"
+        raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text}")
+    return value
+
+def _non_negative_float(text):
+    return _finite_float(text, zero_allowed=True)
+
+def _positive_float(text):
+    return _finite_float(text, zero_allowed=False)
+
+def _int(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+def _layer_sizes(text):
+    parts = text.replace("-", ",").split(",")
+    try:
+        sizes = [int(part) for part in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected layer widths separated by commas such as 64,30,10, got {text!r}"
+        ) from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"needs at least an input and an output layer, each of at least 1 neuron, got {text!r}"
+        )
+    return sizes
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="fastnn",
+        description="Train and use sigmoid multilayer perceptrons with fastnn's Numba kernels.",
+    )
+    parser.add_argument("--version", action="version", version=f"fastnn {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    data_help = (
+        "'digits' (scikit-learn's bundled 8x8 digits, fixed 1347/450 split), a .npz file "
+        "with arrays X and y (and optionally X_test, y_test; otherwise a fixed seeded 80/20 "
+        "split), a directory holding the four MNIST IDX files (gzipped or not), or a chunked "
+        "store written by fastnn.datasets.write_chunked (trained chunk by chunk, never loaded "
+        "whole; its test part, or else its last chunk, is the test set)"
+    )
+
+    train = commands.add_parser(
+        "train", help="train a network and report its test accuracy",
+        description="Train a network with mini-batch SGD; a progress bar shows each epoch.",
+    )
+    train.add_argument("--data", default="digits", help=data_help + " (default: digits)")
+    train.add_argument(
+        "--sizes", type=_layer_sizes, default=None,
+        help="every layer's width, input first, e.g. 64,30,10; the first must equal the "
+             f"data's feature count and the last cover its labels (default: features,"
+             f"{DEFAULT_HIDDEN},classes)",
+    )
+    train.add_argument("--epochs", type=_epochs, default=None,
+                       help="default: 30 (with --resume: the run's own total)")
+    train.add_argument("--batch-size", type=_positive_int, default=10, help="default: 10")
+    train.add_argument("--eta", type=_positive_float, default=3.0,
+                       help="learning rate (default: 3.0)")
+    train.add_argument("--cost", choices=("quadratic", "cross_entropy"), default="quadratic",
+                       help="the cost: 1/2 sum (y - a)^2, or the cross-entropy of Nielsen's "
+                            "network2 (docs/theory.md section 10; default: quadratic)")
+    train.add_argument("--output", choices=("sigmoid", "identity"), default="sigmoid",
+                       help="the output layer's activation (identity: quadratic cost only; "
+                            "default: sigmoid)")
+    train.add_argument("--lmbda", type=_non_negative_float, default=0.0,
+                       help="L2 regularisation as in network2: w <- (1 - eta lmbda / n) w - "
+                            "... (default: 0)")
+    train.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                       help="default: float64")
+    train.add_argument("--seed", type=_int, default=0,
+                       help="seed of the initial weights and of the shuffling (default: 0)")
+    train.add_argument("--out", metavar="MODEL.npz", help="write the trained network here")
+    train.add_argument("--plot", metavar="CURVE.png",
+                       help="write a PNG of training cost and test accuracy per epoch")
+    train.add_argument("--checkpoint", metavar="RUN.ckpt",
+                       help="write a checkpoint here after every epoch and on Ctrl-C "
+                            "(continue with --resume)")
+    train.add_argument("--resume", metavar="RUN.ckpt",
+                       help="continue the run saved in this checkpoint, on the same --data; "
+                            "its network and settings replace --sizes, --batch-size, --eta, "
+                            "--cost, --output, --lmbda, --dtype and --seed")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=train_command)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="accuracy and cost of a saved network on a data set's test part",
+        description="Accuracy and mean cost of MODEL on the test part of --data "
+                    "(a .npz without X_test/y_test is used whole).",
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="a file written by train --out")
+    evaluate.add_argument("--data", default="digits", help=data_help + " (default: digits)")
+    evaluate.set_defaults(handler=evaluate_command)
+
+    predict = commands.add_parser(
+        "predict", help="predicted class of each row of an input array",
+        description="Predicted class (index of the most active output) of each row of "
+                    "INPUT, an array of shape (n, inputs) or (inputs,) saved with numpy.save "
+                    "(a .npz with an array X also works). Scale it as the training data was.",
+    )
+    predict.add_argument("model", metavar="MODEL")
+    predict.add_argument("input", metavar="INPUT.npy")
+    predict.add_argument("--output", metavar="OUT.npy",
+                         help="save the predictions (int64, shape (n,)) here instead of "
+                              "printing one per line")
+    predict.set_defaults(handler=predict_command)
+
+    info = commands.add_parser(
+        "info", help="a model's layer sizes, dtype and parameter count; without MODEL, "
+                     "where compiled kernels are cached and the threading layer",
+        description="With MODEL: its layer sizes, dtype and parameter count. Without: "
+                    "fastnn's compiled-kernel cache (directory, size, on or off) and "
+                    "numba's threading layer.",
+    )
+    info.add_argument("model", metavar="MODEL", nargs="?", help="a file written by train --out")
+    info.add_argument("--clear-cache", action="store_true",
+                      help="first delete every cached build of the kernels (the kernels-* "
+                           "directories of the cache directory); the next run compiles again")
+    info.set_defaults(handler=info_command)
+
+    compile_ = commands.add_parser(
+        "compile", help="compile every kernel into the cache ahead of time",
+        description="Compile every epoch driver and forward kernel of fastnn for the given "
+                    "dtypes and write them to the compiled-kernel cache (see fastnn info), "
+                    "so that the first training of a Docker image, CI job or cluster worker "
+                    "does not wait for the compiler.",
+    )
+    compile_.add_argument("--dtype", choices=("float64", "float32", "all"), default="all",
+                          help="default: all")
+    compile_.set_defaults(handler=compile_command)
+    return parser

@@ -1,0 +1,76 @@
+"""What a user saved, back as a network or a run: ``fastnn.load`` and ``fastnn.resume``.
+
+``load`` reads a model file (``fastnn.model_file``, written by
+``Network.save``); ``resume`` reads a checkpoint (``fastnn.checkpoint``,
+written by ``Network.train(checkpoint=...)``) and continues its run
+through the training loop (``fastnn.training``), bitwise as if it had
+never stopped.
+"""
+from __future__ import annotations
+
+import os
+
+from . import training
+from ._validation import check_epochs, check_pair, check_sample_weight
+from .checkpoint import read_checkpoint
+from .model_file import read_model
+from .network import Network
+from .run_state import data_checksum, set_total_epochs
+
+__all__ = ["load", "resume", "network_from"]
+
+
+def network_from(saved) -> Network:
+    """The ``Network`` of a ``SavedNetwork`` (a model file's or a checkpoint's)."""
+    return Network.from_params(saved.sizes, saved.params, cost=saved.cost, output=saved.output)
+
+
+def load(path) -> Network:
+    """Read a network written by :meth:`Network.save`; outputs are bitwise equal.
+
+    Everything is checked before memory is allocated or data decompressed:
+    ``format_version`` (this fastnn reads version 1), the entries the layer
+    sizes imply, and each array's shape and dtype from its ``.npy`` header.
+    A network whose parameters would not fit in the memory available now is
+    refused with the size it needs.
+
+    Raises FileNotFoundError for a missing file, and ValueError naming what
+    is wrong otherwise (not a fastnn model, damaged, a newer format, too
+    big, NaN or inf parameters).
+    """
+    return network_from(read_model(path))
+
+
+def resume(path, X, Y, *, epochs=None, test_data=None, callback=None, progress=None,
+           n_threads=None, checkpoint=None, on_divergence="raise", sample_weight=None):
+    """Continue the training run saved in the checkpoint ``path``.
+
+    X, Y (and sample_weight, if the run had weights) must be the data the
+    run trained on (checked: shape and checksum).
+    epochs : the run's total number of epochs (None: what the first call
+        asked for); at least the epochs already done.
+    checkpoint : where to keep writing checkpoints (None: ``path`` itself,
+        every ``checkpoint_every`` epochs as before).
+    test_data, callback, progress, n_threads, on_divergence : as in
+        ``Network.train``.
+
+    Returns ``(network, history)``: the network holds the parameters after
+    the run, bitwise those of the uninterrupted run; history holds every
+    epoch of the run, the resumed ones included.
+    """
+    saved, state, history, checksum, n_samples = read_checkpoint(path)
+    network = network_from(saved)
+    inputs, targets = check_pair(X, Y, network.sizes, network.dtype, "X", "Y")
+    weights = check_sample_weight(sample_weight, inputs.shape[0], network.dtype)
+    if inputs.shape[0] != n_samples or data_checksum(inputs, targets, weights) != checksum:
+        raise ValueError(
+            f"X and Y are not the data {os.fspath(path)} was trained on ({n_samples} samples "
+            f"with another checksum); resume with the same X and Y (and sample_weight)")
+    if epochs is not None:
+        set_total_epochs(state, check_epochs(epochs))
+    history = training.run(
+        network, inputs, targets, state, history, test_data=test_data, callback=callback,
+        progress=progress, n_threads=n_threads,
+        checkpoint=os.fspath(path) if checkpoint is None else checkpoint,
+        on_divergence=on_divergence, checksum=checksum, sample_weight=weights)
+    return network, history
