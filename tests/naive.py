@@ -83,3 +83,44 @@ def train(weights, biases, X, Y, epochs, batch_size, eta, orders):
             weights = [w - (eta / len(batch)) * s for w, s in zip(weights, sum_w)]
             biases = [b - (eta / len(batch)) * s for b, s in zip(biases, sum_b)]
     return weights, biases
+
+
+# -- other activations, softmax and dropout (docs/theory.md §11, §12) ----------------
+# Written from the mathematics, not from fastnn's kernels: z is stored and
+# f' is taken of z.
+SLOPE = 0.01
+
+
+def activate(z, name, slope=SLOPE):
+    """f(z) of a hidden (or sigmoid/identity output) layer."""
+    if name in ("logistic", "sigmoid"):
+        return sigmoid(z)
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "leaky_relu":
+        return np.where(z > 0, z, slope * z)
+    if name == "identity":
+        return np.asarray(z, dtype=np.float64)
+    raise ValueError(name)
+
+
+def activate_prime(z, name, slope=SLOPE):
+    """f'(z) from z; ReLU's at 0 is 0 and leaky ReLU's the slope."""
+    if name in ("logistic", "sigmoid"):
+        return sigmoid_prime(z)
+    if name == "tanh":
+        return 1.0 - np.tanh(z) ** 2
+    if name == "relu":
+        return (z > 0).astype(np.float64)
+    if name == "leaky_relu":
+        return np.where(z > 0, 1.0, slope)
+    if name == "identity":
+        return np.ones_like(z, dtype=np.float64)
+    raise ValueError(name)
+
+
+def softmax(z):
+    e = np.exp(z - np.max(z))
+    return e / np.sum(e)

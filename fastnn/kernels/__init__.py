@@ -3,7 +3,8 @@
 Modules, in the order of docs/theory.md:
 
 =====================  =========================================================
-``activation``         f (§2) and f' (§4), and the libm-free f of the loops
+``activation``         f (§2, §11) and f' (§4, §11) of every activation by
+                       code, the softmax, and the libm-free forms of the loops
 ``reference``          one plain kernel per equation, as the document's loops
 ``blocked``            register-blocked loops of §1, §6, §7 for a batch
 ``layers``             a layer's §1, §5, §6, §7 for a batch, threads for big ones
