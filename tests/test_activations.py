@@ -9,13 +9,23 @@ import numba
 import numpy as np
 import pytest
 
-from fastnn.kernels import activation
-from fastnn.kernels.activation import IDENTITY, LEAKY_RELU, LOGISTIC, RELU, TANH
+from fastnn.kernels import activation, dropout, objective, reference
+from fastnn.kernels.activation import IDENTITY, LEAKY_RELU, LOGISTIC, RELU, SOFTMAX, TANH
+from fastnn.kernels.layout import parameter_count, workspace_size
+from fastnn.kernels.objective import (CROSS_ENTROPY_SIGMOID, CROSS_ENTROPY_SOFTMAX,
+                                      QUADRATIC_IDENTITY, QUADRATIC_SIGMOID, Dropout,
+                                      HiddenActivations, Objective)
 
 import naive
+from test_gradient import ARCHITECTURES, relative_error
 
 HIDDEN = {"logistic": LOGISTIC, "tanh": TANH, "relu": RELU, "leaky_relu": LEAKY_RELU,
           "identity": IDENTITY}
+# (cost, output, rule): every pair that is not refused
+RULES = [("quadratic", "sigmoid", QUADRATIC_SIGMOID),
+         ("cross_entropy", "sigmoid", CROSS_ENTROPY_SIGMOID),
+         ("quadratic", "identity", QUADRATIC_IDENTITY),
+         ("cross_entropy", "softmax", CROSS_ENTROPY_SOFTMAX)]
 SLOPE = naive.SLOPE
 # The libm-free forms are what the compiled loops run; as plain Python
 # (NUMBA_DISABLE_JIT=1) the loops call libm's.
@@ -136,6 +146,9 @@ def test_softmax_of_a_row_is_stable_and_accurate(dtype):
         expected = naive.softmax(z.astype(np.float64))
         np.testing.assert_allclose(a, expected, **tolerance)
         assert abs(float(np.sum(a, dtype=np.float64)) - 1) < 10 * np.finfo(dtype).eps
+        ref = z.astype(np.float64)[None, :].copy()
+        reference.softmax_reference(ref, 0)
+        np.testing.assert_allclose(ref[0], expected, rtol=1e-15)
     big = np.array([1000, 999, -1000, 1000], dtype)
     activation.softmax_row(big)
     np.testing.assert_allclose(big, [1 / (2 + np.exp(-1)), np.exp(-1) / (2 + np.exp(-1)), 0,
@@ -163,3 +176,247 @@ def test_the_loops_exp_is_as_accurate_as_libm():
     assert np.max(np.abs(ours32 - exact) / exact) < 2e-7
 
 
+# -- the table of pairs ------------------------------------------------------------
+def test_the_pairs_table_gives_a_rule_or_a_reason():
+    """§11: each accepted pair has its rule; the refused ones say why."""
+    every = ("sigmoid", "identity", "softmax")
+    for cost, output, rule in RULES:
+        assert objective.output_rule(cost, output, outputs=every) == rule
+    with pytest.raises(ValueError, match="cross_entropy.*needs output='sigmoid'"):
+        objective.output_rule("cross_entropy", "identity", outputs=every)
+    with pytest.raises(ValueError, match="softmax' needs cost='cross_entropy'.*log-likelihood"):
+        objective.output_rule("quadratic", "softmax", outputs=every)
+    with pytest.raises(ValueError, match="output must be one of"):
+        objective.output_rule("cross_entropy", "tanh", outputs=every)
+    assert set(objective.PAIRS) == {(c, o) for c in objective.COSTS for o in every}
+
+
+def test_hidden_activation_names():
+    assert activation.hidden_activation("relu") == RELU
+    assert activation.hidden_activation("sigmoid") == LOGISTIC
+    with pytest.raises(ValueError, match="softmax is an output layer"):
+        activation.hidden_activation("softmax")
+    with pytest.raises(ValueError, match="activation must be one of 'logistic', 'tanh'"):
+        activation.hidden_activation("gelu")
+
+
+# -- the reference path: cost and gradient -------------------------------------------
+def reference_cost_and_gradient(params, sizes, X, Y, rule, codes, slopes, drop=None):
+    """(mean C, mean gradient) of the batch X, Y by the reference epoch with
+    eta = 0 (one batch of every sample, in order)."""
+    m = X.shape[0]
+    sizes = np.asarray(sizes, np.int64)
+    grad = np.empty_like(params)
+    activations = np.empty(workspace_size(sizes, m))
+    deltas = np.empty_like(activations)
+    goal = Objective(np.int64(rule), 1.0, np.empty(0),
+                     HiddenActivations(np.asarray(codes, np.int64), np.asarray(slopes, np.float64)),
+                     objective.NO_DROPOUT if drop is None else drop)
+    cost = reference.train_epoch_reference(params.copy(), grad, sizes, X, Y,
+                                           np.arange(m, dtype=np.int64), m, 0.0, activations,
+                                           deltas, np.empty((m, sizes[-1])), goal)
+    return cost / m, grad
+
+
+def make_problem(sizes, output, m, seed):
+    """Parameters as Network's "document" initialisation draws them
+    (w ~ N(0, 1/L_{i-1}), b ~ N(0, 1)), so that deep ReLU and identity
+    layers neither blow up nor saturate the outputs; inputs in [0, 1)."""
+    rng = np.random.default_rng(seed)
+    params = rng.standard_normal(parameter_count(sizes))
+    start = 0
+    for i in range(1, len(sizes)):
+        params[start:start + sizes[i] * sizes[i - 1]] /= np.sqrt(sizes[i - 1])
+        start += sizes[i] * sizes[i - 1]
+    X = rng.random((m, sizes[0]))
+    if output == "softmax":
+        Y = np.eye(sizes[-1])[rng.integers(sizes[-1], size=m)]
+    elif output == "identity":
+        Y = rng.normal(0, 2, (m, sizes[-1]))
+    else:
+        Y = rng.random((m, sizes[-1]))
+    return params, X, Y
+
+
+def unpack(params, sizes):
+    """weights, biases (naive's lists) of a flat parameter vector."""
+    weights, biases, start = [], [], 0
+    for i in range(1, len(sizes)):
+        weights.append(params[start:start + sizes[i] * sizes[i - 1]].reshape(sizes[i], sizes[i - 1]))
+        start += sizes[i] * sizes[i - 1]
+    for i in range(1, len(sizes)):
+        biases.append(params[start:start + sizes[i]])
+        start += sizes[i]
+    return weights, biases
+
+
+def central_differences(cost, params, step=1e-6):
+    numeric = np.empty_like(params)
+    for p in range(params.size):
+        plus, minus = params.copy(), params.copy()
+        plus[p] += step
+        minus[p] -= step
+        numeric[p] = (cost(plus) - cost(minus)) / (2 * step)
+    return numeric
+
+
+def softmax_sizes(sizes, output):
+    """Softmax needs >= 2 outputs: the single-output architecture gets two."""
+    return sizes[:-1] + [2] if output == "softmax" and sizes[-1] == 1 else sizes
+
+
+@pytest.mark.parametrize("sizes", ARCHITECTURES, ids=str)
+@pytest.mark.parametrize("cost, output, rule", RULES, ids=lambda v: str(v))
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_reference_gradient_matches_central_differences(sizes, cost, output, rule, hidden):
+    """§11: every hidden activation x output x cost on the five
+    architectures of test_gradient.py, float64, a batch of 3 (softmax:
+    one-hot targets, >= 2 outputs); the reference's gradient against
+    central differences of its cost, and both against tests/naive.py."""
+    sizes = softmax_sizes(sizes, output)
+    params, X, Y = make_problem(sizes, output, 3, seed=len(sizes) + 10 * rule)
+    codes = [HIDDEN[hidden]] * (len(sizes) - 2)
+    slopes = [SLOPE] * len(codes)
+    mean_cost, analytic = reference_cost_and_gradient(params, sizes, X, Y, rule, codes, slopes)
+    numeric = central_differences(
+        lambda p: reference_cost_and_gradient(p, sizes, X, Y, rule, codes, slopes)[0], params)
+    assert relative_error(analytic, numeric) < 1e-6
+    weights, biases = unpack(params, sizes)
+    naive_cost, naive_gradient = naive.general_flat_gradient(
+        weights, biases, X, Y, [hidden] * len(codes), output, cost)
+    assert mean_cost == pytest.approx(naive_cost, rel=1e-12)
+    np.testing.assert_allclose(analytic, naive_gradient, rtol=1e-10, atol=1e-13)
+
+
+def test_one_activation_per_layer():
+    """A different activation in each hidden layer (which scikit-learn
+    cannot do), leaky slopes of their own."""
+    sizes = [2, 9, 8, 7, 6, 5]
+    names = ["tanh", "relu", "leaky_relu", "identity"]
+    codes = [HIDDEN[name] for name in names]
+    for cost, output, rule in RULES:
+        params, X, Y = make_problem(sizes, output, 4, seed=rule)
+        slopes = [0.0, 0.0, 0.2, 0.0]
+        _, analytic = reference_cost_and_gradient(params, sizes, X, Y, rule, codes, slopes)
+        weights, biases = unpack(params, sizes)
+        _, expected = naive.general_flat_gradient(weights, biases, X, Y, names, output, cost,
+                                                  slope=0.2)
+        np.testing.assert_allclose(analytic, expected, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("sizes", [s for s in ARCHITECTURES if len(s) > 2], ids=str)
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_reference_gradient_with_dropout(sizes, hidden):
+    """§12: with the epoch's masks fixed (its key), the cost is a function
+    of the parameters whose gradient the reference's backward pass gives
+    (central differences), and naive.py agrees with masks from its own
+    transcription of the generator."""
+    seed, epoch, rate = 21, 4, 0.4
+    drop = Dropout(np.full(len(sizes) - 2, rate), np.full(len(sizes) - 2,
+                                                          dropout.dropout_threshold(rate)),
+                   dropout.epoch_key(seed, epoch), np.int64(0))
+    cost, output, rule = RULES[3] if sizes[-1] > 1 else RULES[1]
+    params, X, Y = make_problem(sizes, output, 5, seed=len(sizes))
+    codes = [HIDDEN[hidden]] * (len(sizes) - 2)
+    slopes = [SLOPE] * len(codes)
+    mean_cost, analytic = reference_cost_and_gradient(params, sizes, X, Y, rule, codes, slopes,
+                                                      drop)
+    numeric = central_differences(
+        lambda p: reference_cost_and_gradient(p, sizes, X, Y, rule, codes, slopes, drop)[0],
+        params)
+    assert relative_error(analytic, numeric) < 1e-6
+    masks = naive.dropout_masks(seed, epoch, np.arange(5), sizes, [rate] * len(codes))
+    weights, biases = unpack(params, sizes)
+    naive_cost, expected = naive.general_flat_gradient(weights, biases, X, Y,
+                                                       [hidden] * len(codes), output, cost,
+                                                       masks=masks)
+    assert mean_cost == pytest.approx(naive_cost, rel=1e-12)
+    np.testing.assert_allclose(analytic, expected, rtol=1e-10, atol=1e-13)
+    no_drop = reference_cost_and_gradient(params, sizes, X, Y, rule, codes, slopes)[1]
+    assert not np.allclose(analytic, no_drop)
+
+
+# -- tiny networks worked by hand ---------------------------------------------------
+# The 2-2-1 network of test_gradient.py::test_hand_worked_2_2_1_network with
+# w^(1) = [[0.1, 0.2], [0.3, -0.4]], b^(1) = [0.1, -0.1], x = [1, 2]:
+#   z^(1) = [0.1 + 0.4 + 0.1, 0.3 - 0.8 - 0.1] = [0.6, -0.6]
+# and w^(2) = [[0.5, -0.5]], b^(2) = [0.2], a sigmoid output, quadratic cost,
+# y = 1. Per hidden activation: a^(1), f'(z^(1)), z^(2) = 0.5 a_1 - 0.5 a_2 + 0.2.
+HAND = {
+    # tanh(0.6) = 0.53705, tanh(-0.6) = -0.53705; f' = 1 - 0.28842 = 0.71158;
+    # z^(2) = 0.5 * 0.53705 + 0.5 * 0.53705 + 0.2 = 0.73705
+    "tanh": ([np.tanh(0.6), -np.tanh(0.6)], [1 - np.tanh(0.6) ** 2] * 2, 0.73705),
+    # relu: a = [0.6, 0], f' = [1, 0]; z^(2) = 0.3 + 0.2 = 0.5
+    "relu": ([0.6, 0.0], [1.0, 0.0], 0.5),
+    # leaky relu (slope 0.01): a = [0.6, -0.006], f' = [1, 0.01];
+    # z^(2) = 0.3 + 0.003 + 0.2 = 0.503
+    "leaky_relu": ([0.6, -0.006], [1.0, 0.01], 0.503),
+    # identity: a = [0.6, -0.6], f' = [1, 1]; z^(2) = 0.3 + 0.3 + 0.2 = 0.8
+    "identity": ([0.6, -0.6], [1.0, 1.0], 0.8),
+}
+
+
+@pytest.mark.parametrize("hidden", HAND)
+def test_hand_worked_2_2_1_network_per_activation(hidden):
+    a_hidden, f_prime, z_out = HAND[hidden]
+    params = np.array([0.1, 0.2, 0.3, -0.4, 0.5, -0.5, 0.1, -0.1, 0.2])
+    x, y = np.array([[1.0, 2.0]]), np.array([[1.0]])
+    a_out = 1 / (1 + np.exp(-z_out))
+    assert 0.5 * a_hidden[0] - 0.5 * a_hidden[1] + 0.2 == pytest.approx(z_out, abs=1e-5)
+    z_out = 0.5 * a_hidden[0] - 0.5 * a_hidden[1] + 0.2
+    a_out = 1 / (1 + np.exp(-z_out))
+    # output delta (a - y) a (1 - a); hidden deltas w_1j^(2) delta_out f'(z_j):
+    delta_out = (a_out - 1) * a_out * (1 - a_out)
+    delta_hidden = [0.5 * delta_out * f_prime[0], -0.5 * delta_out * f_prime[1]]
+    expected = np.array([delta_hidden[0] * 1, delta_hidden[0] * 2,
+                         delta_hidden[1] * 1, delta_hidden[1] * 2,
+                         delta_out * a_hidden[0], delta_out * a_hidden[1],
+                         delta_hidden[0], delta_hidden[1], delta_out])
+    cost, gradient = reference_cost_and_gradient(params, [2, 2, 1], x, y, QUADRATIC_SIGMOID,
+                                                 [HIDDEN[hidden]], [0.01])
+    assert cost == pytest.approx(0.5 * (1 - a_out) ** 2, rel=1e-14)
+    np.testing.assert_allclose(gradient, expected, rtol=1e-13, atol=1e-17)
+    if hidden == "relu":
+        # z_2 < 0: neuron 2 is off, and its weights and bias get no gradient
+        assert a_out == pytest.approx(0.62246, abs=1e-5)
+        assert delta_out == pytest.approx(-0.088723, abs=1e-6)
+        assert gradient[2] == gradient[3] == gradient[7] == 0
+    if hidden == "leaky_relu":
+        # ... while leaky relu passes 1/100 of its delta
+        assert gradient[7] == pytest.approx(-0.01 * gradient[6], rel=1e-13)
+
+
+def test_hand_worked_softmax_output():
+    """A 2-2 network (no hidden layer), softmax output, one-hot target:
+    w = [[1, 0], [0, 1]], b = [0, ln 3], x = [ln 2, 0]:
+    z = [ln 2, ln 3], a = [2/5, 3/5]; y = [1, 0]: C = -ln(2/5) = 0.91629,
+    delta = a - y = [-3/5, 3/5], dC/dw = delta x^T, dC/db = delta."""
+    params = np.array([1.0, 0.0, 0.0, 1.0, 0.0, np.log(3)])
+    x, y = np.array([[np.log(2), 0.0]]), np.array([[1.0, 0.0]])
+    cost, gradient = reference_cost_and_gradient(params, [2, 2], x, y, CROSS_ENTROPY_SOFTMAX,
+                                                 [], [])
+    assert cost == pytest.approx(-np.log(0.4), rel=1e-14)
+    assert cost == pytest.approx(0.91629, abs=1e-5)
+    np.testing.assert_allclose(gradient, [-0.6 * np.log(2), 0, 0.6 * np.log(2), 0, -0.6, 0.6],
+                               rtol=1e-14, atol=1e-16)
+
+
+def test_hand_worked_dropout():
+    """§12 on the relu 2-2-1 network above, with both hidden units' masks
+    chosen by hand: unit 1 kept (D = 1 / (1 - p) = 2 at p = 1/2), unit 2
+    dropped. a~ = [1.2, 0]; z^(2) = 0.5 * 1.2 + 0.2 = 0.8; the kept unit's
+    delta is 2 * 0.5 * delta_out, the dropped unit's 0."""
+    seed = next(s for s in range(1000)
+                if list(naive.dropout_masks(s, 0, [0], [2, 2, 1], [0.5])[0][0]) == [2.0, 0.0])
+    drop = Dropout(np.array([0.5]), np.array([dropout.dropout_threshold(0.5)]),
+                   dropout.epoch_key(seed, 0), np.int64(0))
+    params = np.array([0.1, 0.2, 0.3, -0.4, 0.5, -0.5, 0.1, -0.1, 0.2])
+    x, y = np.array([[1.0, 2.0]]), np.array([[1.0]])
+    cost, gradient = reference_cost_and_gradient(params, [2, 2, 1], x, y, QUADRATIC_SIGMOID,
+                                                 [RELU], [0.0], drop)
+    a_out = 1 / (1 + np.exp(-0.8))
+    delta_out = (a_out - 1) * a_out * (1 - a_out)
+    delta_1 = 2 * 0.5 * delta_out
+    assert cost == pytest.approx(0.5 * (1 - a_out) ** 2, rel=1e-14)
+    np.testing.assert_allclose(gradient, [delta_1, 2 * delta_1, 0, 0, delta_out * 1.2, 0,
+                                          delta_1, 0, delta_out], rtol=1e-13, atol=1e-17)

@@ -9,7 +9,8 @@ Modules, in the order of docs/theory.md:
 ``blocked``            register-blocked loops of §1, §6, §7 for a batch
 ``layers``             a layer's §1, §5, §6, §7 for a batch, threads for big ones
 ``layout``             the flat parameter vector and work buffers (§8)
-``objective``          output rules, L2 decay and sample weights (§10)
+``objective``          output rules, L2 decay and sample weights (§10); the
+                       pairs of cost and output, hidden activations (§11)
 ``minibatch``          the passes and the mini-batch epoch (§9)
 ``sample_loops``       §1, §5, §6, §7 for one sample; layer 1's deferred step
 ``per_sample``         per-sample SGD, the document's algorithm (§9)

@@ -1,8 +1,9 @@
-"""What an epoch minimises (docs/theory.md §3, §5 and §10): the output
-layer and the cost, L2 weight decay, and per-sample weights.
+"""What an epoch minimises and how its layers act (docs/theory.md §3, §5,
+§10, §11 and §12): the output layer and the cost, the hidden layers'
+activations, dropout, L2 weight decay, and per-sample weights.
 
-Three output rules, each a pair (cost, output activation) with its own
-output delta dC/dz_j^(l) (§5, §10):
+Four output rules, each a pair (cost, output activation) with its own
+output delta dC/dz_j^(l) (§5, §10, §11):
 
 =========================  ===============================  ====================
 rule                       C for one sample                 dC/dz_j^(l)
@@ -12,14 +13,18 @@ rule                       C for one sample                 dC/dz_j^(l)
                            ln(1 - a_j)]
 ``QUADRATIC_IDENTITY``     1/2 sum_j (y_j - a_j)^2,         a_j - y_j
                            a_j = z_j
+``CROSS_ENTROPY_SOFTMAX``  -sum_j y_j ln a_j, a = softmax(z)  a_j - y_j  (sum_j y_j = 1)
 =========================  ===============================  ====================
 
-The cross-entropy of an identity output is not defined (ln of a z that
-can be negative): ``output_rule`` refuses it.
+The other pairs are refused, each for its reason (``PAIRS``): the
+cross-entropy of an identity output (ln of a z that can be negative), the
+quadratic cost of a softmax output.
 
 An epoch's ``Objective`` carries the rule, the decay factor of L2
-regularisation and the sample weights. Layers 1..l-1 do not depend on it:
-only the output layer's activation, its delta, and the step do.
+regularisation, the sample weights, the hidden layers' activations
+(``HiddenActivations``, §11) and dropout (``Dropout``, §12). The defaults
+of the last two are the design document's network: logistic hidden
+layers, no dropout.
 """
 from __future__ import annotations
 
@@ -28,18 +33,45 @@ from typing import NamedTuple
 import numpy as np
 
 from ._jit import jit
-from .activation import cast_like
+from .activation import IDENTITY, LOGISTIC, SOFTMAX, cast_like
 
-__all__ = ["QUADRATIC_SIGMOID", "CROSS_ENTROPY_SIGMOID", "QUADRATIC_IDENTITY", "COSTS",
-           "OUTPUTS", "Objective", "output_rule", "plain_objective", "activates_output",
-           "output_cost", "output_delta_value", "sample_weight", "LOG_FLOOR"]
+__all__ = ["QUADRATIC_SIGMOID", "CROSS_ENTROPY_SIGMOID", "QUADRATIC_IDENTITY",
+           "CROSS_ENTROPY_SOFTMAX", "COSTS", "OUTPUTS", "PAIRS", "Objective",
+           "HiddenActivations", "Dropout", "DOCUMENT_HIDDEN", "NO_DROPOUT", "output_rule",
+           "plain_objective", "activates_output", "output_activation", "layer_activation",
+           "layer_slope", "layer_dropout", "output_cost", "output_delta_value",
+           "sample_weight", "LOG_FLOOR"]
 
 QUADRATIC_SIGMOID = 0
 CROSS_ENTROPY_SIGMOID = 1
 QUADRATIC_IDENTITY = 2
+CROSS_ENTROPY_SOFTMAX = 3
 
 COSTS = ("quadratic", "cross_entropy")
+# The outputs the compiled epochs run (softmax joins when they apply it).
 OUTPUTS = ("sigmoid", "identity")
+
+_NEEDS_SIGMOID = (
+    "cost='cross_entropy' needs output='sigmoid': the cross-entropy "
+    "-[y ln a + (1 - y) ln(1 - a)] is defined for outputs a in (0, 1) only, "
+    "and an identity output a = z can be any number; use cost='quadratic' "
+    "with output='identity' for regression")
+_SOFTMAX_NEEDS_CROSS_ENTROPY = (
+    "output='softmax' needs cost='cross_entropy' (read for softmax as the log-likelihood "
+    "-sum_j y_j ln a_j): the quadratic cost of a softmax output has no delta a - y, every "
+    "output's delta would depend on every other's through the softmax, and it learns slowly "
+    "where the output saturates")
+
+# (cost, output) -> the rule, or the reason the pair is refused
+# (docs/theory.md §11, the table of pairs).
+PAIRS = {
+    ("quadratic", "sigmoid"): QUADRATIC_SIGMOID,
+    ("cross_entropy", "sigmoid"): CROSS_ENTROPY_SIGMOID,
+    ("quadratic", "identity"): QUADRATIC_IDENTITY,
+    ("cross_entropy", "identity"): _NEEDS_SIGMOID,
+    ("cross_entropy", "softmax"): CROSS_ENTROPY_SOFTMAX,
+    ("quadratic", "softmax"): _SOFTMAX_NEEDS_CROSS_ENTROPY,
+}
 
 # The cross-entropy takes ln of max(a, LOG_FLOOR) and of max(1 - a,
 # LOG_FLOOR), so that an output pinned at exactly 0 or 1 (float32 rounds
@@ -50,37 +82,68 @@ OUTPUTS = ("sigmoid", "identity")
 LOG_FLOOR = 1e-37
 
 
-def output_rule(cost, output) -> int:
-    """The rule constant of a (cost, output) pair; ValueError for the
-    cross-entropy of an identity output, or an unknown name."""
+def output_rule(cost, output, *, outputs=OUTPUTS) -> int:
+    """The rule constant of a (cost, output) pair (``PAIRS``); ValueError
+    that says why for a refused pair, or an unknown name. ``outputs``: the
+    output layers accepted (the reference kernels know softmax already)."""
     if cost not in COSTS:
         raise ValueError(f"cost must be one of {', '.join(map(repr, COSTS))}; got {cost!r}")
-    if output not in OUTPUTS:
-        raise ValueError(f"output must be one of {', '.join(map(repr, OUTPUTS))}; got {output!r}")
-    if cost == "cross_entropy":
-        if output == "identity":
-            raise ValueError(
-                "cost='cross_entropy' needs output='sigmoid': the cross-entropy "
-                "-[y ln a + (1 - y) ln(1 - a)] is defined for outputs a in (0, 1) only, "
-                "and an identity output a = z can be any number; use cost='quadratic' "
-                "with output='identity' for regression")
-        return CROSS_ENTROPY_SIGMOID
-    return QUADRATIC_IDENTITY if output == "identity" else QUADRATIC_SIGMOID
+    if output not in outputs:
+        raise ValueError(f"output must be one of {', '.join(map(repr, outputs))}; got {output!r}")
+    rule = PAIRS[cost, output]
+    if isinstance(rule, str):
+        raise ValueError(rule)
+    return rule
+
+
+class HiddenActivations(NamedTuple):
+    """The activations of hidden layers 1..l-1 (§11).
+
+    codes: (l-1,) int64, ``activation``'s codes, codes[i-1] for layer i;
+    or (0,): every hidden layer logistic, the design document's.
+    slopes: float64, leaky ReLU's slope of each layer (read for LEAKY_RELU
+    only), as long as codes.
+    """
+    codes: np.ndarray
+    slopes: np.ndarray
+
+
+class Dropout(NamedTuple):
+    """Inverted dropout on hidden layers (§12, ``fastnn.kernels.dropout``).
+
+    rates: (l-1,) float64, the rate p of layers 1..l-1 (0: none), or (0,):
+    no dropout. thresholds: (l-1,) uint64, ``dropout.dropout_threshold`` of
+    each rate. key: ``dropout.epoch_key(seed, epoch)`` of the epoch.
+    first_row: the row of the whole training set that the epoch's input row
+    0 is (a chunk's offset in a stream; 0 otherwise): sample n of the
+    epoch draws its masks as row first_row + n.
+    """
+    rates: np.ndarray
+    thresholds: np.ndarray
+    key: np.uint64
+    first_row: np.int64
+
+
+DOCUMENT_HIDDEN = HiddenActivations(np.empty(0, np.int64), np.empty(0, np.float64))
+NO_DROPOUT = Dropout(np.empty(0, np.float64), np.empty(0, np.uint64), np.uint64(0), np.int64(0))
 
 
 class Objective(NamedTuple):
-    """What the epoch drivers minimise besides the layers' equations.
+    """What the epoch drivers minimise, and how the hidden layers act.
 
-    rule: one of the three rules above. decay: the factor 1 - eta lmbda / n
+    rule: one of the four rules above. decay: the factor 1 - eta lmbda / n
     of the L2 step w <- decay w - (eta / m) sum_n dC_n/dw (biases are not
     decayed), of the network's dtype; exactly 1 without L2, and then the
     step is the plain one. sample_weights: (N,) of the network's dtype, the
     weight s_n that multiplies sample n's cost and gradient, or (0,) for
-    none (every s_n = 1).
+    none (every s_n = 1). hidden: the hidden layers' activations; dropout:
+    their dropout (both default to the design document's network).
     """
     rule: int
     decay: float
     sample_weights: np.ndarray
+    hidden: HiddenActivations = DOCUMENT_HIDDEN
+    dropout: Dropout = NO_DROPOUT
 
 
 def plain_objective(dtype, rule=QUADRATIC_SIGMOID) -> Objective:
@@ -96,8 +159,51 @@ def activates_output(rule):
 
 
 @jit(inline=True)
+def output_activation(rule):
+    """The activation code of the output layer of a rule (§10, §11)."""
+    if rule == QUADRATIC_IDENTITY:
+        return IDENTITY
+    if rule == CROSS_ENTROPY_SOFTMAX:
+        return SOFTMAX
+    return LOGISTIC
+
+
+@jit(inline=True)
+def layer_activation(objective, i, n_layers):
+    """The activation code of layer i (1..n_layers): the output rule's for
+    layer l, the hidden layer's otherwise (logistic if none is given)."""
+    if i == n_layers:
+        return output_activation(objective.rule)
+    codes = objective.hidden.codes
+    return codes[i - 1] if i <= codes.shape[0] else LOGISTIC
+
+
+@jit(inline=True)
+def layer_slope(objective, i, like):
+    """Leaky ReLU's slope of hidden layer i, of ``like``'s dtype (0 for
+    the output layer, and without slopes)."""
+    slopes = objective.hidden.slopes
+    return cast_like(slopes[i - 1] if i <= slopes.shape[0] else 0.0, like)
+
+
+@jit(inline=True)
+def layer_dropout(objective, i, n_layers):
+    """The dropout rate p of layer i (0 for the output layer and without
+    dropout) and its threshold."""
+    rates = objective.dropout.rates
+    if i >= n_layers or i > rates.shape[0]:
+        return 0.0, np.uint64(0)
+    return rates[i - 1], objective.dropout.thresholds[i - 1]
+
+
+@jit(inline=True)
 def output_cost(a, y, rule):
-    """§3, §10: the cost term of one output neuron, in a's dtype."""
+    """§3, §10, §11: the cost term of one output neuron, in a's dtype."""
+    if rule == CROSS_ENTROPY_SOFTMAX:
+        # -y ln a, taken only where y is nonzero (0 ln 0 = 0)
+        if y != 0:
+            return -y * np.log(max(a, cast_like(LOG_FLOOR, a)))
+        return cast_like(0.0, a)
     if rule == CROSS_ENTROPY_SIGMOID:
         floor = cast_like(LOG_FLOOR, a)
         one = cast_like(1.0, a)
@@ -115,7 +221,8 @@ def output_cost(a, y, rule):
 
 @jit(inline=True)
 def output_delta_value(a, y, rule):
-    """§5, §10: dC/dz_j^(l) of one output neuron."""
+    """§5, §10, §11: dC/dz_j^(l) of one output neuron (a_j already the
+    softmax of the row for CROSS_ENTROPY_SOFTMAX)."""
     diff = a - y
     if rule == QUADRATIC_SIGMOID:
         return diff * a * (cast_like(1.0, a) - a)

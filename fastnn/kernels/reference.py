@@ -10,6 +10,10 @@ the end of docs/theory.md lists them.
 
 Shapes as in the fast kernels: a^(i) and dC/dz^(i) are (m, L_i), w^(i) is
 (L_i, L_{i-1}) with w[j, k] = w_jk^(i), b^(i) is (L_i,).
+
+A layer's activation is a code of ``fastnn.kernels.activation`` (§11);
+the older flag ``activate`` reads as one (True: logistic, False:
+identity).
 """
 from __future__ import annotations
 
@@ -17,12 +21,14 @@ import numpy as np
 
 from ._jit import jit
 from .layout import layer_biases, layer_rows, layer_weights
-from .activation import sigmoid
-from .objective import CROSS_ENTROPY_SIGMOID, LOG_FLOOR, QUADRATIC_IDENTITY, QUADRATIC_SIGMOID
+from .activation import LOGISTIC, SOFTMAX, activation_derivative, activation_value
+from .dropout import sample_key, unit_bits
+from .objective import (CROSS_ENTROPY_SIGMOID, CROSS_ENTROPY_SOFTMAX, LOG_FLOOR,
+                        QUADRATIC_SIGMOID, layer_activation, layer_dropout, layer_slope)
 
-__all__ = ["weighted_sum", "forward_layer_reference", "cost_reference",
-           "output_delta_reference", "backward_delta_reference", "layer_gradient_reference",
-           "step_reference", "train_epoch_reference"]
+__all__ = ["weighted_sum", "forward_layer_reference", "softmax_reference", "cost_reference",
+           "output_delta_reference", "backward_delta_reference", "dropout_reference",
+           "layer_gradient_reference", "step_reference", "unit_offset", "train_epoch_reference"]
 
 
 @jit
@@ -35,26 +41,46 @@ def weighted_sum(w, b, a_prev, n, j):
 
 
 @jit
-def forward_layer_reference(w, b, a_prev, a, activate):
-    """§1 and §2: a_j^(i) = f(z_j^(i)) for every sample n and neuron j;
-    a_j^(l) = z_j^(l) for an identity output layer (§10: not ``activate``)."""
+def forward_layer_reference(w, b, a_prev, a, activation=LOGISTIC, slope=0.0):
+    """§1, §2 and §11: a_j^(i) = f(z_j^(i)) for every sample n and neuron j,
+    f the activation ``activation`` (a code; leaky ReLU's slope ``slope``);
+    a_j^(l) = z_j^(l) for an identity output (§10); for a softmax output
+    a_j^(l) = exp(z_j) / sum_k exp(z_k) over the sample's row (§11)."""
     for n in range(a_prev.shape[0]):
         for j in range(w.shape[0]):
             z = weighted_sum(w, b, a_prev, n, j)
-            a[n, j] = sigmoid(z) if activate else z
+            a[n, j] = z if activation == SOFTMAX else activation_value(z, activation, slope)
+        if activation == SOFTMAX:
+            softmax_reference(a, n)
+
+
+@jit
+def softmax_reference(a, n):
+    """§11: row n of a holds z_j^(l); it becomes a_j = exp(z_j - z_max) /
+    sum_k exp(z_k - z_max), z_max = max_k z_k (the same numbers as without
+    z_max, which keeps exp from overflowing)."""
+    z_max = a[n, 0]
+    for j in range(1, a.shape[1]):
+        z_max = max(z_max, a[n, j])
+    total = 0.0
+    for j in range(a.shape[1]):
+        total += np.exp(a[n, j] - z_max)
+    for j in range(a.shape[1]):
+        a[n, j] = np.exp(a[n, j] - z_max) / total
 
 
 @jit
 def cost_reference(a, y, n, rule):
     """§3: C_n = 1/2 sum_j (y_j - a_j^(l))^2 for sample n; §10 for the
     cross-entropy: C_n = -sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)], each
-    term 0 where its factor is 0 and ln taken of at least LOG_FLOOR."""
+    term 0 where its factor is 0 and ln taken of at least LOG_FLOOR; §11
+    for a softmax output: C_n = -sum_j y_j ln a_j, likewise."""
     cost = 0.0
     for j in range(a.shape[1]):
-        if rule == CROSS_ENTROPY_SIGMOID:
+        if rule == CROSS_ENTROPY_SIGMOID or rule == CROSS_ENTROPY_SOFTMAX:
             if y[n, j] != 0:
                 cost -= y[n, j] * np.log(max(a[n, j], LOG_FLOOR))
-            if y[n, j] != 1:
+            if y[n, j] != 1 and rule == CROSS_ENTROPY_SIGMOID:
                 cost -= (1.0 - y[n, j]) * np.log(max(1.0 - a[n, j], LOG_FLOOR))
         else:
             cost += 0.5 * (y[n, j] - a[n, j]) ** 2
@@ -65,7 +91,8 @@ def cost_reference(a, y, n, rule):
 def output_delta_reference(a, y, delta, rule):
     """§5: dC/dz_j^(l) = (a_j^(l) - y_j) f'(z_j^(l)), with f'(z) = a (1 - a) (§4);
     §10: dC/dz_j^(l) = a_j^(l) - y_j for the cross-entropy of a sigmoid
-    output and for the quadratic cost of an identity output."""
+    output and for the quadratic cost of an identity output; §11: the same
+    for the log-likelihood of a softmax output (sum_j y_j = 1)."""
     for n in range(a.shape[0]):
         for j in range(a.shape[1]):
             if rule == QUADRATIC_SIGMOID:
@@ -75,14 +102,33 @@ def output_delta_reference(a, y, delta, rule):
 
 
 @jit
-def backward_delta_reference(w, delta, a_prev, delta_prev):
-    """§6 (erratum 2): dC/dz_k^(i-1) = f'(z_k^(i-1)) sum_j dC/dz_j^(i) w_jk^(i)."""
+def backward_delta_reference(w, delta, a_prev, delta_prev, activation=LOGISTIC, slope=0.0):
+    """§6 (erratum 2): dC/dz_k^(i-1) = f'(z_k^(i-1)) sum_j dC/dz_j^(i) w_jk^(i),
+    f' taken from the activation a_prev (§4, §11: of layer i-1's
+    activation ``activation``). With dropout (§12) a_prev is a^(i-1)
+    before it, and ``dropout_reference`` multiplies the result by D."""
     for n in range(delta.shape[0]):
         for k in range(w.shape[1]):
             total = 0.0
             for j in range(w.shape[0]):
                 total += delta[n, j] * w[j, k]
-            delta_prev[n, k] = a_prev[n, k] * (1.0 - a_prev[n, k]) * total
+            f_prime = activation_derivative(np.float64(a_prev[n, k]), activation, slope)
+            delta_prev[n, k] = f_prime * total
+
+
+@jit
+def dropout_reference(values, rows, first_row, key, first_unit, threshold, scale):
+    """§12: values[n, k] <- D_nk values[n, k], with D_nk = scale = 1 / (1 - p)
+    if unit first_unit + k of the sample in row first_row + rows[n] of the
+    training set is kept (``dropout``'s generator, epoch key ``key``), else
+    0. Forward on a^(i) (a~ = D a), backward on dC/dz^(i) (the same D)."""
+    for n in range(values.shape[0]):
+        row_key = sample_key(key, first_row + rows[n])
+        for k in range(values.shape[1]):
+            if unit_bits(row_key, first_unit + k) >= threshold:
+                values[n, k] = scale * values[n, k]
+            else:
+                values[n, k] = 0.0
 
 
 @jit
@@ -114,24 +160,44 @@ def step_reference(params, grad, eta, decay, n_weights):
 
 
 @jit
+def unit_offset(sizes, i):
+    """§12: the number u of hidden layer i's unit 0 among the network's
+    hidden units, L_1 + ... + L_{i-1} (the dropout generator's counter)."""
+    u = 0
+    for h in range(1, i):
+        u += sizes[h]
+    return u
+
+
+@jit
 def train_epoch_reference(params, grad, sizes, inputs, targets, order, batch_size, eta,
                           activations, deltas, batch_targets, objective):
     """§9: one epoch of mini-batch gradient descent from the equations above,
     in the textbook's order: for each batch, the forward pass for i = 1..l,
     the output delta, the recursion for i = l..2, every layer's gradient,
     then one step. With an objective (§10): the output rule, sample n's
-    delta^(l) and cost multiplied by its weight s_n, and the decayed step.
+    delta^(l) and cost multiplied by its weight s_n, and the decayed step;
+    each layer's activation (§11); dropout (§12): the thinned activations
+    a~^(i) = D^(i) a^(i) feed layer i+1 and its gradient, and
+    dC/dz^(i) is multiplied by the same D^(i).
     Arguments and buffers as ``train_epoch``'s (layout kernels); returns
-    sum_n s_n C_n."""
+    sum_n s_n C_n. With dropout, the thinned activations get a buffer of
+    their own, allocated here (this kernel is a reference, not a driver)."""
     n_layers = len(sizes) - 1
     rule = objective.rule
     weighted = objective.sample_weights.shape[0] > 0
+    dropout = objective.dropout
+    any_dropout = False
+    for i in range(1, n_layers):
+        any_dropout = any_dropout or layer_dropout(objective, i, n_layers)[0] > 0
+    thinned = np.empty_like(activations) if any_dropout else activations
     n_weights = 0
     for i in range(1, n_layers + 1):
         n_weights += sizes[i] * sizes[i - 1]
     cost = 0.0
     for start in range(0, inputs.shape[0], batch_size):
         m = min(batch_size, inputs.shape[0] - start)
+        rows = order[start:start + m]
         x = layer_rows(activations, sizes, 0, m, batch_size)
         y = batch_targets[:m]
         for n in range(m):
@@ -140,10 +206,19 @@ def train_epoch_reference(params, grad, sizes, inputs, targets, order, batch_siz
             for j in range(sizes[n_layers]):
                 y[n, j] = targets[order[start + n], j]
         for i in range(1, n_layers + 1):
-            forward_layer_reference(layer_weights(params, sizes, i), layer_biases(params, sizes, i),
-                                    layer_rows(activations, sizes, i - 1, m, batch_size),
-                                    layer_rows(activations, sizes, i, m, batch_size),
-                                    i < n_layers or rule != QUADRATIC_IDENTITY)
+            a_prev = x if i == 1 else layer_rows(thinned, sizes, i - 1, m, batch_size)
+            a = layer_rows(activations, sizes, i, m, batch_size)
+            forward_layer_reference(layer_weights(params, sizes, i),
+                                    layer_biases(params, sizes, i), a_prev, a,
+                                    layer_activation(objective, i, n_layers),
+                                    layer_slope(objective, i, 1.0))
+            rate, threshold = layer_dropout(objective, i, n_layers)
+            if i < n_layers and any_dropout:
+                a_thinned = layer_rows(thinned, sizes, i, m, batch_size)
+                a_thinned[:, :] = a
+                if rate > 0:
+                    dropout_reference(a_thinned, rows, dropout.first_row, dropout.key,
+                                      unit_offset(sizes, i), threshold, 1.0 / (1.0 - rate))
         a_out = layer_rows(activations, sizes, n_layers, m, batch_size)
         delta_out = layer_rows(deltas, sizes, n_layers, m, batch_size)
         output_delta_reference(a_out, y, delta_out, rule)
@@ -153,13 +228,20 @@ def train_epoch_reference(params, grad, sizes, inputs, targets, order, batch_siz
             for j in range(sizes[n_layers]):
                 delta_out[n, j] *= s
         for i in range(n_layers, 1, -1):
+            delta_prev = layer_rows(deltas, sizes, i - 1, m, batch_size)
             backward_delta_reference(layer_weights(params, sizes, i),
                                      layer_rows(deltas, sizes, i, m, batch_size),
                                      layer_rows(activations, sizes, i - 1, m, batch_size),
-                                     layer_rows(deltas, sizes, i - 1, m, batch_size))
+                                     delta_prev, layer_activation(objective, i - 1, n_layers),
+                                     layer_slope(objective, i - 1, 1.0))
+            rate, threshold = layer_dropout(objective, i - 1, n_layers)
+            if rate > 0:
+                dropout_reference(delta_prev, rows, dropout.first_row, dropout.key,
+                                  unit_offset(sizes, i - 1), threshold, 1.0 / (1.0 - rate))
         for i in range(1, n_layers + 1):
             layer_gradient_reference(layer_rows(deltas, sizes, i, m, batch_size),
-                                     layer_rows(activations, sizes, i - 1, m, batch_size),
+                                     x if i == 1 else layer_rows(thinned, sizes, i - 1, m,
+                                                                 batch_size),
                                      layer_weights(grad, sizes, i), layer_biases(grad, sizes, i),
                                      1.0 / m)
         step_reference(params, grad, eta, objective.decay, n_weights)
