@@ -202,8 +202,8 @@ FLOAT32_IR_CHECK = r"""
 import numpy as np
 from fastnn import kernels
 rng = np.random.default_rng(0)
-# 11 samples and 13 rows reach every block kernel: samples 6 + 4 + 1,
-# rows 8 + 4 + 1.
+# 11 samples and 13 rows reach every block kernel of the host's tiles
+# (AVX-512: samples 6 + 4 + 1, rows 8 + 4 + 1; AVX2: 3 + 3 + 3 + 2, 4 + 4 + 4 + 1).
 w = rng.random((13, 4), dtype=np.float32)
 b = rng.random(13, dtype=np.float32)
 a_prev = rng.random((11, 4), dtype=np.float32)
@@ -221,11 +221,11 @@ fastnn.Network([4, 13, 3], seed=0, dtype=np.float32).train(
 import re
 arithmetic = re.compile(r"\bf(?:add|sub|mul|div)(?: [a-z]+)* (<\d+ x )?(float|double)\b")
 from fastnn.kernels import blocked, layers, sample_loops
-for dispatcher in (blocked.weighted_sums_six, blocked.weighted_sums_four,
+for dispatcher in (blocked.weighted_sums_block, blocked.weighted_sums_small,
                    blocked.weighted_sums_one, layers._activate_rows,
                    kernels.output_delta, layers._scale_by_sigmoid_prime,
-                   blocked.gradient_rows_eight, blocked.gradient_rows_four,
-                   blocked.gradient_row_one, blocked.backward_sums_four,
+                   blocked.gradient_rows_block, blocked.gradient_rows_small,
+                   blocked.gradient_row_one, blocked.backward_sums_block,
                    sample_loops.step_and_forward, sample_loops.step_one,
                    sample_loops.deferred_step, sample_loops.pair_products,
                    sample_loops.activate_deferred, sample_loops.backward_one,
@@ -271,8 +271,8 @@ kernels.forward_layer(w, b, a_prev, a, True)
 kernels.layer_gradient(a, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.5, 0.0, 1.0)
 kernels.backward_delta(w, a, a_prev, np.empty_like(a_prev))
 from fastnn.kernels import blocked
-for dispatcher in (blocked.weighted_sums_six, blocked.gradient_rows_eight,
-                   blocked.backward_sums_four):
+for dispatcher in (blocked.weighted_sums_block, blocked.gradient_rows_block,
+                   blocked.backward_sums_block):
     assembly = "".join(dispatcher.inspect_asm().values())
     print(dispatcher.__name__, "zmm" if "zmm" in assembly else "no zmm")
 """
@@ -302,8 +302,8 @@ def test_kernels_use_512_bit_vectors_on_avx512_cpus():
     result = subprocess.run([sys.executable, "-c", WIDE_VECTOR_CHECK], env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ["weighted_sums_six", "zmm", "gradient_rows_eight", "zmm",
-                                     "backward_sums_four", "zmm"]
+    assert result.stdout.split() == ["weighted_sums_6x4", "zmm", "gradient_rows_8x4", "zmm",
+                                     "backward_sums_4x4", "zmm"]
 
 
 def test_no_kernel_sets_its_own_jit_flags():
@@ -326,16 +326,22 @@ def test_no_kernel_sets_its_own_jit_flags():
 
 def test_forward_blocks_cover_the_batch_with_fewest_single_samples():
     """The forward pass's split of m samples: every sample in exactly one
-    block of six or four or alone, single samples only where m cannot be
-    covered by blocks (odd m; m = 2 or 3), blocks contiguous and in order."""
+    block of FORWARD_BLOCK or FORWARD_SMALL_BLOCK or alone, as few single
+    samples as any split into those blocks allows, blocks contiguous and in
+    order. (For AVX-512's six and four: one single sample for odd m, m
+    itself for m = 2 or 3.)"""
+    big, small = blocked.FORWARD_BLOCK, blocked.FORWARD_SMALL_BLOCK
     for m in range(1, 400):
-        n_six, n_four, n_single = layers._forward_blocks(m)
-        n_blocks = n_six + n_four
-        starts = [layers._forward_block_start(i, n_six) for i in range(n_blocks + 1)]
+        n_big, n_small, n_single = layers._forward_blocks(m)
+        n_blocks = n_big + n_small
+        starts = [layers._forward_block_start(i, n_big) for i in range(n_blocks + 1)]
         sizes = np.diff(starts)
         assert starts[0] == 0 and starts[-1] == m - n_single, m
-        assert np.sum(sizes == 6) == n_six and np.sum(sizes == 4) == n_four, (m, sizes)
-        assert n_single == (m % 2 if m not in (2, 3) else m), (m, n_single)
+        assert np.sum(sizes == big) == n_big and np.sum(sizes == small) == n_small, (m, sizes)
+        fewest = min(m - big * b - small * ((m - big * b) // small) for b in range(m // big + 1))
+        assert n_single == fewest, (m, n_single)
+        if (big, small) == (6, 4):
+            assert n_single == (m % 2 if m not in (2, 3) else m), (m, n_single)
 
 
 # -- the shared epoch: one parallel region per epoch, work handed out by atomics

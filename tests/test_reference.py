@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fastnn import kernels
-from fastnn.kernels import blocked, layers, reference, sample_loops
+from fastnn.kernels import blocked, isa, layers, reference, sample_loops
 from fastnn.kernels.objective import (CROSS_ENTROPY_SIGMOID, QUADRATIC_IDENTITY,
                                       QUADRATIC_SIGMOID)
 from fastnn.plan import EpochPlan
@@ -23,6 +23,15 @@ BATCHES = [1, 2, 3, 4, 5, 6, 7, 10, 13]
 ROWS = [1, 3, 4, 8, 13]
 FIRST = np.int64(0)
 RULES = [QUADRATIC_SIGMOID, CROSS_ENTROPY_SIGMOID, QUADRATIC_IDENTITY]
+# Every block size the rule of fastnn.kernels.isa can choose, for any ISA
+# family (built here for this host's ISA: the loops are the same source;
+# tests/test_isa.py builds the other ISAs' code in subprocesses).
+SELECTABLE = list(isa.selectable_tiles().values())
+FORWARD_TILES = sorted({(t.forward_samples, t.forward_rows) for t in SELECTABLE}
+                       | {(t.forward_small_samples, t.forward_rows) for t in SELECTABLE})
+BACKWARD_TILES = sorted({(t.backward_samples, t.backward_rows) for t in SELECTABLE})
+GRADIENT_TILES = sorted({(rows, t.gradient_samples) for t in SELECTABLE
+                         for rows in (t.gradient_rows, t.gradient_small_rows, 1)})
 
 
 def random_layer(m, n_j, n_k, dtype, seed=0):
@@ -74,12 +83,15 @@ def test_forward_kernels_match_the_reference(dtype, m, n_j):
             sample_loops.forward_one(w.ravel(), b, a_prev[n], a_n, activate)
             np.testing.assert_allclose(a_n, wanted[n], **tolerance)
 
-    # the blocked weighted sums (§1 without b), then f
-    for block, kernel in ((6, blocked.weighted_sums_six), (4, blocked.weighted_sums_four)):
+    # the blocked weighted sums (§1 without b), then f, for every selectable block
+    for block, rows in FORWARD_TILES:
         if m >= block:
             z = np.zeros_like(expected)
-            kernel(w, a_prev, z, FIRST, FIRST, n_j)
+            blocked.weighted_sums_for(block, rows)(w, a_prev, z, FIRST, FIRST, n_j)
             np.testing.assert_allclose(sigmoid(z[:block] + b), expected[:block], **tolerance)
+    z = np.zeros_like(expected)
+    layers.weighted_sums_rows(w, a_prev, z, FIRST, n_j)
+    np.testing.assert_allclose(sigmoid(z + b), expected, **tolerance)
     for n in range(m):
         z = np.zeros_like(expected)
         blocked.weighted_sums_one(w, a_prev, z, np.int64(n), FIRST, n_j)
@@ -187,10 +199,12 @@ def test_backward_kernels_match_the_reference(dtype, m, n_j):
     delta_prev = np.empty_like(a_prev)
     layers.backward_delta_samples(w, delta, a_prev, delta_prev, FIRST)
     np.testing.assert_allclose(delta_prev, expected, **tolerance)
-    if m >= 4:
-        sums = np.empty_like(a_prev)
-        blocked.backward_sums_four(w, delta, sums, FIRST)
-        np.testing.assert_allclose(sums[:4] * f_prime[:4], expected[:4], **tolerance)
+    for block, rows in BACKWARD_TILES:
+        if m >= block:
+            sums = np.empty_like(a_prev)
+            blocked.backward_sums_for(block, rows)(w, delta, sums, FIRST)
+            np.testing.assert_allclose(sums[:block] * f_prime[:block], expected[:block],
+                                       **tolerance)
     for n in range(m):
         sums = np.empty_like(a_prev)
         blocked.backward_sums_one(w, delta, sums, np.int64(n))
@@ -249,10 +263,9 @@ def test_gradient_kernels_match_the_reference(dtype, m, n_j, decay):
         def decayed(kernel, rows):
             return lambda w_, b_, gw, gb, e: kernel(delta, a_prev, w_, b_, gw, gb, dtype(scale),
                                                     e, FIRST)
-    for rows, kernel in ((8, blocked.gradient_rows_eight), (4, blocked.gradient_rows_four),
-                         (1, blocked.gradient_row_one)):
+    for rows, samples in GRADIENT_TILES:
         if n_j >= rows:
-            check(decayed(kernel, rows), slice(0, rows))
+            check(decayed(blocked.gradient_rows_for(rows, samples), rows), slice(0, rows))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

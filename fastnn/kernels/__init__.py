@@ -6,6 +6,7 @@ Modules, in the order of docs/theory.md:
 ``activation``         f (§2, §11) and f' (§4, §11) of every activation by
                        code, the softmax, and the libm-free forms of the loops
 ``reference``          one plain kernel per equation, as the document's loops
+``isa``                the host's vector unit and the register tiles for it
 ``blocked``            register-blocked loops of §1, §6, §7 for a batch
 ``layers``             a layer's §1, §5, §6, §7 for a batch, threads for big ones
 ``layout``             the flat parameter vector and work buffers (§8)
@@ -33,6 +34,7 @@ the number of threads, so results are bitwise the same with 1 or 2.
 from __future__ import annotations
 
 from .blocked import FORWARD_BLOCK, GRADIENT_ROW_BLOCK, SAMPLE_BLOCK
+from .isa import HOST_ISA, HOST_TILES
 from .layers import (PARALLEL_MIN_WORK, ROWS_PER_PART, backward_delta, forward_layer,
                      layer_gradient, output_delta)
 from .layout import layer_biases, layer_weights, parameter_count, workspace_size
@@ -72,4 +74,6 @@ __all__ = [
     "FORWARD_BLOCK",
     "GRADIENT_ROW_BLOCK",
     "LOOKAHEAD",
+    "HOST_ISA",
+    "HOST_TILES",
 ]

@@ -19,14 +19,15 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit
-from .blocked import (FORWARD_BLOCK, GRADIENT_ROW_BLOCK, SAMPLE_BLOCK, written_out,
-                      backward_sums_four, backward_sums_one, gradient_row_one,
-                      gradient_rows_eight, gradient_rows_four, weighted_sums_four,
-                      weighted_sums_one, weighted_sums_six)
+from .blocked import (BACKWARD_BLOCK, FORWARD_BLOCK, FORWARD_SMALL_BLOCK, GRADIENT_ROW_BLOCK,
+                      GRADIENT_SMALL_ROWS, ROWS_PER_PART, backward_sums_block, backward_sums_one,
+                      gradient_row_one, gradient_rows_block, gradient_rows_small,
+                      weighted_sums_block, weighted_sums_one, weighted_sums_small)
 from .activation import cast_like, sigmoid_in_loop
 from .objective import output_cost, output_delta_value, sample_weight
 
 __all__ = ["PARALLEL_MIN_WORK", "ROWS_PER_PART", "forward_layer", "forward_rows",
+           "weighted_sums_rows",
            "output_delta", "backward_delta", "backward_delta_samples", "layer_gradient",
            "gradient_rows"]
 
@@ -35,13 +36,13 @@ __all__ = ["PARALLEL_MIN_WORK", "ROWS_PER_PART", "forward_layer", "forward_rows"
 # it saves, and on a busy machine far more (see docs/performance.md).
 PARALLEL_MIN_WORK = 1_000_000
 
-# Rows j are handed to threads in parts of this many: in forward_layer, and
-# in layer 1 of the shared epochs (fastnn.kernels.scheduler). A part starts
-# at a multiple of GRADIENT_ROW_BLOCK, so that its rows are summed by the
-# same loops as in one pass over all rows; and forward_layer's parts of 16
-# give each of numba's threads the same contiguous rows as layer_gradient's
-# groups of eight (for two threads and 256 rows: 0-127 and 128-255 in both).
-ROWS_PER_PART = 2 * GRADIENT_ROW_BLOCK
+# Rows j are handed to threads in parts of ROWS_PER_PART (blocked.py): in
+# forward_layer, and in layer 1 of the shared epochs (fastnn.kernels.scheduler).
+# A part starts at a multiple of every row block, so that its rows are
+# summed by the same loops as in one pass over all rows; and forward_layer's
+# parts give each of numba's threads the same contiguous rows as
+# layer_gradient's groups (for two threads and 256 rows: 0-127 and 128-255
+# in both).
 
 # Row and sample ranges that start at the first row are passed as
 # np.int64(0), never as a literal 0: numba types a literal argument as
@@ -71,62 +72,75 @@ def _activate_rows(b, a, n_begin, n_end, j_begin, j_end, activate):
 
 @jit
 def _forward_blocks(m):
-    """Split m samples into blocks of six and of four, and single samples.
+    """Split m samples into blocks of FORWARD_BLOCK and of FORWARD_SMALL_BLOCK
+    samples, and single samples.
 
-    Returns (n_six, n_four, n_single) with 6 n_six + 4 n_four + n_single = m
-    and as few single samples as possible (one if m is odd; m itself if
-    m = 2 or 3): a single sample runs at a fraction of a block's speed.
+    Returns (n_big, n_small, n_single) with FORWARD_BLOCK n_big +
+    FORWARD_SMALL_BLOCK n_small + n_single = m and as few single samples as
+    possible, then as many big blocks as possible: a single sample runs at a
+    fraction of a block's speed. (With blocks of six and four: one single
+    sample if m is odd, m itself if m = 2 or 3; 128 = 20 x 6 + 2 x 4.)
     """
-    n_single = m % 2
-    even = m - n_single
-    n_six = even // FORWARD_BLOCK
-    rest = even - FORWARD_BLOCK * n_six
-    if rest == 2:
-        if n_six > 0:
-            n_six -= 1
-            rest = 8
-        else:
-            rest = 0
-            n_single += 2
-    return n_six, rest // SAMPLE_BLOCK, n_single
+    best_big, best_small, best_single = 0, 0, m
+    for n_big in range(m // FORWARD_BLOCK, -1, -1):
+        rest = m - FORWARD_BLOCK * n_big
+        n_small = rest // FORWARD_SMALL_BLOCK
+        n_single = rest - FORWARD_SMALL_BLOCK * n_small
+        if n_single < best_single:
+            best_big, best_small, best_single = n_big, n_small, n_single
+            if n_single == 0:
+                break
+    return best_big, best_small, best_single
 
 
 @jit
-def _forward_block_start(block, n_six):
-    """First sample of block ``block``: the n_six blocks of six come first,
-    then those of four."""
-    if block <= n_six:
+def _forward_block_start(block, n_big):
+    """First sample of block ``block``: the n_big big blocks come first,
+    then the small ones."""
+    if block <= n_big:
         return FORWARD_BLOCK * block
-    return FORWARD_BLOCK * n_six + SAMPLE_BLOCK * (block - n_six)
-
-
-written_out("FORWARD_BLOCK and SAMPLE_BLOCK", (FORWARD_BLOCK, SAMPLE_BLOCK), (6, 4),
-             "_forward_blocks (which trades a block of six and a pair for two of four)")
+    return FORWARD_BLOCK * n_big + FORWARD_SMALL_BLOCK * (block - n_big)
 
 
 @jit(inline=True)
-def _forward_block(w, b, a_prev, a, block, n_six, j_begin, j_end, activate):
+def _forward_block(w, b, a_prev, a, block, n_big, j_begin, j_end, activate):
     """§1 for one block of _forward_blocks, for
     the neurons j_begin..j_end-1."""
-    n0 = _forward_block_start(block, n_six)
-    n1 = _forward_block_start(block + 1, n_six)
+    n0 = _forward_block_start(block, n_big)
+    n1 = _forward_block_start(block + 1, n_big)
     if n1 - n0 == FORWARD_BLOCK:
-        weighted_sums_six(w, a_prev, a, n0, j_begin, j_end)
+        weighted_sums_block(w, a_prev, a, n0, j_begin, j_end)
     else:
-        weighted_sums_four(w, a_prev, a, n0, j_begin, j_end)
+        weighted_sums_small(w, a_prev, a, n0, j_begin, j_end)
     _activate_rows(b, a, n0, n1, j_begin, j_end, activate)
+
+
+@jit(inline=True)
+def weighted_sums_rows(w, x, z, j_begin, j_end):
+    """§1 without the bias and f: z[n, j] = sum_k w[j, k] x[n, k] for every
+    sample n of x and the rows j_begin..j_end-1, in the blocks of
+    forward_rows (per-sample SGD's block of LOOKAHEAD samples)."""
+    m = x.shape[0]
+    n_big, n_small, n_single = _forward_blocks(m)
+    for block in range(n_big + n_small):
+        n0 = _forward_block_start(block, n_big)
+        if _forward_block_start(block + 1, n_big) - n0 == FORWARD_BLOCK:
+            weighted_sums_block(w, x, z, n0, j_begin, j_end)
+        else:
+            weighted_sums_small(w, x, z, n0, j_begin, j_end)
+    for n in range(m - n_single, m):
+        weighted_sums_one(w, x, z, n, j_begin, j_end)
 
 
 @jit(inline=True)
 def forward_rows(w, b, a_prev, a, j_begin, j_end, activate):
     """§1 in one thread: the whole batch through the neurons j_begin..j_end-1
-    of layer i (blocks of six and four samples, then single ones); f is
+    of layer i (blocks of samples, then single ones: _forward_blocks); f is
     applied when ``activate`` (every layer but an identity output, §10)."""
     m = a_prev.shape[0]
-    n_six, n_four, n_single = _forward_blocks(m)
-    n_blocks = n_six + n_four
-    for block in range(n_blocks):
-        _forward_block(w, b, a_prev, a, block, n_six, j_begin, j_end, activate)
+    n_big, n_small, n_single = _forward_blocks(m)
+    for block in range(n_big + n_small):
+        _forward_block(w, b, a_prev, a, block, n_big, j_begin, j_end, activate)
     for n in range(m - n_single, m):
         weighted_sums_one(w, a_prev, a, n, j_begin, j_end)
         _activate_rows(b, a, n, n + 1, j_begin, j_end, activate)
@@ -140,8 +154,8 @@ def forward_layer(w, b, a_prev, a, activate):
     (a[n, j] = z[n, j] when not ``activate``: an identity output, §10)
 
     w: (L_i, L_{i-1}); b: (L_i,); a_prev: (m, L_{i-1}); a: (m, L_i), written.
-    The batch is split into blocks of six and four samples (_forward_blocks);
-    an odd sample is done alone.
+    The batch is split into blocks of samples (_forward_blocks); what they
+    leave is done one sample at a time.
 
     When the layer has enough work, each thread takes the neurons j whose
     weights it steps in layer_gradient (the same contiguous share of the
@@ -149,7 +163,7 @@ def forward_layer(w, b, a_prev, a, activate):
     are then the ones in its own cache, where the gradient step left them,
     instead of half of them being fetched from the other core. Each z[n, j]
     is summed by the same code whatever the share (shares start at
-    multiples of four rows), so results do not depend on the thread count.
+    multiples of every row block), so results do not depend on the thread count.
     """
     n_j = w.shape[0]
     n_parts = n_j // ROWS_PER_PART
@@ -209,17 +223,17 @@ def backward_delta(w, delta, a_prev, delta_prev):
     over the wrong layer; docs/theory.md, erratum 2).
 
     w: (L_i, L_{i-1}); delta: (m, L_i); a_prev: (m, L_{i-1});
-    delta_prev: (m, L_{i-1}), written. Blocks of four samples go to the
-    threads as in forward_layer.
+    delta_prev: (m, L_{i-1}), written. Blocks of BACKWARD_BLOCK samples go to
+    the threads.
     """
     m = delta.shape[0]
     if m * w.shape[0] * w.shape[1] >= PARALLEL_MIN_WORK:
-        n_blocks = m // SAMPLE_BLOCK
+        n_blocks = m // BACKWARD_BLOCK
         for block in prange(n_blocks):
-            n0 = block * SAMPLE_BLOCK
-            backward_sums_four(w, delta, delta_prev, n0)
-            _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + SAMPLE_BLOCK)
-        backward_delta_samples(w, delta, a_prev, delta_prev, n_blocks * SAMPLE_BLOCK)
+            n0 = block * BACKWARD_BLOCK
+            backward_sums_block(w, delta, delta_prev, n0)
+            _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + BACKWARD_BLOCK)
+        backward_delta_samples(w, delta, a_prev, delta_prev, n_blocks * BACKWARD_BLOCK)
     else:
         backward_delta_samples(w, delta, a_prev, delta_prev, np.int64(0))
 
@@ -227,13 +241,13 @@ def backward_delta(w, delta, a_prev, delta_prev):
 @jit(inline=True)
 def backward_delta_samples(w, delta, a_prev, delta_prev, n_begin):
     """§6 in one thread (backward_delta) for the samples n_begin..m-1 (n_begin a
-    multiple of four): blocks of four, then single samples."""
+    multiple of BACKWARD_BLOCK): blocks of BACKWARD_BLOCK, then single samples."""
     m = delta.shape[0]
     n0 = n_begin
-    while n0 + SAMPLE_BLOCK <= m:
-        backward_sums_four(w, delta, delta_prev, n0)
-        _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + SAMPLE_BLOCK)
-        n0 += SAMPLE_BLOCK
+    while n0 + BACKWARD_BLOCK <= m:
+        backward_sums_block(w, delta, delta_prev, n0)
+        _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + BACKWARD_BLOCK)
+        n0 += BACKWARD_BLOCK
     for n in range(n0, m):
         backward_sums_one(w, delta, delta_prev, n)
         _scale_by_sigmoid_prime(a_prev, delta_prev, n, n + 1)
@@ -254,9 +268,9 @@ def layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay):
 
     delta: (m, L_i); a_prev: (m, L_{i-1}); w, grad_w: (L_i, L_{i-1});
     b, grad_b: (L_i,). grad_w and grad_b are written; w and b when eta != 0.
-    Threads split the rows j (in eights), so no two threads write the same
-    element and no sum is split between threads. Rows past the last eight
-    go four, then one, at a time.
+    Threads split the rows j (in groups of GRADIENT_ROW_BLOCK), so no two
+    threads write the same element and no sum is split between threads.
+    Rows past the last group go GRADIENT_SMALL_ROWS, then one, at a time.
     """
     scale = cast_like(scale, w)
     eta = cast_like(eta, w)
@@ -268,7 +282,7 @@ def layer_gradient(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay):
         if eta != 0 and decay != 1:
             decay_rows(w, decay, np.int64(0), n_j)
         for group in prange(n_groups):
-            gradient_rows_eight(delta, a_prev, w, b, grad_w, grad_b, scale, eta,
+            gradient_rows_block(delta, a_prev, w, b, grad_w, grad_b, scale, eta,
                                 GRADIENT_ROW_BLOCK * group)
         gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, one,
                       GRADIENT_ROW_BLOCK * n_groups, n_j)
@@ -292,19 +306,20 @@ def decay_rows(w, decay, j_begin, j_end):
 @jit(inline=True)
 def gradient_rows(delta, a_prev, w, b, grad_w, grad_b, scale, eta, decay, j_begin, j_end):
     """§7 in one thread (layer_gradient) for the rows j_begin..j_end-1 (j_begin a
-    multiple of eight; scale, eta and decay already of w's dtype): eight rows at a
-    time, then four, then one. Each row is summed the same way whichever
-    rows share the call. With L2 (§10: decay != 1) the rows' weights are
-    scaled by decay first (decay_rows), then stepped as without it."""
+    multiple of GRADIENT_ROW_BLOCK; scale, eta and decay already of w's dtype):
+    GRADIENT_ROW_BLOCK rows at a time, then GRADIENT_SMALL_ROWS, then one.
+    Each row is summed the same way whichever rows share the call. With L2
+    (§10: decay != 1) the rows' weights are scaled by decay first
+    (decay_rows), then stepped as without it."""
     if eta != 0 and decay != 1:
         decay_rows(w, decay, j_begin, j_end)
     j = j_begin
     while j + GRADIENT_ROW_BLOCK <= j_end:
-        gradient_rows_eight(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
+        gradient_rows_block(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
         j += GRADIENT_ROW_BLOCK
-    if j + 4 <= j_end:
-        gradient_rows_four(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
-        j += 4
+    while j + GRADIENT_SMALL_ROWS <= j_end:
+        gradient_rows_small(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
+        j += GRADIENT_SMALL_ROWS
     while j < j_end:
         gradient_row_one(delta, a_prev, w, b, grad_w, grad_b, scale, eta, j)
         j += 1

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._jit import jit
-from .blocked import SAMPLE_BLOCK, weighted_sums_four
+from .layers import weighted_sums_rows
 from .layout import flat_weights, layer_biases, layer_rows, layer_weights, sample_row
 from .minibatch import is_identity
 from .sample_loops import (LOOKAHEAD, activate_deferred, backward_one, decay_deferred,
@@ -62,8 +62,7 @@ def _begin_block(params, sizes, inputs, order, start, activations, deltas, gram)
     z = layer_rows(activations, sizes, 1, LOOKAHEAD, LOOKAHEAD)
     _load_block_rows(inputs, order, start, x, 0, LOOKAHEAD)
     w = layer_weights(params, sizes, 1)
-    for n0 in range(0, LOOKAHEAD, SAMPLE_BLOCK):
-        weighted_sums_four(w, x, z, n0, np.int64(0), w.shape[0])
+    weighted_sums_rows(w, x, z, np.int64(0), w.shape[0])
     pair_products(x, gram, m, 1, 1)
     return m
 
@@ -248,9 +247,7 @@ def _per_sample_part(epoch, block, part, n_parts):
     if block < n_blocks:
         x = _lookahead_block(inputs, x_ring, in_order, block).reshape((LOOKAHEAD, n_k))
         z = layer_rows(epoch.activations, sizes, 1, LOOKAHEAD, LOOKAHEAD)
-        w = layer_weights(params, sizes, 1)
-        for n0 in range(0, LOOKAHEAD, SAMPLE_BLOCK):
-            weighted_sums_four(w, x, z, n0, j_begin, j_end)
+        weighted_sums_rows(layer_weights(params, sizes, 1), x, z, j_begin, j_end)
         m = min(LOOKAHEAD, n_samples - block * LOOKAHEAD)
         pair_products(x, epoch.gram, m, 1 + part, n_parts)
     start = (block + 1) * LOOKAHEAD
