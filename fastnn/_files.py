@@ -37,7 +37,12 @@ import zlib
 import numpy as np
 from numpy.lib import format as npy_format
 
-__all__ = ["atomic_write", "fsync_directory", "DAMAGE", "TEMPORARY_SUFFIX", "STALE_SECONDS", "NpyHeader",
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: runs are not locked
+    fcntl = None
+
+__all__ = ["atomic_write", "fsync_directory", "DAMAGE", "RunLock", "check_output_path", "TEMPORARY_SUFFIX", "STALE_SECONDS", "NpyHeader",
            "read_npy_header", "npz_headers"]
 
 TEMPORARY_SUFFIX = ".fastnn-tmp"
@@ -109,6 +114,78 @@ def atomic_write(path, write) -> str:
         raise
     fsync_directory(directory)
     return path
+
+
+def check_output_path(path, what) -> str:
+    """``path`` as a str if a file can be written there: ValueError if it is
+    a directory, its directory does not exist or is not writable. For
+    files written during a long run, checked before it starts."""
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if os.path.isdir(path):
+        raise ValueError(f"{what} {path} is a directory")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ValueError(f"{what} {path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise ValueError(f"{what} {path}: directory {directory} is not writable")
+    return path
+
+
+class RunLock:
+    """The right to write ``path`` for the length of a run (a context manager).
+
+    The constructor checks that ``path`` can be written (``check_output_path``);
+    entering takes an exclusive ``fcntl.flock`` on a hidden file beside it,
+    ``.<name>.fastnn-lock``, and raises RuntimeError at once if another run
+    (in this process or another) holds it, instead of letting two runs
+    overwrite each other's checkpoints in turn. The lock file is removed on
+    exit; a lock whose file was removed meanwhile is taken again on the new
+    file. Without ``fcntl`` (Windows) nothing is locked.
+    """
+
+    def __init__(self, path, what):
+        self.path = check_output_path(path, what)
+        self.what = what
+        directory, name = os.path.split(os.path.abspath(self.path))
+        self.lock_path = os.path.join(directory, f".{name[:_NAME_BUDGET]}.fastnn-lock")
+        self._fd = None
+
+    def __enter__(self):
+        if fcntl is None:
+            return self
+        while True:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
+                         0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise RuntimeError(
+                    f"{self.what} {self.path} is being written by another training run (it "
+                    f"holds {self.lock_path}); give this run another path, or wait for that "
+                    "one to end") from None
+            except OSError:  # a file system without locks: go on unlocked
+                os.close(fd)
+                return self
+            try:  # the file locked must still be the one at lock_path
+                if os.fstat(fd).st_ino == os.stat(self.lock_path).st_ino:
+                    self._fd = fd
+                    return self
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+
+    def __exit__(self, *exc_info):
+        if self._fd is not None:
+            try:
+                os.unlink(self.lock_path)
+            except OSError:
+                pass
+            os.close(self._fd)
+            self._fd = None
+        return False
 
 
 def _temporary_name(name: str) -> str:

@@ -5,11 +5,12 @@ it ends, and Python runs a signal handler only in the main thread between
 bytecodes: a Ctrl-C pressed during an epoch used to take effect only when
 the epoch returned (minutes, on a large data set). ``EpochRunner`` runs
 each epoch in a helper thread while the main thread waits, so that the
-main thread can take the signal at once. Its handler only asks the epoch
-to stop (``EpochPlan.request_stop``: a flag the compiled loop reads before
-each batch, fastnn/kernels/control.py); the epoch then returns at the next
-unit boundary, with every step before it taken, and ``Network.train``
-raises ``KeyboardInterrupt`` with the history so far. A stop takes one
+main thread can take the signal at once. The handler (``CtrlC``, one per
+training run) only asks the epoch to stop (``EpochPlan.request_stop``: a
+flag the compiled loop reads before each batch,
+fastnn/kernels/control.py); the epoch then returns at the next unit
+boundary, with every step before it taken, and the training loop
+(``fastnn.training``) raises ``KeyboardInterrupt`` with the history so far. A stop takes one
 batch (per-sample SGD: a block of eight samples) at most: microseconds to
 milliseconds.
 
@@ -30,7 +31,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 
-__all__ = ["EpochRunner", "ctrl_c_survives_compiling"]
+__all__ = ["CtrlC", "EpochRunner", "ctrl_c_survives_compiling"]
 
 # How often the waiting main thread calls the progress callback.
 PROGRESS_SECONDS = 0.1
@@ -74,26 +75,32 @@ def _can_take_ctrl_c() -> bool:
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
 
 
-class EpochRunner:
-    """Runs the epochs of one ``train`` call (a context manager).
+class CtrlC:
+    """Ctrl-C taken as a request to stop (a context manager; one per run).
 
-    plan : the call's ``EpochPlan``; progress : None or a function of the
-    samples of the running epoch whose steps are taken, called from the
-    calling thread about every PROGRESS_SECONDS while an epoch runs.
-
-    ``interrupted`` tells whether Ctrl-C was pressed since the runner was
-    entered (the epoch that was running stopped at a unit boundary).
+    In the main thread, while Python's own handler is in place, entering it
+    installs a handler that sets ``interrupted`` and calls every function
+    given to ``on_stop`` (an ``EpochPlan.request_stop``: the running epoch
+    ends at its next unit boundary); nothing is raised there, the training
+    loop raises ``KeyboardInterrupt`` once the epoch has returned. Elsewhere
+    (another thread, a program with a SIGINT handler of its own) it does
+    nothing and ``taken`` is False.
     """
 
-    def __init__(self, plan, progress=None):
-        self.plan = plan
-        self.progress = progress
+    def __init__(self):
         self.interrupted = False
+        self._stops = []
         self._previous_handler = None
-        self._short_epochs = False
+
+    @property
+    def taken(self) -> bool:
+        """Whether Ctrl-C reaches this watcher (its handler is installed)."""
+        return self._previous_handler is not None
+
+    def on_stop(self, request_stop) -> None:
+        self._stops.append(request_stop)
 
     def __enter__(self):
-        self.plan.clear_stop()
         if _can_take_ctrl_c():
             self._previous_handler = signal.signal(signal.SIGINT, self._on_ctrl_c)
         return self
@@ -105,11 +112,49 @@ class EpochRunner:
         return False
 
     def _on_ctrl_c(self, signum, frame):
-        # Nothing is raised here: the epoch thread would go on stepping the
+        # Nothing is raised here: an epoch thread would go on stepping the
         # parameters after train had returned. It stops at its next batch
-        # and train raises KeyboardInterrupt then.
+        # and the loop raises KeyboardInterrupt then.
         self.interrupted = True
-        self.plan.request_stop()
+        for request_stop in self._stops:
+            request_stop()
+
+
+class EpochRunner:
+    """Runs the epochs of one plan (a context manager).
+
+    plan : the run's ``EpochPlan``; progress : None or a function of the
+    samples of the running epoch whose steps are taken, called from the
+    calling thread about every PROGRESS_SECONDS while an epoch runs;
+    ctrl_c : the run's :class:`CtrlC` (None: the runner watches Ctrl-C
+    itself while it is entered).
+
+    ``interrupted`` tells whether Ctrl-C was pressed since the runner was
+    entered (the epoch that was running stopped at a unit boundary).
+    """
+
+    def __init__(self, plan, progress=None, ctrl_c=None):
+        self.plan = plan
+        self.progress = progress
+        self._own_ctrl_c = ctrl_c is None
+        self.ctrl_c = CtrlC() if ctrl_c is None else ctrl_c
+        self.ctrl_c.on_stop(plan.request_stop)
+        self._short_epochs = False
+
+    @property
+    def interrupted(self) -> bool:
+        return self.ctrl_c.interrupted
+
+    def __enter__(self):
+        self.plan.clear_stop()
+        if self._own_ctrl_c:
+            self.ctrl_c.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._own_ctrl_c:
+            self.ctrl_c.__exit__(*exc_info)
+        return False
 
     def run(self, params, inputs, targets, order, eta, **objective) -> float:
         """``plan.run(...)``: in a helper thread while this one waits (and
@@ -117,7 +162,7 @@ class EpochRunner:
         the wait, or the last epoch was shorter than INLINE_SECONDS (a
         Ctrl-C then sets the stop flag when the epoch returns, and train
         stops before the next one)."""
-        if (self._previous_handler is None and self.progress is None) or self._short_epochs:
+        if (not self.ctrl_c.taken and self.progress is None) or self._short_epochs:
             return self.plan.run(params, inputs, targets, order, eta, **objective)
         started = time.perf_counter()
         future = _executor().submit(self.plan.run, params, inputs, targets, order, eta,

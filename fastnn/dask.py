@@ -62,18 +62,16 @@ except ImportError as error:  # pragma: no cover - exercised without dask
         "fastnn.dask needs dask[array] and distributed: pip install \"fastnn[dask]\" "
         f"({error})") from error
 
-from fastnn import kernels
-from fastnn.checkpoint import read_checkpoint, write_checkpoint
-from fastnn.exceptions import DivergenceError
+from fastnn import kernels, training
+from fastnn.checkpoint import read_checkpoint
 from fastnn.kernels.objective import output_rule, plain_objective
 from fastnn.network import Network
 from fastnn.persistence import network_from
 from fastnn.plan import EpochPlan
-from fastnn.run_state import TrainingHistory, TrainingState, set_total_epochs
-from fastnn._validation import (check_epochs, check_inputs, check_non_negative_float,
-                                check_positive_float, check_positive_int, check_targets)
+from fastnn.run_state import TrainingHistory, set_total_epochs
+from fastnn._validation import check_epochs, check_inputs, check_positive_int, check_targets
 
-__all__ = ["train", "resume", "DaskTrainingHistory", "MODES"]
+__all__ = ["train", "resume", "DaskTrainingHistory", "WorkerLostError", "MODES"]
 
 MODES = ("gradient", "average")
 # Rows per forward/backward call in gradient mode: the workspace of 784-100-10
@@ -286,16 +284,12 @@ def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, e
         raise TypeError(f"net must be a fastnn.Network, got {type(net).__name__}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
-    epochs = check_epochs(epochs)
-    eta = check_positive_float(eta, "eta")
-    lmbda = check_non_negative_float(lmbda, "lmbda")
+    # (batch_size None: all samples in gradient mode, known once the data is)
+    state = training.new_state(epochs=epochs, batch_size=10 if batch_size is None else batch_size,
+                               eta=eta, lmbda=lmbda, shuffle=mode == "average", seed=seed,
+                               checkpoint_every=checkpoint_every)
     sub_batch = check_positive_int(sub_batch, "sub_batch")
-    checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
     retries = _check_retries(retries)
-    if batch_size is not None:
-        batch_size = check_positive_int(batch_size, "batch_size")
-    elif mode == "average":
-        batch_size = 10
     if replicas is not None:
         replicas = check_positive_int(replicas, "replicas")
     if average_every is not None:
@@ -303,25 +297,17 @@ def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, e
         if mode != "average" or replicas is not None:
             raise ValueError("average_every applies to mode='average' with one copy per "
                              "chunk (replicas=None)")
-    try:
-        entropy = np.random.SeedSequence(seed).entropy
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"seed must be None or a non-negative int, got {seed!r}") from error
-    if callback is not None and not callable(callback):
-        raise TypeError("callback must be callable")
+    training.check_callable(callback, "callback")
     client = _get_client(client)
     data = _Data(client, net, X, Y, checksum=checkpoint is not None)
     if mode == "gradient" and batch_size is None:
-        batch_size = data.n
-    state = TrainingState(epochs=epochs, batch_size=batch_size, eta=eta,
-                          shuffle=mode == "average", seed_entropy=entropy,
-                          checkpoint_every=checkpoint_every, lmbda=lmbda)
+        state.batch_size = data.n
     # replicas 0: one per chunk (the default)
     options = _Options(mode, 0 if replicas is None else min(replicas, data.n_chunks), sub_batch,
                        average_every or 0)
-    history = DaskTrainingHistory(mode=mode)
-    return _Run(client, net, data, state, options, history, checkpoint, callback,
-                retries).run()
+    return training.run(net, _Rounds(client, net, data, state, options, retries), state,
+                        DaskTrainingHistory(mode=mode), callback=callback,
+                        checkpoint=checkpoint)
 
 
 def resume(path, X, Y, *, client=None, epochs=None, checkpoint=None, callback=None,
@@ -350,11 +336,12 @@ def resume(path, X, Y, *, client=None, epochs=None, checkpoint=None, callback=No
         set_total_epochs(state, check_epochs(epochs))
     history = DaskTrainingHistory(mode=mode, cost=history.cost,
                                   test_accuracy=history.test_accuracy, seconds=history.seconds)
-    run = _Run(client, network, data, state,
-               _Options(mode, replicas, sub_batch, average_every), history,
-               os.fspath(path) if checkpoint is None else checkpoint, callback,
-               _check_retries(retries))
-    return network, run.run()
+    rounds = _Rounds(client, network, data, state,
+                     _Options(mode, replicas, sub_batch, average_every), _check_retries(retries))
+    training.run(network, rounds, state, history, callback=callback,
+                 checkpoint=os.fspath(path) if checkpoint is None else checkpoint,
+                 checksum=checksum)
+    return network, history
 
 
 @dataclass
@@ -460,56 +447,70 @@ def _tree(client, parts):
     return level[0]
 
 
-class _Run:
-    def __init__(self, client, net, data, state, options, history, checkpoint, callback,
-                 retries):
+class WorkerLostError(RuntimeError):
+    """The cluster lost what a round needed (a worker died) more times than
+    ``retries`` allowed. The parameters of the epoch's start are restored;
+    ``workers`` names the workers that left during the failed round."""
+
+    def __init__(self, message, workers):
+        super().__init__(message)
+        self.workers = workers
+
+
+class _Rounds(training.EpochSource):
+    """The epochs of a fastnn.dask run for the training loop: each is one
+    round (average mode) or a round per batch (gradient mode, average_every)
+    on the cluster. Ctrl-C stops between rounds; a stopped epoch is undone
+    (its checkpoint could not say where in the rounds it stopped)."""
+
+    resumable_mid_epoch = False
+
+    def __init__(self, client, net, data, state, options, retries):
         self.client, self.net, self.data, self.state = client, net, data, state
-        self.options, self.history = options, history
-        self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
-        self.callback, self.retries = callback, retries
-        self.spec = _Spec(tuple(net.sizes), net.dtype.name, int(output_rule(net.cost_name, net.output)), net.cost_name,
+        self.options, self.retries = options, retries
+        self.n_samples = data.n
+        self.spec = _Spec(tuple(net.sizes), net.dtype.name,
+                          int(output_rule(net.cost_name, net.output)), net.cost_name,
                           net.output, options.sub_batch)
         n_weights = sum(a * b for a, b in zip(net.sizes[1:], net.sizes[:-1]))
         self.is_weight = np.zeros(net.n_params, bool)
         self.is_weight[:n_weights] = True
+        average = options.mode == "average"
+        self.driver = ("train_epoch (one thread per task), averaged" if average
+                       else "forward_pass + backward_pass, tree-reduced")
 
-    def run(self):
-        state, history, net = self.state, self.history, self.net
-        if state.lmbda and not state.eta * state.lmbda / self.data.n < 1:
-            raise ValueError(f"eta * lmbda / n = {state.eta * state.lmbda / self.data.n:g}: "
-                             "L2's factor 1 - eta lmbda / n would be 0 or negative")
-        average = self.options.mode == "average"
+    def attach(self, ctrl_c, report_progress):
+        super().attach(ctrl_c, report_progress)
+        self.history = self.net.history  # the run's DaskTrainingHistory
+
+    def prepare(self):
         # every worker loads (or compiles) the kernels once, before the clock
         seconds = self.client.run(_prepare_worker, self.spec,
-                                  self.state.batch_size if average else None)
-        history.compile_seconds = max(seconds.values(), default=0.0)
-        history.driver = ("train_epoch (one thread per task), averaged" if average
-                          else "forward_pass + backward_pass, tree-reduced")
-        last_finite = net.params.copy()
-        while state.epochs_done < state.epochs:
-            epoch = state.epochs_done
-            epoch_started = time.perf_counter()
-            cost = self._average_epoch(epoch) if average else self._gradient_epoch()
-            epoch_cost = cost / self.data.n
-            if not (np.isfinite(epoch_cost) and np.all(np.isfinite(net.params))):
-                net.params[...] = last_finite
-                history.diverged_at = epoch + 1
-                raise DivergenceError(
-                    f"training diverged in epoch {epoch + 1} at eta={state.eta:g}; the "
-                    "parameters of the epoch before are restored: try a smaller eta",
-                    history)
-            np.copyto(last_finite, net.params)
-            state.epochs_done += 1
-            history.seconds.append(time.perf_counter() - epoch_started)
-            history.cost.append(epoch_cost)
-            stop = self.callback is not None and bool(self.callback(epoch + 1, history))
-            if self.checkpoint is not None and (stop or state.epochs_done == state.epochs
-                                                or state.epochs_done % state.checkpoint_every == 0):
-                self._write_checkpoint()
-            if stop:
-                break
-        net.history = history
-        return history
+                                  self.state.batch_size if self.options.mode == "average"
+                                  else None)
+        return max(seconds.values(), default=0.0)
+
+    def run_epoch(self, epoch, first):
+        self.rows_done = 0
+        if self.options.mode == "average":
+            cost = self._average_epoch(epoch)
+        else:
+            cost = self._gradient_epoch()
+        return cost, self.rows_done
+
+    def data_checksum(self):
+        return self.data.checksum
+
+    def checkpoint_extra(self):
+        """This run's own entries beside fastnn's checkpoint format: the
+        mode, the replicas, the sub-batch and the row chunks."""
+        return {
+            "dask_mode": np.array(self.options.mode),
+            "dask_replicas": np.array(self.options.replicas),
+            "dask_sub_batch": np.array(self.options.sub_batch),
+            "dask_average_every": np.array(self.options.average_every),
+            "dask_chunks": np.asarray(self.data.chunks, dtype=np.int64),
+        }
 
     # -- rounds -------------------------------------------------------------------
     def _round(self, submit):
@@ -518,13 +519,15 @@ class _Run:
         wait for it; again from the scatter if the cluster lost something."""
         for attempt in range(self.retries + 1):
             started = time.perf_counter()
+            workers = self._workers()
             try:
                 params = self.client.scatter(self.net.params, hash=False)
                 root = submit(params)
                 total, cost, timings = root.result()
-            except _CLUSTER_ERRORS:
+            except _CLUSTER_ERRORS as error:
                 if attempt == self.retries:
-                    raise
+                    raise training.SourceFailed(self._lost(error, workers),
+                                                restore="epoch") from error
                 self.history.retried_rounds += 1
                 continue
             wall = time.perf_counter() - started
@@ -542,6 +545,8 @@ class _Run:
         data, state = self.data, self.state
         cost = 0.0
         for start in range(0, data.n, state.batch_size):
+            if self.ctrl_c.interrupted:
+                break  # (the loop undoes the epoch)
             stop = min(start + state.batch_size, data.n)
             parts = []
             for c in range(data.n_chunks):
@@ -559,6 +564,7 @@ class _Run:
             total, batch_cost = self._round(submit)
             self.history.rows.append(stop - start)
             self._step(total, stop - start)
+            self.rows_done = stop
             cost += batch_cost
         return cost
 
@@ -611,6 +617,7 @@ class _Run:
         total, cost = self._round(submit)
         self.history.rows.append(data.n)
         self.net.params[...] = total / data.n
+        self.rows_done = data.n
         return cost
 
     def _average_epoch_in_rounds(self, epoch):
@@ -622,6 +629,8 @@ class _Run:
         span = self.options.average_every * state.batch_size
         cost = 0.0
         for lo in range(0, max(data.chunks), span):
+            if self.ctrl_c.interrupted:
+                break  # (the loop undoes the epoch)
             parts = [(c, lo, min(lo + span, data.chunks[c])) for c in range(data.n_chunks)
                      if data.chunks[c] > lo]
             rows = sum(hi - lo for _, lo, hi in parts)
@@ -636,22 +645,30 @@ class _Run:
             total, round_cost = self._round(submit)
             self.history.rows.append(rows)
             self.net.params[...] = total / rows
+            self.rows_done += rows
             cost += round_cost
         return cost
 
-    # -- checkpoints ---------------------------------------------------------------
-    def _write_checkpoint(self):
-        """fastnn's checkpoint format (fastnn.checkpoint.write_checkpoint's
-        entries; read_checkpoint reads it) and this run's own: the mode,
-        the replicas, the sub-batch and the row chunks."""
-        write_checkpoint(self.checkpoint, self.net, self.state, self.history,
-                         self.data.checksum, self.data.n, extra={
-                             "dask_mode": np.array(self.options.mode),
-                             "dask_replicas": np.array(self.options.replicas),
-                             "dask_sub_batch": np.array(self.options.sub_batch),
-                             "dask_average_every": np.array(self.options.average_every),
-                             "dask_chunks": np.asarray(self.data.chunks, dtype=np.int64),
-                         })
+    def _workers(self):
+        try:
+            return set(self.client.scheduler_info()["workers"])
+        except Exception:  # the scheduler itself is gone
+            return set()
+
+    def _lost(self, error, before):
+        """The error to raise when a round failed for good: which workers
+        left during it, the epoch, and what was restored."""
+        gone = sorted(before - self._workers())
+        who = (f"worker{'s' if len(gone) > 1 else ''} {', '.join(gone)} left the cluster"
+               if gone else "the cluster lost what the round needed")
+        epoch = self.state.epochs_done + 1
+        restored = f"epoch {epoch - 1}" if epoch > 1 else "the start"
+        tries = f"{self.retries + 1} attempt{'s' if self.retries else ''}"
+        return WorkerLostError(
+            f"fastnn.dask.train: {who} during a round of epoch {epoch}, and the round failed "
+            f"{tries} (retries={self.retries}; {type(error).__name__}: {error}). The "
+            f"parameters of {restored} are restored; train again with more retries, or "
+            "resume from the checkpoint", gone)
 
 
 def _read_extras(path):

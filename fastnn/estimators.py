@@ -49,6 +49,7 @@ except ImportError:  # scikit-learn < 1.6 has the method instead of the function
 from ._validation import check_thread_count
 from ._validation import check_bool, check_dtype, check_positive_float, check_positive_int
 from .network import Network
+from .training import l2_decay_fails
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -254,7 +255,7 @@ class _BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
 
         lmbda, train_weight = _book_l2_and_weights(
             params["alpha"], params["batch_size"], X.shape[0], sample_weight)
-        if not params["eta"] * lmbda / X.shape[0] < 1:
+        if l2_decay_fails(params["eta"], lmbda, X.shape[0]):
             raise ValueError(
                 f"learning_rate_init * alpha / b = {params['eta']:g} * {params['alpha']:g} / "
                 f"{X.shape[0] / lmbda * params['alpha']:g} is at least 1 (b = min(batch_size, "

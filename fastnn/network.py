@@ -9,15 +9,11 @@ from . import kernels
 from ._threads import borrow_threads, default_thread_count, parallel_region
 from ._validation import (
     all_finite_array,
-    check_bool,
     check_dtype,
-    check_epochs,
     check_inputs,
     check_labels,
     check_memory,
-    check_non_negative_float,
     check_pair,
-    check_positive_float,
     check_positive_int,
     check_sample_weight,
     check_sizes,
@@ -26,7 +22,7 @@ from ._validation import (
 )
 from .kernels.objective import LOG_FLOOR, QUADRATIC_SIGMOID, output_rule, plain_objective
 from .model_file import write_model
-from .run_state import TrainingHistory, TrainingState
+from .run_state import TrainingHistory
 from . import training
 
 __all__ = ["Network", "TrainingHistory"]
@@ -332,33 +328,24 @@ class Network:
         its next block of eight samples), with every step before it taken,
         and raises KeyboardInterrupt carrying ``history`` (docs/reliability.md).
         """
-        epochs = check_epochs(epochs)
-        batch_size = check_positive_int(batch_size, "batch_size")
-        eta = check_positive_float(eta, "eta")
-        lmbda = check_non_negative_float(lmbda, "lmbda")
-        shuffle = check_bool(shuffle, "shuffle")
-        checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
+        state = training.new_state(epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
+                                   shuffle=shuffle, seed=seed,
+                                   checkpoint_every=checkpoint_every)
         inputs, targets = check_pair(X, Y, self.sizes, self.dtype, "X", "Y")
         weights = check_sample_weight(sample_weight, inputs.shape[0], self.dtype)
-        try:
-            entropy = np.random.SeedSequence(seed).entropy
-        except (TypeError, ValueError) as error:
-            raise TypeError(f"seed must be None or a non-negative int, got {seed!r}") from error
-        state = TrainingState(epochs=epochs, batch_size=batch_size, eta=eta,
-                              shuffle=shuffle, seed_entropy=entropy,
-                              checkpoint_every=checkpoint_every, lmbda=lmbda)
-        return training.run(self, inputs, targets, state, TrainingHistory(),
-                                test_data=test_data, callback=callback, progress=progress,
-                            n_threads=n_threads, checkpoint=checkpoint,
-                            on_divergence=on_divergence, sample_weight=weights)
+        source = training.InMemory(self, inputs, targets, state, check_thread_count(n_threads),
+                                   weights)
+        return training.run(self, source, state, test_data=test_data, callback=callback,
+                            progress=progress, checkpoint=checkpoint,
+                            on_divergence=on_divergence)
 
     def train_streaming(self, X, Y, **options):
-        """``train`` for data larger than memory (memmaps, a chunked store,
-        dask arrays), streamed chunk by chunk: see
-        :func:`fastnn.streaming.train_streaming` and docs/streaming.md."""
-        from .streaming import train_streaming
+        """``fastnn.streaming.train(self, X, Y, **options)``: ``train`` for
+        data larger than memory (memmaps, a chunked store, dask arrays),
+        streamed chunk by chunk (docs/streaming.md)."""
+        from . import streaming
 
-        return train_streaming(self, X, Y, **options)
+        return streaming.train(self, X, Y, **options)
 
     def prepare(self, X, Y, *, batch_size=10, test_data=None, n_threads=None) -> float:
         """Compile (or load from the disk cache) every kernel that ``train``

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from . import training
-from ._validation import check_epochs, check_pair, check_sample_weight
+from ._validation import check_epochs, check_pair, check_sample_weight, check_thread_count
 from .checkpoint import read_checkpoint
 from .model_file import read_model
 from .network import Network
@@ -68,9 +68,10 @@ def resume(path, X, Y, *, epochs=None, test_data=None, callback=None, progress=N
             f"with another checksum); resume with the same X and Y (and sample_weight)")
     if epochs is not None:
         set_total_epochs(state, check_epochs(epochs))
+    source = training.InMemory(network, inputs, targets, state, check_thread_count(n_threads),
+                               weights)
     history = training.run(
-        network, inputs, targets, state, history, test_data=test_data, callback=callback,
-        progress=progress, n_threads=n_threads,
-        checkpoint=os.fspath(path) if checkpoint is None else checkpoint,
-        on_divergence=on_divergence, checksum=checksum, sample_weight=weights)
+        network, source, state, history, test_data=test_data, callback=callback,
+        progress=progress, checkpoint=os.fspath(path) if checkpoint is None else checkpoint,
+        checksum=checksum, on_divergence=on_divergence)
     return network, history

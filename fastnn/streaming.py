@@ -18,25 +18,19 @@ recognised by its type's module and dask is imported when one is read.
 from __future__ import annotations
 
 import math
-import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import kernels
+from . import kernels, training
 from ._interrupt import EpochRunner
-from ._validation import (all_finite_array, all_finite, check_bool, check_epochs, check_inputs,
-                          check_labels, check_memory, check_non_negative_float,
-                          check_positive_float, check_positive_int, check_targets,
-                          check_thread_count)
+from ._validation import (all_finite_array, check_bool, check_memory, check_positive_int,
+                          check_targets, check_thread_count)
 from .datasets import ChunkedArray, release_pages
-from .exceptions import DivergenceError, DivergenceWarning
 from .plan import EpochPlan
-from .run_state import TrainingHistory, epoch_seed
-from .training import warm_up
+from .run_state import epoch_seed
 
-__all__ = ["train_streaming", "DEFAULT_CHUNK_BYTES"]
+__all__ = ["train", "train_streaming", "DEFAULT_CHUNK_BYTES"]
 
 # In-memory arrays (NumPy, memmaps, sliceable arrays without chunks of
 # their own) are read in chunks of about this many bytes of the network's
@@ -45,12 +39,11 @@ DEFAULT_CHUNK_BYTES = 32 << 20
 # The spawn key of the chunk order's generator: two numbers, so it never
 # meets the one-number keys of fastnn.run_state.epoch_seed.
 _CHUNK_ORDER_KEY = 0x5354524D  # "STRM"
-_ON_DIVERGENCE = ("raise", "warn", "stop")
 
 
-def train_streaming(network, X, Y, *, epochs, batch_size=10, eta=3.0, lmbda=0.0, seed=None,
-                    shuffle=True, chunk_rows=None, test_data=None, callback=None,
-                    progress=None, n_threads=None, prefetch=True, on_divergence="raise"):
+def train(network, X, Y, *, epochs, batch_size=10, eta=3.0, lmbda=0.0, seed=None,
+          shuffle=True, chunk_rows=None, test_data=None, callback=None, progress=None,
+          n_threads=None, prefetch=True, on_divergence="raise"):
     """Mini-batch gradient descent over X and Y streamed chunk by chunk.
 
     X : (n, sizes[0]) (or (n, ...) flattening to sizes[0]) numbers; Y :
@@ -78,6 +71,10 @@ def train_streaming(network, X, Y, *, epochs, batch_size=10, eta=3.0, lmbda=0.0,
     The same seed gives bitwise the same parameters, run after run, with or
     without prefetch and whatever the thread count.
 
+    The epochs run through fastnn's one training loop (``fastnn.training``):
+    divergence, history, test accuracy, the callback's stop and Ctrl-C
+    behave as in ``Network.train``.
+
     Every chunk is checked as it is read (NaN or inf inputs, labels out of
     range, targets of the wrong shape, ...): a bad chunk raises ValueError
     naming the chunk and the row, and the network gets back the parameters
@@ -89,58 +86,21 @@ def train_streaming(network, X, Y, *, epochs, batch_size=10, eta=3.0, lmbda=0.0,
 
     Returns a ``TrainingHistory`` (also ``network.history``); its ``cost``
     is the sum over the epoch's chunks of each sample's cost at its step,
-    divided by n.
+    divided by n. ``progress`` is called after each chunk (the epoch's
+    last: after the epoch's bookkeeping, as in ``Network.train``).
     """
-    epochs = check_epochs(epochs)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    eta = check_positive_float(eta, "eta")
-    lmbda = check_non_negative_float(lmbda, "lmbda")
-    shuffle = check_bool(shuffle, "shuffle")
+    state = training.new_state(epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
+                               shuffle=shuffle, seed=seed)
     prefetch = check_bool(prefetch, "prefetch")
     n_threads = check_thread_count(n_threads)
-    source = _Source(network, X, Y, chunk_rows, batch_size)
-    n_samples = source.n_rows
-    if lmbda and not eta * lmbda / n_samples < 1:
-        raise ValueError(
-            f"eta * lmbda / n = {eta:g} * {lmbda:g} / {n_samples} is "
-            f"{eta * lmbda / n_samples:g}: L2's factor 1 - eta lmbda / n would be 0 or "
-            "negative; use a smaller lmbda (or eta)")
-    try:
-        entropy = np.random.SeedSequence(seed).entropy
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"seed must be None or a non-negative int, got {seed!r}") from error
-    test_inputs = test_labels = None
-    if test_data is not None:
-        if not isinstance(test_data, (tuple, list)) or len(test_data) != 2:
-            raise TypeError("test_data must be a pair (X_test, labels_test), "
-                            f"got {type(test_data).__name__}")
-        test_inputs, _ = check_inputs(np.asarray(test_data[0]), network.sizes[0],
-                                      network.dtype, "test X")
-        test_labels = check_labels(np.asarray(test_data[1]), test_inputs.shape[0],
-                                   network.sizes[-1], "test labels")
-    for function, name in ((callback, "callback"), (progress, "progress")):
-        if function is not None and not callable(function):
-            raise TypeError(f"{name} must be callable")
-    if on_divergence not in _ON_DIVERGENCE:
-        raise ValueError(f"on_divergence must be one of {', '.join(map(repr, _ON_DIVERGENCE))}, "
-                         f"got {on_divergence!r}")
-    with np.errstate(over="ignore"):
-        if not np.isfinite(network.dtype.type(eta)):
-            raise ValueError(f"eta={eta:g} does not fit in {network.dtype.name}")
-    if not all_finite_array(network.params):
-        raise ValueError("the network's parameters are not finite (NaN or inf): training "
-                         "cannot recover them; start from a new network or load a saved one")
-    if not network.training_lock.acquire(blocking=False):
-        raise RuntimeError("this Network is already training (in another thread, or this is "
-                           "a call from its own callback); train a copy (Network.copy())")
-    try:
-        run = _Run(network, source, epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
-                   entropy=entropy, shuffle=shuffle, n_threads=n_threads, prefetch=prefetch,
-                   test_inputs=test_inputs, test_labels=test_labels, callback=callback,
-                   progress=progress, on_divergence=on_divergence)
-        return run.train()
-    finally:
-        network.training_lock.release()
+    data = _Source(network, X, Y, chunk_rows, state.batch_size)
+    return training.run(network, _Chunks(network, data, state, n_threads, prefetch), state,
+                        test_data=test_data, callback=callback, progress=progress,
+                        on_divergence=on_divergence)
+
+
+# The name before fastnn.streaming.train (Network.train_streaming calls it too).
+train_streaming = train
 
 
 # ---------------------------------------------------------------------------
@@ -294,50 +254,61 @@ def _first_bad_row(labels, n_outputs):
     return int(rows[0]) if rows.size else None
 
 
-class _ChunkFailed(Exception):
-    """Reading or checking a chunk failed (``original``): the run restores
-    the parameters of its start and raises ``original``."""
-
-    def __init__(self, original):
-        super().__init__(str(original))
-        self.original = original
-
-
 def _uniform(n_rows, rows):
     return [rows] * (n_rows // rows) + ([n_rows % rows] if n_rows % rows else [])
 
 
 # ---------------------------------------------------------------------------
-# The training loop
+# One epoch: the chunks in their seeded order
 # ---------------------------------------------------------------------------
-class _Run:
-    def __init__(self, network, source, *, epochs, batch_size, eta, lmbda, entropy, shuffle,
-                 n_threads, prefetch, test_inputs, test_labels, callback, progress,
-                 on_divergence):
-        self.network, self.source = network, source
-        self.epochs, self.eta, self.lmbda = epochs, eta, lmbda
-        self.entropy, self.shuffle = entropy, shuffle
-        self.test_inputs, self.test_labels = test_inputs, test_labels
-        self.callback, self.progress, self.on_divergence = callback, progress, on_divergence
-        self.plan = EpochPlan(network.sizes, batch_size, network.dtype, source.n_rows, n_threads,
-                              cost=network.cost_name, output=network.output)
+class _Chunks(training.EpochSource):
+    """The epochs of a streamed run for the training loop: each visits the
+    chunks in an order drawn from the seed and the epoch, each chunk read
+    into a buffer (the next one read in the background meanwhile),
+    shuffled within itself and trained through one EpochPlan."""
+
+    def __init__(self, network, source, state, n_threads, prefetch):
+        self.network, self.source, self.state = network, source, state
+        self.n_threads = n_threads
+        self.n_samples = source.n_rows
         self.prefetch = prefetch and source.n_chunks > 1
+        self.plan = self.pool = self.pending = None
+
+    @property
+    def driver(self):
+        return self.plan.last_run or self.plan.driver
+
+    def prepare(self):
+        network, source = self.network, self.source
         n_buffers = 2 if self.prefetch else 1
         rows, dtype = source.max_rows, network.dtype
         check_memory(n_buffers * rows * (network.sizes[0] + network.sizes[-1]) * dtype.itemsize,
                      f"{n_buffers} chunk buffer(s) of {rows:,} rows (give a smaller chunk_rows)")
+        self.plan = EpochPlan(network.sizes, self.state.batch_size, dtype, source.n_rows,
+                              self.n_threads, cost=network.cost_name, output=network.output)
         self.x_buffers = [np.empty((rows, network.sizes[0]), dtype) for _ in range(n_buffers)]
         self.t_buffers = [np.empty((rows, network.sizes[-1]), dtype) for _ in range(n_buffers)]
         self.loaded = [-1] * n_buffers  # the chunk each buffer holds
         self.order = np.empty(rows, np.int64)
+        warm = min(self.plan.batch_size, rows)
+        self.x_buffers[0][:warm] = 0
+        self.t_buffers[0][:warm] = 0
+        training.warm_up(network, self.plan, self.x_buffers[0][:warm],
+                         self.t_buffers[0][:warm])
+        self.runner = EpochRunner(self.plan, None, self.ctrl_c).__enter__()
+        if self.prefetch:
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastnn-prefetch")
+        self.visits = self.schedule()
+        self.visit, self.buffer = next(self.visits), 0
+        self.ready = False  # whether the visit's chunk is in its buffer
 
     def schedule(self):
         """(epoch, position in the epoch, chunk) of every chunk visit."""
         n_chunks = self.source.n_chunks
-        for epoch in range(self.epochs):
-            if self.shuffle:
-                generator = np.random.default_rng(
-                    np.random.SeedSequence(self.entropy, spawn_key=(_CHUNK_ORDER_KEY, epoch)))
+        for epoch in range(self.state.epochs):
+            if self.state.shuffle:
+                generator = np.random.default_rng(np.random.SeedSequence(
+                    self.state.seed_entropy, spawn_key=(_CHUNK_ORDER_KEY, epoch)))
                 chunks = generator.permutation(n_chunks)
             else:
                 chunks = range(n_chunks)
@@ -350,115 +321,61 @@ class _Run:
             try:
                 self.source.load(c, self.x_buffers[b], self.t_buffers[b])
             except Exception as error:
-                raise _ChunkFailed(error) from None
+                # a bad (or unreadable) chunk leaves the network as it was
+                # before the call
+                raise training.SourceFailed(error, restore="start") from None
             self.loaded[b] = c
 
-    def train(self):
-        network, plan, source = self.network, self.plan, self.source
-        history = TrainingHistory()
-        history.driver = plan.driver
-        warm = min(plan.batch_size, source.max_rows)
-        self.x_buffers[0][:warm] = 0
-        self.t_buffers[0][:warm] = 0
-        history.compile_seconds = warm_up(
-            network, plan, self.x_buffers[0][:warm], self.t_buffers[0][:warm], self.test_inputs)
-        initial = network.params.copy()
-        last_finite = initial.copy()
-        n_samples, n_chunks = source.n_rows, source.n_chunks
-        visits = self.schedule()
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastnn-prefetch") \
-            if self.prefetch else None
-        pending = None
-        try:
-            with EpochRunner(plan) as runner:
-                visit, b = next(visits), 0
-                self._load(visit[2], b)
-                epoch_cost = samples = 0.0
-                started = time.perf_counter()
-                while visit is not None:
-                    epoch, position, c = visit
-                    following = next(visits, None)
-                    nb = (b + 1) % len(self.x_buffers)
-                    if pool is not None and following is not None:
-                        pending = pool.submit(self._load, following[2], nb)
-                    if position == 0:
-                        epoch_cost, samples, started = 0.0, 0, time.perf_counter()
-                    start, stop = source.bounds(c)
-                    rows = stop - start
-                    order = self.order[:rows]
-                    if self.shuffle:
-                        kernels.shuffle_order(order, epoch_seed(self.entropy,
-                                                                epoch * n_chunks + position))
-                    else:
-                        order[:] = np.arange(rows)
-                    cost, done = 0.0, 0
-                    if not runner.interrupted:  # (Ctrl-C while the chunk was read)
-                        cost = runner.run(network.params, self.x_buffers[b][:rows],
-                                          self.t_buffers[b][:rows], order, self.eta,
-                                          lmbda=self.lmbda, n_train=n_samples)
-                        done = plan.samples_done(rows)
-                    if runner.interrupted:
-                        history.interrupted_at = (epoch + 1, samples + done)
-                        network.history = history
-                        error = KeyboardInterrupt(
-                            f"training stopped by Ctrl-C in epoch {epoch + 1} after "
-                            f"{samples + done} of {n_samples} samples")
-                        error.history = history
-                        raise error
-                    epoch_cost += float(cost)
-                    samples += rows
-                    if self.progress is not None:
-                        self.progress(epoch + 1, samples, n_samples)
-                    stop_now = False
-                    if position == n_chunks - 1:
-                        stop_now = self._end_epoch(history, epoch, epoch_cost / n_samples,
-                                                   started, last_finite)
-                    if stop_now or following is None:
-                        break
-                    if pending is not None:
-                        pending.result()  # a bad chunk raises here
-                        pending = None
-                    else:
-                        self._load(following[2], nb)
-                    visit, b = following, nb
-        except _ChunkFailed as failed:
-            # A bad (or unreadable) chunk leaves the network as it was
-            # before the call. (An error of the callback does not: it
-            # propagates with the steps taken, as from Network.train.)
-            network.params[...] = initial
-            raise failed.original.with_traceback(failed.original.__traceback__) from None
-        finally:
-            if pending is not None:
-                pending.cancel()
-            if pool is not None:
-                pool.shutdown(wait=True)
-        network.history = history
-        return history
+    def run_epoch(self, epoch, first):
+        source, plan, runner = self.source, self.plan, self.runner
+        cost, samples = 0.0, 0
+        while True:
+            if not self.ready:
+                self._ready()
+            _, position, c = self.visit
+            following = next(self.visits, None)
+            following_buffer = (self.buffer + 1) % len(self.x_buffers)
+            if self.pool is not None and following is not None:
+                self.pending = self.pool.submit(self._load, following[2], following_buffer)
+            start, stop = source.bounds(c)
+            rows = stop - start
+            order = self.order[:rows]
+            if self.state.shuffle:
+                kernels.shuffle_order(order, epoch_seed(self.state.seed_entropy,
+                                                        epoch * source.n_chunks + position))
+            else:
+                order[:] = np.arange(rows)
+            chunk_cost, done = 0.0, 0
+            if not runner.interrupted:  # (Ctrl-C while the chunk was read)
+                chunk_cost = runner.run(self.network.params, self.x_buffers[self.buffer][:rows],
+                                        self.t_buffers[self.buffer][:rows], order,
+                                        self.state.eta, lmbda=self.state.lmbda,
+                                        n_train=source.n_rows)
+                done = plan.samples_done(rows)
+            if runner.interrupted:
+                return cost + float(chunk_cost), samples + done
+            cost += float(chunk_cost)
+            samples += rows
+            # the next visit (the next epoch's first, after the last chunk)
+            self.visit, self.buffer, self.ready = following, following_buffer, False
+            if position == source.n_chunks - 1:
+                return cost, samples
+            if self.report_progress is not None:
+                self.report_progress(samples)
 
-    def _end_epoch(self, history, epoch, epoch_cost, started, last_finite) -> bool:
-        """The epoch's bookkeeping; True when training stops here."""
-        network = self.network
-        if not (np.isfinite(epoch_cost) and all_finite(network.params)):
-            network.params[...] = last_finite
-            history.diverged_at = epoch + 1
-            network.history = history
-            what = "parameters" if np.isfinite(epoch_cost) else "cost"
-            restored = f"epoch {epoch}" if epoch else "the start"
-            message = (f"training diverged in epoch {epoch + 1}: the {what} became NaN or inf "
-                       f"at eta={self.eta:g}. The parameters of {restored} are restored; try "
-                       f"a smaller step, e.g. eta={self.eta / 10:g}, or scale the inputs")
-            if self.on_divergence == "raise":
-                raise DivergenceError(message, history)
-            if self.on_divergence == "warn":
-                warnings.warn(message, DivergenceWarning, stacklevel=4)
-            return True
-        np.copyto(last_finite, network.params)
-        history.seconds.append(time.perf_counter() - started)
-        history.driver = self.plan.last_run
-        history.cost.append(epoch_cost)
-        if self.test_inputs is not None:
-            predicted = np.argmax(network.forward(self.test_inputs), axis=1)
-            history.test_accuracy.append(float(np.mean(predicted == self.test_labels)))
-        if self.callback is not None and bool(self.callback(epoch + 1, history)):
-            return True
-        return False
+    def _ready(self):
+        """The visit's chunk in its buffer: prefetched, or read now."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()  # a bad chunk raises here
+        else:
+            self._load(self.visit[2], self.buffer)
+        self.ready = True
+
+    def close(self):
+        if self.pending is not None:
+            self.pending.cancel()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+        if self.plan is not None:
+            self.runner.__exit__(None, None, None)

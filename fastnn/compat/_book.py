@@ -6,19 +6,23 @@ of ``(x, y)`` column-vector pairs. :class:`BookNetwork` gives both compat
 classes (``nielsen.Network``, ``network2.Network``) those lists, copied into
 a :class:`fastnn.Network` that computes (``_pull``) and bound anew from it
 after each training step (``_push``), as the book rebinds them;
-:class:`_Converted` turns the book's lists into the arrays the kernels take,
-once; :class:`CompiledEpochs` runs the epochs of one ``SGD`` call in
-fastnn's compiled kernels, in ``random.shuffle``'s order.
+:class:`Converted` turns the book's lists into the arrays the kernels take,
+once; :class:`BookEpochs` gives fastnn's training loop the epochs of one
+``SGD`` call, in ``random.shuffle``'s order.
 """
 from __future__ import annotations
 
+import random
+
 import numpy as np
 
+from .. import training
 from .._interrupt import EpochRunner
 from .._threads import default_thread_count
 from .._validation import all_finite, check_positive_int, check_sizes
 from ..network import Network as _FastNetwork
 from ..plan import EpochPlan
+from ..run_state import TrainingState
 
 
 def sigmoid(z):
@@ -66,7 +70,7 @@ class BookNetwork:
 
     @weights.setter
     def weights(self, new_weights):
-        self._weights = _Layers(new_weights, "weights", self._weight_shapes)
+        self._weights = Layers(new_weights, "weights", self._weight_shapes)
 
     @property
     def biases(self):
@@ -75,7 +79,7 @@ class BookNetwork:
 
     @biases.setter
     def biases(self, new_biases):
-        self._biases = _Layers(new_biases, "biases", self._bias_shapes)
+        self._biases = Layers(new_biases, "biases", self._bias_shapes)
 
     @property
     def fastnn_network(self):
@@ -88,7 +92,7 @@ class BookNetwork:
         shapes = self._weight_shapes + self._bias_shapes
         if len(self._weights) != len(self._weight_shapes) or len(arrays) != len(shapes) or any(
                 np.shape(a) != s for a, s in zip(arrays, shapes)):
-            # A list changed behind _Layers' back (list.__setitem__ etc.).
+            # A list changed behind Layers' back (list.__setitem__ etc.).
             self.weights, self.biases = list(self._weights), list(self._biases)
         views = list(self._fast.weights) + [b.reshape(-1, 1) for b in self._fast.biases]
         for view, array in zip(views, arrays):
@@ -96,8 +100,8 @@ class BookNetwork:
 
     def _push(self):
         fast = self._fast
-        self._weights = _Layers([w.copy() for w in fast.weights], "weights", self._weight_shapes)
-        self._biases = _Layers([b.reshape(-1, 1).copy() for b in fast.biases], "biases",
+        self._weights = Layers([w.copy() for w in fast.weights], "weights", self._weight_shapes)
+        self._biases = Layers([b.reshape(-1, 1).copy() for b in fast.biases], "biases",
                                self._bias_shapes)
 
     def __getstate__(self):
@@ -131,16 +135,16 @@ class BookNetwork:
 
     # -- the book's lists as arrays --------------------------------------------
     def _converted(self, pairs, name, keep, as_labels):
-        """``pairs`` as a :class:`_Converted` (integer labels or targets),
+        """``pairs`` as a :class:`Converted` (integer labels or targets),
         reused from the last call when it is the same list holding the same
-        (x, y) tuple objects (see ``_Converted.matches``); kept for the next
+        (x, y) tuple objects (see ``Converted.matches``); kept for the next
         call if ``keep``."""
         slot = "_test_cache" if as_labels else "_training_cache"
         cached = getattr(self, slot)
         if cached is not None and cached.matches(pairs):
             return cached
         setattr(self, slot, None)  # let the old arrays go before the new ones are built
-        converted = _Converted.build(pairs, self.sizes, name, as_labels=as_labels)
+        converted = Converted.build(pairs, self.sizes, name, as_labels=as_labels)
         if keep:
             setattr(self, slot, converted)
         return converted
@@ -167,47 +171,71 @@ class BookNetwork:
         return self._column(array, self.sizes[-1], "y")
 
 
-class CompiledEpochs:
-    """The epochs of one ``SGD`` call in fastnn's compiled kernels (a context
-    manager around an :class:`EpochRunner`, so Ctrl-C stops at the next
-    mini-batch).
+class BookEpochs(training.EpochSource):
+    """The epochs of one ``SGD`` call for fastnn's training loop.
 
-    network : the BookNetwork trained; training : its training data as a
-    :class:`_Converted`; plan_options : passed to :class:`EpochPlan`.
+    Each epoch shuffles the list positions ``order`` in place with
+    ``random.shuffle`` (so ``random.seed`` reproduces a run, as in the
+    book), then either runs fastnn's compiled epoch over the converted
+    training data (``training``, a :class:`Converted`) in that order,
+    binding new ``weights`` and ``biases`` after it, or, for a subclass
+    whose step is its own (``training=None``), calls ``step(positions)``
+    for each mini-batch of positions, stopping at a batch boundary on
+    Ctrl-C. run_options go to the kernels (``EpochPlan.run``),
+    plan_options to :class:`EpochPlan`.
     """
 
-    def __init__(self, network, training, batch_size, **plan_options):
-        self._network = network
-        self._training = training
-        plan = EpochPlan(network.sizes, batch_size, np.float64, training.inputs.shape[0],
-                         default_thread_count(), **plan_options)
-        self._runner = EpochRunner(plan)
+    def __init__(self, network, order, batch_size, eta, training=None, step=None,
+                 plan_options=None, **run_options):
+        self.network, self.order, self.batch_size, self.eta = network, order, batch_size, eta
+        self.training, self.step = training, step
+        self.plan_options, self.run_options = plan_options or {}, run_options
+        self.n_samples = len(order)
+        self.plan = None
+        self.driver = "the book's update_mini_batch" if training is None else ""
 
-    def __enter__(self):
-        self._runner.__enter__()
-        return self
+    def prepare(self):
+        if self.training is not None:
+            self.plan = EpochPlan(self.network.sizes, self.batch_size, np.float64,
+                                  self.n_samples, default_thread_count(), **self.plan_options)
+            self.runner = EpochRunner(self.plan, None, self.ctrl_c).__enter__()
+            self.driver = self.plan.driver
 
-    def __exit__(self, *exc_info):
-        return self._runner.__exit__(*exc_info)
-
-    def run(self, epoch, order, eta, **run_options):
-        """Epoch ``epoch`` over the samples at the list positions ``order``
-        (``random.shuffle``'s permutation), one step per mini-batch, then
-        binds new ``weights`` and ``biases``. run_options go to the kernels
-        (``EpochPlan.run``)."""
-        network, training = self._network, self._training
+    def run_epoch(self, epoch, first):
+        random.shuffle(self.order)
+        if self.training is None:
+            for start in range(0, self.n_samples, self.batch_size):
+                if self.ctrl_c.interrupted:
+                    return float("nan"), start
+                self.step(self.order[start:start + self.batch_size])
+            return float("nan"), self.n_samples
+        network, training = self.network, self.training
         network._pull()
-        rows = training.rows[np.asarray(order, dtype=np.int64)]
-        self._runner.run(network._fast.params, training.inputs, training.targets, rows, eta,
-                         **run_options)
+        rows = training.rows[np.asarray(self.order, dtype=np.int64)]
+        cost = self.runner.run(network._fast.params, training.inputs, training.targets, rows,
+                               self.eta, **self.run_options)
         network._push()
-        if self._runner.interrupted:
-            raise KeyboardInterrupt(
-                f"training stopped by Ctrl-C in epoch {epoch} (the steps of its "
-                "finished mini-batches are kept)")
+        self.driver = self.plan.last_run
+        return float(cost), self.plan.samples_done(self.n_samples)
+
+    def close(self):
+        if self.plan is not None:
+            self.runner.__exit__(None, None, None)
 
 
-class _Layers(list):
+def run_book_epochs(network, source, epochs, after_epoch):
+    """The epochs of ``source`` (a :class:`BookEpochs`) through fastnn's
+    training loop, as the book runs them: any eta, no divergence check;
+    ``after_epoch(epoch)`` (from 0) prints the book's lines and returns True
+    to stop early. KeyboardInterrupt on Ctrl-C, the steps taken kept."""
+    state = TrainingState(epochs=epochs, batch_size=source.batch_size, eta=source.eta,
+                          shuffle=True, seed_entropy=0)
+    training.run_epochs(network._fast, source, state,
+                        callback=lambda epoch, history: after_epoch(epoch - 1),
+                        on_divergence=None)
+
+
+class Layers(list):
     """The per-layer arrays of one kind of parameter (weights or biases).
 
     A plain list of standalone arrays, as in the book, except that an array
@@ -229,7 +257,7 @@ class _Layers(list):
     def _check(self, position, value):
         if not 0 <= position < len(self._shapes):
             raise ValueError(f"{self._kind} must hold {len(self._shapes)} arrays, one per layer")
-        return _checked(value, self._shapes[position], f"{self._kind}[{position}]")
+        return checked_array(value, self._shapes[position], f"{self._kind}[{position}]")
 
     def __setitem__(self, index, value):
         if isinstance(index, slice):
@@ -246,7 +274,7 @@ class _Layers(list):
         list.__setitem__(self, position, self._check(position, value))
 
     def __reduce__(self):
-        return (_Layers, (list(self), self._kind, self._shapes))
+        return (Layers, (list(self), self._kind, self._shapes))
 
     def _fixed(self, *args, **kwargs):
         raise TypeError(f"the network's {self._kind} have one entry per layer; the list cannot change length")
@@ -254,7 +282,11 @@ class _Layers(list):
     append = extend = insert = pop = remove = clear = __delitem__ = __iadd__ = _fixed
 
 
-def _checked(value, shape, name):
+# The names pickles made before the renaming refer to.
+_Layers = Layers
+
+
+def checked_array(value, shape, name):
     array = value if isinstance(value, np.ndarray) else np.asarray(value, dtype=np.float64)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
@@ -265,7 +297,7 @@ def _checked(value, shape, name):
     return array
 
 
-class _Converted:
+class Converted:
     """A list of ``(x, y)`` column-vector pairs as the arrays the kernels take.
 
     inputs : (n, sizes[0]) float64, C-contiguous; targets : (n, sizes[-1])
@@ -376,7 +408,7 @@ def _row_views(xs, length):
     return base, rows
 
 
-def _check_eta(eta):
+def check_eta(eta):
     """Any finite real number, as in the book (0: no step; negative: ascent)."""
     if isinstance(eta, bool) or not isinstance(eta, (int, float, np.integer, np.floating)):
         raise TypeError(f"eta must be a real number, got {type(eta).__name__}")
@@ -386,7 +418,7 @@ def _check_eta(eta):
     return eta
 
 
-def _non_negative_int(value, name):
+def non_negative_int(value, name):
     if value == 0 and not isinstance(value, bool):
         return 0
     return check_positive_int(value, name)

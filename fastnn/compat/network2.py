@@ -51,9 +51,7 @@ Where this differs from the book's code, on purpose:
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import random
 
 import numpy as np
 
@@ -61,8 +59,8 @@ from .._files import atomic_write
 from .._validation import check_positive_int, check_sizes
 from ..network import Network as _FastNetwork
 from ..plan import EpochPlan
-from ._book import (BookNetwork, CompiledEpochs, _check_eta, _Converted, _non_negative_int,
-                    sigmoid, sigmoid_prime)
+from ._book import (BookEpochs, BookNetwork, check_eta, Converted, non_negative_int,
+                    run_book_epochs, sigmoid, sigmoid_prime)
 
 __all__ = ["Network", "Network2", "QuadraticCost", "CrossEntropyCost", "load",
            "vectorized_result", "sigmoid", "sigmoid_prime"]
@@ -202,11 +200,11 @@ class Network2(BookNetwork):
         evaluation_accuracy, training_cost, training_accuracy), one entry
         per epoch for each monitored quantity.
         """
-        epochs = _non_negative_int(epochs, "epochs")
+        epochs = non_negative_int(epochs, "epochs")
         mini_batch_size = check_positive_int(mini_batch_size, "mini_batch_size")
-        eta = _check_eta(eta)
+        eta = check_eta(eta)
         lmbda = _check_lmbda(lmbda)
-        early_stopping_n = 0 if not early_stopping_n else _non_negative_int(
+        early_stopping_n = 0 if not early_stopping_n else non_negative_int(
             early_stopping_n, "early_stopping_n")
         given_list = isinstance(training_data, list)
         samples = training_data if given_list else list(training_data)
@@ -233,56 +231,57 @@ class Network2(BookNetwork):
                                          as_labels=True)
         self._pull()
 
-        best_accuracy = no_accuracy_change = 0
         evaluation_cost, evaluation_accuracy = [], []
         training_cost, training_accuracy = [], []
+        early = {"best": 0, "no_change": 0}
         # Positions shuffled by random.shuffle are in the order the book's
         # shuffle of (a copy of) the list gives, epoch after epoch.
         order = list(range(n))
-        compiled = (CompiledEpochs(self, training, mini_batch_size, cost=kernel_cost,
-                                   output="sigmoid")
-                    if not literal and epochs else contextlib.nullcontext())
-        with compiled:
-            for j in range(epochs):
-                random.shuffle(order)
-                shuffled = [samples[i] for i in order] if literal or by_list else None
-                if literal:
-                    for k in range(0, n, mini_batch_size):
-                        self.update_mini_batch(shuffled[k:k + mini_batch_size], eta, lmbda, n)
+
+        def step(positions):
+            self.update_mini_batch([samples[i] for i in positions], eta, lmbda, n)
+
+        def after_epoch(j):
+            shuffled = [samples[i] for i in order] if literal or by_list else None
+            print("Epoch %s training complete" % j)
+
+            if monitor_training_cost:
+                cost = (self.total_cost(shuffled, lmbda) if by_list
+                        else self._total_cost(training, lmbda))
+                training_cost.append(cost)
+                print("Cost on training data: {}".format(cost))
+            if monitor_training_accuracy:
+                accuracy = (self.accuracy(shuffled, convert=True) if by_list
+                            else self._accuracy(training))
+                training_accuracy.append(accuracy)
+                print("Accuracy on training data: {} / {}".format(accuracy, n))
+            if monitor_evaluation_cost:
+                cost = (self.total_cost(evaluation_data, lmbda, convert=True) if by_list
+                        else self._total_cost(evaluation, lmbda))
+                evaluation_cost.append(cost)
+                print("Cost on evaluation data: {}".format(cost))
+            if monitor_evaluation_accuracy:
+                accuracy = (self.accuracy(evaluation_data) if by_list
+                            else self._accuracy(evaluation))
+                evaluation_accuracy.append(accuracy)
+                print("Accuracy on evaluation data: {} / {}".format(
+                    accuracy, len(evaluation_data)))
+
+            if early_stopping_n:
+                if accuracy > early["best"]:
+                    early["best"] = accuracy
+                    early["no_change"] = 0
                 else:
-                    compiled.run(j, order, eta, lmbda=lmbda, n_train=n)
-                print("Epoch %s training complete" % j)
+                    early["no_change"] += 1
+                return early["no_change"] == early_stopping_n
+            return False
 
-                if monitor_training_cost:
-                    cost = (self.total_cost(shuffled, lmbda) if by_list
-                            else self._total_cost(training, lmbda))
-                    training_cost.append(cost)
-                    print("Cost on training data: {}".format(cost))
-                if monitor_training_accuracy:
-                    accuracy = (self.accuracy(shuffled, convert=True) if by_list
-                                else self._accuracy(training))
-                    training_accuracy.append(accuracy)
-                    print("Accuracy on training data: {} / {}".format(accuracy, n))
-                if monitor_evaluation_cost:
-                    cost = (self.total_cost(evaluation_data, lmbda, convert=True) if by_list
-                            else self._total_cost(evaluation, lmbda))
-                    evaluation_cost.append(cost)
-                    print("Cost on evaluation data: {}".format(cost))
-                if monitor_evaluation_accuracy:
-                    accuracy = (self.accuracy(evaluation_data) if by_list
-                                else self._accuracy(evaluation))
-                    evaluation_accuracy.append(accuracy)
-                    print("Accuracy on evaluation data: {} / {}".format(
-                        accuracy, len(evaluation_data)))
-
-                if early_stopping_n:
-                    if accuracy > best_accuracy:
-                        best_accuracy = accuracy
-                        no_accuracy_change = 0
-                    else:
-                        no_accuracy_change += 1
-                    if no_accuracy_change == early_stopping_n:
-                        break
+        if epochs:
+            source = BookEpochs(self, order, mini_batch_size, eta,
+                                None if literal else training, step,
+                                plan_options=dict(cost=kernel_cost, output="sigmoid"),
+                                lmbda=lmbda, n_train=n)
+            run_book_epochs(self, source, epochs, after_epoch)
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
     def update_mini_batch(self, mini_batch, eta, lmbda, n):
@@ -291,7 +290,7 @@ class Network2(BookNetwork):
         sum_x dC_x/db, with n the size of the whole training set and m the
         batch's. Binds new lists of new arrays to ``weights`` and ``biases``.
         """
-        eta = _check_eta(eta)
+        eta = check_eta(eta)
         lmbda = _check_lmbda(lmbda)
         n = check_positive_int(n, "n")
         batch = list(mini_batch)
@@ -309,7 +308,7 @@ class Network2(BookNetwork):
                             for w, nw in zip(self.weights, nabla_w)]
             self.biases = [b - (eta / len(batch)) * nb for b, nb in zip(self.biases, nabla_b)]
             return
-        converted = _Converted.build(batch, self.sizes, "mini_batch", as_labels=False)
+        converted = Converted.build(batch, self.sizes, "mini_batch", as_labels=False)
         self._pull()
         plan = EpochPlan(self.sizes, len(batch), np.float64, len(batch), 1, cost=kernel_cost,
                          output="sigmoid")
@@ -356,7 +355,7 @@ class Network2(BookNetwork):
         pairs = data if isinstance(data, list) else list(data)
         if not pairs:
             return 0
-        return self._accuracy(_Converted.build(pairs, self.sizes, "data", as_labels=not convert))
+        return self._accuracy(Converted.build(pairs, self.sizes, "data", as_labels=not convert))
 
     def total_cost(self, data, lmbda, convert=False):
         """The mean cost over ``data`` plus 0.5*(lmbda/len(data))*sum ||w||^2.
@@ -368,7 +367,7 @@ class Network2(BookNetwork):
         pairs = data if isinstance(data, list) else list(data)
         if not pairs:
             raise ValueError("total_cost needs at least one (x, y) pair")
-        return self._total_cost(_Converted.build(pairs, self.sizes, "data", as_labels=convert),
+        return self._total_cost(Converted.build(pairs, self.sizes, "data", as_labels=convert),
                                 lmbda)
 
     def _accuracy(self, converted):

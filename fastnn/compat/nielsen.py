@@ -54,17 +54,14 @@ through the overridden methods in NumPy, at NumPy speed.
 """
 from __future__ import annotations
 
-import contextlib
-import random
-
 import numpy as np
 
 from .._validation import check_positive_int
 from ..plan import EpochPlan
-from ._book import (BookNetwork, CompiledEpochs, _check_eta, _Converted, _non_negative_int,
-                    sigmoid, sigmoid_prime)
+from ._book import (BookEpochs, BookNetwork, check_eta, Converted, non_negative_int,
+                    run_book_epochs, sigmoid, sigmoid_prime)
 # Pickles made before the shared machinery moved to _book name these here.
-from ._book import _checked, _Layers  # noqa: F401
+from ._book import Layers as _Layers, checked_array as _checked  # noqa: F401
 # The book's network2.py, for `from fastnn.compat.nielsen import Network2, ...`.
 from .network2 import CrossEntropyCost, Network2, QuadraticCost, load, vectorized_result
 
@@ -125,9 +122,9 @@ class Network(BookNetwork):
         then runs in compiled code over that array in the shuffled order,
         without copying it.
         """
-        epochs = _non_negative_int(epochs, "epochs")
+        epochs = non_negative_int(epochs, "epochs")
         mini_batch_size = check_positive_int(mini_batch_size, "mini_batch_size")
-        eta = _check_eta(eta)
+        eta = check_eta(eta)
         given_list = isinstance(training_data, list)
         samples = training_data if given_list else list(training_data)
         if not samples:
@@ -144,23 +141,22 @@ class Network(BookNetwork):
         # state of `random`, so shuffling positions orders the samples exactly
         # as shuffling the list itself would, epoch after epoch.
         order = list(range(len(samples)))
-        compiled = (CompiledEpochs(self, training, mini_batch_size) if not literal and epochs
-                    else contextlib.nullcontext())
+
+        def step(positions):
+            self.update_mini_batch([samples[i] for i in positions], eta)
+
+        def after_epoch(j):
+            if test:
+                correct = self._count_correct(test)
+                print(f"Epoch {j}: {correct} / {len(test_data)}")
+            else:
+                print(f"Epoch {j} complete")
+            return False
+
         try:
-            with compiled:
-                for j in range(epochs):
-                    random.shuffle(order)
-                    if literal:
-                        shuffled = [samples[i] for i in order]
-                        for start in range(0, len(shuffled), mini_batch_size):
-                            self.update_mini_batch(shuffled[start:start + mini_batch_size], eta)
-                    else:
-                        compiled.run(j, order, eta)
-                    if test:
-                        correct = self._count_correct(test)
-                        print(f"Epoch {j}: {correct} / {len(test_data)}")
-                    else:
-                        print(f"Epoch {j} complete")
+            if epochs:
+                run_book_epochs(self, BookEpochs(self, order, mini_batch_size, eta, training,
+                                                 step), epochs, after_epoch)
         finally:
             if given_list and epochs:
                 training_data[:] = [samples[i] for i in order]
@@ -173,7 +169,7 @@ class Network(BookNetwork):
         w <- w - (eta / m) sum_x dC_x/dw, likewise for b, with m the batch
         size; binds new lists of new arrays to ``weights`` and ``biases``.
         """
-        eta = _check_eta(eta)
+        eta = check_eta(eta)
         batch = list(mini_batch)
         if not batch:
             raise ValueError("mini_batch is empty")
@@ -188,7 +184,7 @@ class Network(BookNetwork):
             self.weights = [w - step * s for w, s in zip(self.weights, sums_w)]
             self.biases = [b - step * s for b, s in zip(self.biases, sums_b)]
             return
-        converted = _Converted.build(batch, self.sizes, "mini_batch", as_labels=False)
+        converted = Converted.build(batch, self.sizes, "mini_batch", as_labels=False)
         self._pull()
         plan = EpochPlan(self.sizes, len(batch), np.float64, len(batch), 1)
         plan.run(self._fast.params, converted.inputs, converted.targets, converted.rows, eta)
@@ -231,7 +227,7 @@ class Network(BookNetwork):
     def evaluate(self, test_data):
         """Number of ``(x, label)`` pairs whose most active output is ``label``."""
         self._pull()
-        return self._count_correct(_Converted.build(list(test_data), self.sizes, "test_data",
+        return self._count_correct(Converted.build(list(test_data), self.sizes, "test_data",
                                                    as_labels=True))
 
     def cost_derivative(self, output_activations, y):
