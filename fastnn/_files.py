@@ -25,6 +25,7 @@ allocate or decompress anything. This module imports nothing from fastnn.
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -42,7 +43,8 @@ try:
 except ImportError:  # pragma: no cover - Windows: runs are not locked
     fcntl = None
 
-__all__ = ["atomic_write", "fsync_directory", "DAMAGE", "RunLock", "check_output_path", "TEMPORARY_SUFFIX", "STALE_SECONDS", "NpyHeader",
+__all__ = ["atomic_write", "fsync_directory", "DAMAGE", "RunLock", "check_output_path",
+           "check_regular_file", "TEMPORARY_SUFFIX", "STALE_SECONDS", "NpyHeader",
            "read_npy_header", "npz_headers"]
 
 TEMPORARY_SUFFIX = ".fastnn-tmp"
@@ -114,6 +116,31 @@ def atomic_write(path, write) -> str:
         raise
     fsync_directory(directory)
     return path
+
+
+_FILE_KINDS = ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+               (stat.S_ISFIFO, "named pipe (FIFO)"), (stat.S_ISSOCK, "socket"))
+
+
+def check_regular_file(path, what) -> str:
+    """``path`` as a str if it is a regular file (links followed), checked
+    before it is opened: a device such as /dev/zero would be read forever,
+    and opening a FIFO without a writer blocks forever. FileNotFoundError
+    for a missing path and IsADirectoryError for a directory (as ``open``
+    raises them); ValueError naming ``what`` for anything else."""
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", path) from None
+    if stat.S_ISREG(mode):
+        return path
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
+    kind = next((name for test, name in _FILE_KINDS if test(mode)), "special file")
+    raise ValueError(f"{path} is not a regular file (it is a {kind}); {what} must be a file")
 
 
 def check_output_path(path, what) -> str:
@@ -379,7 +406,9 @@ def read_npz_scalar(archive: zipfile.ZipFile, headers: dict, key: str, kinds: st
 def open_npz(path: str, what: str) -> zipfile.ZipFile:
     """``path`` opened as a zip archive, or ValueError saying that it is not
     a fastnn ``what`` and why. A missing, unreadable or directory path
-    raises its OSError as it is."""
+    raises its OSError as it is; anything but a regular file (a device, a
+    FIFO) ValueError, before it is opened."""
+    check_regular_file(path, f"a fastnn {what}")
     try:
         return zipfile.ZipFile(path)
     except (FileNotFoundError, IsADirectoryError, PermissionError):

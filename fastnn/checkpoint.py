@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 
-from ._files import (atomic_write, npz_headers, open_npz, read_npz_member,
+from ._files import (DAMAGE, atomic_write, npz_headers, open_npz, read_npz_member,
                      read_npz_scalar)
 from ._validation import check_dtype, check_memory, check_sizes
 from .kernels.layout import parameter_count
@@ -47,25 +46,40 @@ CHECKPOINT_KIND = "fastnn-checkpoint"
 # most RECORD_BYTES.
 OPTIMIZER_ARRAY_PREFIX = "optimizer_array_"
 RECORD_BYTES = 1 << 20
+# Who wrote a checkpoint: its "writer" entry (files of fastnn.dask written
+# before the entry existed are known by their "dask_" entries).
+WRITER = "Network.train"
+DASK_WRITER = "fastnn.dask.train"
 
 
-class Checkpoint(NamedTuple):
-    """What :func:`read_checkpoint` returns."""
+@dataclass
+class Checkpoint:
+    """What :func:`read_checkpoint` returns; unpacks as ``network, state,
+    history, data_checksum, n_samples``. ``writer``: who wrote the file
+    ("Network.train", or "fastnn.dask.train", whose runs only
+    ``fastnn.dask.resume`` continues)."""
 
     network: SavedNetwork
     state: TrainingState
     history: TrainingHistory
     data_checksum: int
     n_samples: int
+    writer: str = WRITER
+
+    def __iter__(self):
+        return iter((self.network, self.state, self.history, self.data_checksum,
+                     self.n_samples))
 
 
-def write_checkpoint(path, network, state, history, checksum, n_samples, extra=None) -> str:
+def write_checkpoint(path, network, state, history, checksum, n_samples, extra=None,
+                     writer=WRITER) -> str:
     """Write the run to ``path`` whole or not at all; returns the path.
 
     network: anything with ``sizes``, ``dtype``, ``params``, ``cost_name``
     and ``output`` (a ``fastnn.Network``). extra: entries of the caller's
     own (``fastnn.dask``'s), added to the file; read_checkpoint ignores
-    them."""
+    them. writer: the run's kind, which ``read_checkpoint`` reports; only
+    written when not "Network.train"."""
     arrays = {
         "format_version": np.array(CHECKPOINT_FORMAT),
         "kind": np.array(CHECKPOINT_KIND),
@@ -99,6 +113,8 @@ def write_checkpoint(path, network, state, history, checksum, n_samples, extra=N
             arrays[OPTIMIZER_ARRAY_PREFIX + name] = np.asarray(array)
     if state.plan:
         arrays["plan"] = _record(state.plan)
+    if writer != WRITER:
+        arrays["writer"] = np.array(writer)
     arrays.update(extra or {})
     return atomic_write(os.fspath(path), lambda stream: np.savez(stream, **arrays))
 
@@ -114,7 +130,8 @@ _SCALARS = {"format_version": "iu", "kind": "U", "dtype": "U", "epochs": "iu",
 # Entries added after format 1 was first written, and what a checkpoint
 # without them meant.
 _OPTIONAL_SCALARS = {"cost": ("U", "quadratic"), "output": ("U", "sigmoid"),
-                     "lmbda": ("f", 0.0), "optimizer": ("U", "sgd")}
+                     "lmbda": ("f", 0.0), "optimizer": ("U", "sgd"),
+                     "writer": ("U", WRITER)}
 
 
 def read_checkpoint(path) -> Checkpoint:
@@ -163,17 +180,21 @@ def read_checkpoint(path) -> Checkpoint:
                         archive, key, header)
             cost, output = str(values["cost"]), str(values["output"])
             output_rule(cost, output)
+            seed_entropy = int(values["seed_entropy"])
             network = SavedNetwork(sizes=sizes, dtype=check_dtype(dtype.name),
                                    params=np.ascontiguousarray(params, dtype=dtype),
                                    cost=cost, output=output)
         except _NotACheckpoint:
             raise ValueError(f"{path} is not a fastnn checkpoint (a model file? load it "
                              "with fastnn.load)") from None
-        except (ValueError, TypeError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
+        except DAMAGE as error:
             raise ValueError(f"{path} is not a valid fastnn checkpoint: {error}") from None
+        writer = str(values["writer"])
+        if writer == WRITER and any(key.startswith("dask_") for key in headers):
+            writer = DASK_WRITER
     state = TrainingState(
         epochs=values["epochs"], batch_size=values["batch_size"], eta=values["eta"],
-        shuffle=bool(values["shuffle"]), seed_entropy=int(values["seed_entropy"]),
+        shuffle=bool(values["shuffle"]), seed_entropy=seed_entropy,
         checkpoint_every=values["checkpoint_every"], epochs_done=values["epochs_done"],
         samples_done=values["samples_done"], partial_cost=values["partial_cost"],
         lmbda=float(values["lmbda"]), optimizer=str(values["optimizer"]),
@@ -182,13 +203,19 @@ def read_checkpoint(path) -> Checkpoint:
     test_accuracy = history[1].tolist()
     if not (0 <= state.epochs_done <= state.epochs and 0 <= state.samples_done < n_samples
             and state.batch_size >= 1 and state.checkpoint_every >= 1 and state.eta > 0
-            and np.isfinite(state.lmbda) and state.lmbda >= 0):
+            and np.isfinite(state.eta) and np.isfinite(state.lmbda) and state.lmbda >= 0):
         raise ValueError(f"{path} is not a valid fastnn checkpoint: its counts disagree")
+    if not np.isfinite(state.partial_cost) or (state.samples_done == 0
+                                               and state.partial_cost != 0):
+        # (a resumed run would blame eta for a NaN it read from the file)
+        raise ValueError(f"{path} is not a valid fastnn checkpoint: its partial_cost (the "
+                         f"cost of the {state.samples_done} samples done of a stopped epoch) "
+                         f"is {state.partial_cost!r}")
     if not np.isfinite(network.params).all():
         raise ValueError(f"{path} is not a valid fastnn checkpoint: NaN or inf parameters")
     history = TrainingHistory(cost=history[0].tolist(), test_accuracy=test_accuracy,
                               seconds=history[2].tolist(), plan=dict(plan))
-    return Checkpoint(network, state, history, values["data_checksum"], n_samples)
+    return Checkpoint(network, state, history, values["data_checksum"], n_samples, writer)
 
 
 class _NotACheckpoint(Exception):

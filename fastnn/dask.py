@@ -63,7 +63,7 @@ except ImportError as error:  # pragma: no cover - exercised without dask
         f"({error})") from error
 
 from fastnn import kernels, training
-from fastnn.checkpoint import read_checkpoint
+from fastnn.checkpoint import DASK_WRITER, read_checkpoint
 from fastnn.kernels.objective import output_rule, plain_objective
 from fastnn.network import Network
 from fastnn.persistence import network_from
@@ -464,6 +464,7 @@ class _Rounds(training.EpochSource):
     (its checkpoint could not say where in the rounds it stopped)."""
 
     resumable_mid_epoch = False
+    writer = DASK_WRITER
 
     def __init__(self, client, net, data, state, options, retries):
         self.client, self.net, self.data, self.state = client, net, data, state

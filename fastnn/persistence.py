@@ -12,7 +12,7 @@ import os
 
 from . import training
 from ._validation import check_epochs, check_pair, check_sample_weight, check_thread_count
-from .checkpoint import read_checkpoint
+from .checkpoint import WRITER, read_checkpoint
 from .model_file import read_model
 from .network import Network
 from .run_state import data_checksum, set_total_epochs
@@ -58,7 +58,11 @@ def resume(path, X, Y, *, epochs=None, test_data=None, callback=None, progress=N
     the run, bitwise those of the uninterrupted run; history holds every
     epoch of the run, the resumed ones included.
     """
-    saved, state, history, checksum, n_samples = read_checkpoint(path)
+    checkpoint_file = read_checkpoint(path)
+    if checkpoint_file.writer != WRITER:
+        raise ValueError(f"{os.fspath(path)} was written by {checkpoint_file.writer}, not by "
+                         "Network.train: resume it with fastnn.dask.resume (on a cluster)")
+    saved, state, history, checksum, n_samples = checkpoint_file
     network = network_from(saved)
     inputs, targets = check_pair(X, Y, network.sizes, network.dtype, "X", "Y")
     weights = check_sample_weight(sample_weight, inputs.shape[0], network.dtype)

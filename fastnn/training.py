@@ -160,11 +160,14 @@ class EpochSource:
     resumable_mid_epoch: a stopped epoch can continue from its
         ``state.samples_done``; otherwise the loop undoes a stopped epoch.
     driver: the kernel the last epoch ran (``TrainingHistory.driver``).
+    writer: who writes the run's checkpoints (the function that resumes
+        them is that writer's).
     """
 
     n_samples = 0
     resumable_mid_epoch = True
     driver = ""
+    writer = "Network.train"  # the checkpoints' writer entry (fastnn.checkpoint)
 
     def attach(self, ctrl_c, report_progress) -> None:
         """Called once before ``prepare``: the run's CtrlC (``ctrl_c.
@@ -428,7 +431,8 @@ class _Loop:
 
     def save_checkpoint(self):
         write_checkpoint(self.checkpoint, self.network, self.state, self.history,
-                         self.checksum, self.n_samples, extra=self.source.checkpoint_extra())
+                         self.checksum, self.n_samples, extra=self.source.checkpoint_extra(),
+                         writer=self.source.writer)
 
     def interrupted(self, cost, done) -> KeyboardInterrupt:
         """Ctrl-C stopped epoch epochs_done + 1 after ``done`` samples whose

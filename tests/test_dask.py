@@ -405,3 +405,54 @@ def test_classifier_under_dask_ml_incremental(client):
     for _ in range(10):
         model.partial_fit(X, y, classes=np.arange(10))
     assert model.score(da.from_array(X_test), da.from_array(y_test)) > 0.85
+
+
+# ---------------------------------------------------------------------------
+# The faults between the loop's parts (issue 22; docs/reliability.md)
+# ---------------------------------------------------------------------------
+def test_fastnn_resume_of_a_dask_checkpoint_names_fastnn_dask_resume(client, tmp_path):
+    X, Y, Xn, Yn = synthetic(200, chunk=100)
+    path = tmp_path / "dask.ckpt"
+    fd.train(fastnn.Network(SIZES, seed=0), X, Y, client=client, epochs=1, eta=1.0,
+             checkpoint=path)
+    with pytest.raises(ValueError, match="fastnn.dask.resume"):
+        fastnn.resume(path, Xn, Yn)
+
+
+@pytest.mark.slow
+def test_a_lost_worker_with_no_retries_restores_the_epoch_and_names_the_worker():
+    """retries=0 and every worker killed in the middle of epoch 2's third
+    round: WorkerLostError naming the workers, and the parameters of epoch 1
+    (not those of the rounds epoch 2 had taken)."""
+    X, Y = _fault_data()
+    net = fastnn.Network([100, 200, 10], seed=1)
+    after_epoch_1 = {}
+    killed = []
+    with _cluster(2) as cluster, distributed.Client(cluster) as client:
+        def kill_in_epoch_2(history, rounds_before):
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if len(history.round_started) >= rounds_before + 2 and client.processing():
+                    workers = sorted(client.scheduler_info()["workers"])
+                    killed.extend(workers)
+                    try:
+                        client.run(os._exit, 1, workers=workers)
+                    except Exception:  # the connections close under the call
+                        pass
+                    return
+                time.sleep(0.002)
+
+        def start_killer(epoch, history):
+            if epoch == 1:
+                after_epoch_1["params"] = net.params.copy()
+                threading.Thread(target=kill_in_epoch_2, daemon=True,
+                                 args=(history, len(history.round_started))).start()
+
+        with pytest.raises(Exception) as raised:
+            fd.train(net, X, Y, client=client, mode="gradient", batch_size=10_000, epochs=3,
+                     eta=1.0, retries=0, callback=start_killer)
+    assert killed, "no round of epoch 2 was seen running"
+    assert np.array_equal(net.params, after_epoch_1["params"])
+    assert type(raised.value).__name__ == "WorkerLostError", repr(raised.value)
+    assert "retries=0" in str(raised.value)
+    assert any(worker in str(raised.value) for worker in killed), str(raised.value)

@@ -8,11 +8,12 @@ import zipfile
 import numpy as np
 
 from .. import datasets
+from .._files import check_regular_file
 from ..network import Network
 from ..persistence import load
 
 __all__ = ["CommandError", "CLI_EXTRA", "load_model", "load_data", "label_max", "check_fits",
-           "dashed", "check_writable", "one_line"]
+           "dashed", "regular_file", "check_writable", "one_line"]
 
 CLI_EXTRA = 'pip install "fastnn[cli]"'
 
@@ -20,11 +21,13 @@ CLI_EXTRA = 'pip install "fastnn[cli]"'
 class CommandError(Exception):
     """An error the user can fix; shown as one line, exit status 2."""
 
+
 def load_model(path) -> Network:
     if not os.path.exists(path):
         raise CommandError(f"model file {path} does not exist")
     if os.path.isdir(path):
         raise CommandError(f"model {path} is a directory, not a file written by train --out")
+    regular_file(path, "model")
     if not zipfile.is_zipfile(path):
         raise CommandError(
             f"model file {path} is not a .npz archive (corrupt, or not written by fastnn train --out)"
@@ -37,6 +40,7 @@ def load_model(path) -> Network:
         # of sizes ... that needs 1.68 GiB of memory ..."
         raise CommandError(f"model file {one_line(error)}") from None
 
+
 def load_data(spec, dtype, *, whole_npz=False):
     """(X_train, y_train, X_test, y_test, description) for a --data value."""
     if spec == "digits":
@@ -45,7 +49,8 @@ def load_data(spec, dtype, *, whole_npz=False):
         if datasets.is_chunked_store(spec):
             return _load_chunked(spec, dtype)
         return (*datasets.load_mnist(spec, dtype=dtype), f"MNIST in {spec}")
-    if os.path.isfile(spec):
+    if os.path.exists(spec):
+        regular_file(spec, "--data")
         if whole_npz:
             X_train, y_train, X_test, y_test = _load_npz_for_evaluation(spec, dtype)
         else:
@@ -55,6 +60,7 @@ def load_data(spec, dtype, *, whole_npz=False):
         f"--data {spec}: no such file or directory (give 'digits', a .npz file, a "
         "directory of MNIST IDX files or a chunked store)"
     )
+
 
 def _load_chunked(spec, dtype):
     """A chunked store: its training part lazy (ChunkedArray, streamed by
@@ -75,11 +81,13 @@ def _load_chunked(spec, dtype):
     X_test = np.asarray(X_test).reshape(X_test.shape[0], -1).astype(dtype, copy=False)
     return X, y, X_test, np.asarray(y_test), f"chunked store {spec}"
 
+
 def label_max(labels):
     """Largest label, read chunk by chunk from a chunked store."""
     if isinstance(labels, datasets.ChunkedArray):
         return max(labels.read_chunk(i).max() for i in range(labels.n_chunks))
     return labels.max()
+
 
 def _load_npz_for_evaluation(path, dtype):
     # A file with its own test arrays is evaluated on them; one with only X
@@ -88,6 +96,7 @@ def _load_npz_for_evaluation(path, dtype):
     if X_test is None:
         return X, y, X, y
     return X, y, X_test, y_test
+
 
 def check_fits(net: Network, X, labels, what):
     if X.shape[1] != net.sizes[0]:
@@ -101,8 +110,19 @@ def check_fits(net: Network, X, labels, what):
             f"{net.sizes[-1]} outputs (classes 0..{net.sizes[-1] - 1})"
         )
 
+
 def dashed(sizes):
     return "-".join(str(s) for s in sizes)
+
+
+def regular_file(path, what):
+    """CommandError unless ``path`` is a regular file (a device such as
+    /dev/zero would be read forever, a FIFO without a writer waited on)."""
+    try:
+        check_regular_file(path, "it")
+    except ValueError as error:
+        raise CommandError(f"{what} {one_line(error)}") from None
+
 
 def check_writable(path, option):
     directory = os.path.dirname(os.path.abspath(path))
@@ -112,6 +132,7 @@ def check_writable(path, option):
         raise CommandError(f"{option} {path}: directory {directory} is not writable")
     if os.path.isdir(path):
         raise CommandError(f"{option} {path} is a directory")
+
 
 def one_line(error) -> str:
     if isinstance(error, FileNotFoundError) and error.filename:

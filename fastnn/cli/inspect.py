@@ -13,7 +13,8 @@ from .. import __version__, _cache, _config
 from .._files import atomic_write, npz_headers, read_npy_header, read_npz_member
 from .._precompile import DTYPES, compile_kernels
 from .._validation import check_memory
-from .common import CommandError, check_fits, check_writable, dashed, load_data, load_model, one_line
+from .common import (CommandError, check_fits, check_writable, dashed, load_data, load_model,
+                     one_line, regular_file)
 
 __all__ = ["evaluate_command", "predict_command", "info_command", "compile_command"]
 
@@ -32,8 +33,10 @@ def compile_command(args) -> int:
     print(f"done in {total:.1f} s")
     return 0
 
+
 def _cache_location() -> str:
     return str(_cache.kernels_dir()) if _config.CACHE else "memory only (FASTNN_CACHE=0)"
+
 
 def evaluate_command(args) -> int:
     net = load_model(args.model)
@@ -45,6 +48,7 @@ def evaluate_command(args) -> int:
     print(f"test accuracy: {accuracy:.2%} ({correct}/{X_test.shape[0]}) on {description}")
     print(f"mean {net.cost_name.replace('_', '-')} cost: {cost:.6f}")
     return 0
+
 
 def predict_command(args) -> int:
     net = load_model(args.model)
@@ -71,12 +75,16 @@ def predict_command(args) -> int:
         sys.stdout.write("".join(f"{p}\n" for p in predictions))
     return 0
 
+
 def _read_input_array(path):
     """The array of a .npy file, or X of a .npz; its header (shape, dtype)
     is checked against the file's size and the available memory before the
     data is read."""
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise CommandError(f"input file {path} does not exist")
+    if os.path.isdir(path):
+        raise CommandError(f"input {path} is a directory, not a .npy file")
+    regular_file(path, "input")
     with open(path, "rb") as stream:
         magic = stream.read(6)
     if magic != b"\x93NUMPY" and not zipfile.is_zipfile(path):
@@ -98,6 +106,7 @@ def _read_input_array(path):
             RuntimeError, OSError) as error:
         raise CommandError(f"{path} is not a readable NumPy file: {one_line(error)}") from None
 
+
 def _check_input_header(path, header):
     if header.dtype.kind not in "biuf":
         raise CommandError(f"{path} must hold numbers, got dtype {header.dtype}")
@@ -105,6 +114,7 @@ def _check_input_header(path, header):
         check_memory(header.nbytes * 2, f"{path} (shape {header.shape}, {header.dtype})")
     except ValueError as error:
         raise CommandError(one_line(error)) from None
+
 
 def _read_npy_data(stream, header):
     """The data after a checked .npy header, read in one go (its length is
@@ -114,6 +124,7 @@ def _read_npy_data(stream, header):
         raise ValueError(f"it ends after {len(data):,} of {header.nbytes:,} bytes of data")
     order = "F" if header.fortran_order else "C"
     return np.frombuffer(data, header.dtype).reshape(header.shape, order=order)
+
 
 def info_command(args) -> int:
     if args.clear_cache:
@@ -128,6 +139,7 @@ def info_command(args) -> int:
     print(f"cost: {net.cost_name}, output: {net.output}")
     print(f"parameters: {net.n_params} ({n_weights} weights, {n_biases} biases)")
     return 0
+
 
 def _environment_info() -> int:
     import numba
@@ -162,6 +174,7 @@ def _environment_info() -> int:
           + ("" if _config.PARALLEL else "; fastnn's threaded kernels are off (FASTNN_PARALLEL=0)"))
     return 0
 
+
 def _threading_layer() -> str:
     import numba
 
@@ -173,15 +186,19 @@ def _threading_layer() -> str:
     except Exception as error:  # no layer could be loaded
         return f"unavailable ({one_line(error)})"
 
+
 def _usage(directory) -> str:
     size, files = _cache.directory_usage(directory)
     return f"{_megabytes(size)} in {_files(files)}"
 
+
 def _megabytes(size) -> str:
     return f"{size / 1e6:.1f} MB"
 
+
 def _files(count) -> str:
     return f"{count} file{'' if count == 1 else 's'}"
+
 
 def _clear_cache():
     root = _cache.cache_root()

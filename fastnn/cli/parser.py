@@ -22,6 +22,7 @@ class _Parser(argparse.ArgumentParser):
             message = f"{self.prog.split(' ', 1)[-1]}: {message}"
         raise CommandError(f"{message} (see {self.prog} --help)")
 
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -31,11 +32,13 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
+
 def _epochs(text):
     value = _positive_int(text)
     if value > MAX_EPOCHS:
         raise argparse.ArgumentTypeError(f"must be at most {MAX_EPOCHS:,}, got {value:,}")
     return value
+
 
 def _finite_float(text, *, zero_allowed):
     """A finite number > 0 (>= 0 with zero_allowed), from the command line."""
@@ -48,17 +51,24 @@ def _finite_float(text, *, zero_allowed):
         raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text}")
     return value
 
+
 def _non_negative_float(text):
     return _finite_float(text, zero_allowed=True)
+
 
 def _positive_float(text):
     return _finite_float(text, zero_allowed=False)
 
-def _int(text):
+
+def _seed(text):
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
 
 def _layer_sizes(text):
     parts = text.replace("-", ",").split(",")
@@ -73,6 +83,7 @@ def _layer_sizes(text):
             f"needs at least an input and an output layer, each of at least 1 neuron, got {text!r}"
         )
     return sizes
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
@@ -118,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "... (default: 0)")
     train.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                        help="default: float64")
-    train.add_argument("--seed", type=_int, default=0,
+    train.add_argument("--seed", type=_seed, default=0,
                        help="seed of the initial weights and of the shuffling (default: 0)")
     train.add_argument("--out", metavar="MODEL.npz", help="write the trained network here")
     train.add_argument("--plot", metavar="CURVE.png",

@@ -21,6 +21,7 @@ def import_pyplot():
 
     return pyplot
 
+
 def plot_history(pyplot, history, path, title):
     epochs = np.arange(1, history.epochs + 1)
     accuracy = 100.0 * np.asarray(history.test_accuracy)

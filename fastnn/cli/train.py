@@ -10,6 +10,7 @@ from numba.core import event as numba_event
 
 from .. import datasets
 from .._precompile import CompileCounter
+from ..kernels.objective import output_rule
 from ..network import Network
 from ..checkpoint import read_checkpoint
 from ..persistence import network_from, resume
@@ -36,13 +37,16 @@ def train_command(args) -> int:
     resumed = None
     if args.resume:
         resumed = read_checkpoint(args.resume)
-        args.dtype = resumed[0].dtype.name
+        args.dtype = resumed.network.dtype.name
     X_train, y_train, X_test, y_test, description = load_data(args.data, args.dtype)
     streaming = isinstance(X_train, datasets.ChunkedArray)
     if streaming and (args.resume or args.checkpoint):
         raise CommandError(f"--data {args.data}: a chunked store trains without checkpoints; "
                            "drop --checkpoint and --resume")
     n_features = int(np.prod(X_train.shape[1:]))
+    if n_features == 0:
+        raise CommandError(f"{description} has 0 features per sample (X of shape "
+                           f"{X_train.shape}): there is nothing to train on")
     if X_test.shape[1] != n_features:
         raise CommandError(
             f"{description}: training data has {n_features} features but test data {X_test.shape[1]}"
@@ -71,10 +75,11 @@ def train_command(args) -> int:
 
     if resumed is None:
         try:
-            net = Network(sizes, cost=args.cost, output=args.output, seed=args.seed,
-                          dtype=args.dtype)
+            output_rule(args.cost, args.output)
         except ValueError as error:  # the cross-entropy of an identity output
             raise CommandError(f"--cost {args.cost} --output {args.output}: {error}") from None
+        net = Network(sizes, cost=args.cost, output=args.output, seed=args.seed,
+                      dtype=args.dtype)
     n_train = X_train.shape[0]
     # The kernels are compiled (first run) or loaded before the progress
     # bar starts, so that its ETA counts epochs only.
@@ -86,7 +91,7 @@ def train_command(args) -> int:
         else:
             net.prepare(X_train, y_train, batch_size=batch_size, test_data=(X_test, y_test))
     bar = None
-    first_epoch = resumed[1].epochs_done if resumed is not None else 0
+    first_epoch = resumed.state.epochs_done if resumed is not None else 0
     if progress_bar is not None:
         # counted in samples, so that it moves within long epochs
         bar = progress_bar(total=epochs * n_train, initial=first_epoch * n_train,
@@ -149,6 +154,7 @@ def train_command(args) -> int:
         print(f"plot written to {args.plot}")
     return 0
 
+
 def _count_classes(y_train, y_test, description, *, sized):
     """Largest label + 1. Without --sizes this is the output layer's width,
     so it must not exceed the number of samples: labels such as 10**8 (ids,
@@ -163,6 +169,7 @@ def _count_classes(y_train, y_test, description, *, sized):
             "with numpy.unique(y, return_inverse=True)), or give the layers with --sizes"
         )
     return n_classes
+
 
 def _interrupted(interrupt, net, args) -> int:
     """Ctrl-C during training: keep what was trained, say so in one line."""
@@ -180,6 +187,7 @@ def _interrupted(interrupt, net, args) -> int:
           "nothing saved (add --out or --checkpoint)"), file=sys.stderr)
     return 130
 
+
 class _CompileAnnouncer(CompileCounter):
     """Prints one line when the first kernel starts compiling (nothing
     when every kernel comes from the cache)."""
@@ -195,6 +203,7 @@ class _CompileAnnouncer(CompileCounter):
             print("compiling kernels, first run only (they are cached for later runs; "
                   "`fastnn compile` does it ahead of time) ...", file=sys.stderr, flush=True)
 
+
 @contextlib.contextmanager
 def _announce_compiling(quiet):
     announcer = _CompileAnnouncer(quiet)
@@ -203,6 +212,7 @@ def _announce_compiling(quiet):
     if announcer.started is not None and not quiet:
         print(f"compiled in {time.perf_counter() - announcer.started:.1f} s",
               file=sys.stderr, flush=True)
+
 
 def _import_tqdm():
     try:

@@ -55,7 +55,7 @@ import json
 
 import numpy as np
 
-from .._files import atomic_write
+from .._files import atomic_write, check_regular_file
 from .._validation import check_positive_int, check_sizes
 from ..network import Network as _FastNetwork
 from ..plan import EpochPlan
@@ -404,7 +404,13 @@ class Network2(BookNetwork):
     def save(self, filename):
         """Write the network to ``filename`` as the book's JSON: {"sizes",
         "weights", "biases", "cost": the cost class's name}. The file is
-        replaced whole or not at all."""
+        replaced whole or not at all. Raises ValueError, and writes nothing,
+        if a weight or bias is NaN or inf (``load`` refuses such a file)."""
+        if not all(np.isfinite(a).all() for a in list(self.weights) + list(self.biases)):
+            raise ValueError(
+                f"not saved to {filename}: this network's weights or biases are not all "
+                "finite (NaN or inf), and load refuses such a file; training diverged "
+                "(retrain with a smaller eta) or they were set so")
         data = {"sizes": [int(size) for size in self.sizes],
                 "weights": [w.tolist() for w in self.weights],
                 "biases": [b.tolist() for b in self.biases],
@@ -431,7 +437,7 @@ def load(filename):
     it draws a network's initial parameters from ``numpy.random`` (then
     replaced by the file's).
     """
-    with open(filename, "rb") as stream:
+    with open(check_regular_file(filename, "a saved network2 network"), "rb") as stream:
         raw = stream.read()
     where = f"{filename!s}"
     try:

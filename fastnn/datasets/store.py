@@ -1,23 +1,6 @@
-"""Data sets for training and evaluating fastnn networks; nothing is downloaded.
-
-Every loader returns ``(X_train, y_train, X_test, y_test)``:
-
-* ``X_*``: float array of shape (n_samples, n_features),
-* ``y_*``: int64 class labels of shape (n_samples,).
-
-``load_digits`` uses the copy of the 8x8 digits that ships inside
-scikit-learn (``pip install "fastnn[data]"``); ``load_mnist`` reads the four
-MNIST files in the IDX format from a directory the user already has;
-``load_npz`` reads arrays the user saved with ``numpy.savez``.
-
-Data larger than memory: ``write_chunked`` writes a data set as a directory
-of ``.npy`` chunks and a JSON manifest, and ``open_chunked`` reads it back
-lazily (:class:`ChunkedArray`), for ``fastnn.streaming.train_streaming``
-(docs/streaming.md).
-"""
+"""Chunked stores: data sets larger than memory, as a directory of ``.npy`` chunks."""
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import mmap
@@ -25,407 +8,15 @@ import numbers
 import os
 import secrets
 import shutil
-import struct
-import zipfile
 import zlib
 
 import numpy as np
 
-from ._files import (fsync_directory, atomic_write, npz_headers, read_npy_header,
-                     read_npz_member)
-from ._validation import check_dtype, check_memory, label_text
+from .._files import atomic_write, check_regular_file, fsync_directory, read_npy_header
+from .._validation import check_memory
 
-__all__ = ["load_digits", "load_mnist", "load_npz", "read_npz", "read_idx", "split",
-           "write_chunked", "open_chunked", "is_chunked_store", "ChunkedArray",
-           "release_pages"]
-
-# Labels are stored as int64 whatever the file held, so that they index arrays
-# and compare equal across loaders.
-_LABEL_DTYPE = np.int64
-
-
-def load_digits(test_size=450, seed=0, *, dtype=np.float64):
-    """scikit-learn's bundled 8x8 digits (1,797 samples), split train/test.
-
-    Pixels (0..16) are divided by 16, so inputs lie in [0, 1].
-    The split is that of ``sklearn.model_selection.train_test_split(X, y,
-    test_size=test_size, random_state=seed)``: with the defaults 1,347
-    training and 450 test samples, the same every time.
-
-    The file is read from scikit-learn's installed package data without
-    importing scikit-learn (whose import took 0.8 s of the command line's
-    1.8 s warm start); tests/test_datasets.py checks that the arrays equal
-    what scikit-learn's own functions return.
-
-    Returns X_train (1347, 64), y_train (1347,), X_test (450, 64), y_test (450,).
-    """
-    dtype = check_dtype(dtype)
-    table = np.loadtxt(_digits_file(), delimiter=",")
-    X = (table[:, :-1] / 16.0).astype(dtype)
-    y = table[:, -1].astype(_LABEL_DTYPE)
-    # train_test_split's ShuffleSplit: a permutation from RandomState(seed),
-    # test samples first, then the training samples.
-    n_test = int(test_size) if not isinstance(test_size, float) else int(
-        np.ceil(test_size * X.shape[0]))
-    permutation = np.random.RandomState(seed).permutation(X.shape[0])
-    test, train = permutation[:n_test], permutation[n_test:]
-    return X[train], y[train], X[test], y[test]
-
-
-def _digits_file():
-    import importlib.util
-
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError(
-            "the digits data set ships with scikit-learn, which is not installed; "
-            'install it with: pip install "fastnn[data]" (or "fastnn[cli]")'
-        )
-    path = os.path.join(spec.submodule_search_locations[0], "datasets", "data",
-                        "digits.csv.gz")
-    if not os.path.isfile(path):
-        raise ImportError(f"scikit-learn is installed but its digits file {path} is missing")
-    return path
-
-
-# ---------------------------------------------------------------------------
-# MNIST in the IDX format
-# ---------------------------------------------------------------------------
-_IDX_TYPES = {
-    0x08: np.dtype(np.uint8),
-    0x09: np.dtype(np.int8),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
-
-_MNIST_FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
-
-
-def read_idx(path) -> np.ndarray:
-    """Read one IDX file (optionally gzip-compressed) into an array.
-
-    The format: two zero bytes, a type code (0x08 = unsigned byte, ...), the
-    number of dimensions d, then d big-endian uint32 sizes, then the data in
-    C order. A file whose name ends in ``.gz`` is decompressed as it is read.
-
-    The header is checked before the data is read or memory allocated: the
-    magic number (from the first 4 decompressed bytes), the size the
-    dimensions imply (exact integers) against the file's size (for a
-    ``.gz``: against the most its compressed size can hold) and against the
-    available memory. The data is then read in chunks into the array, and
-    must be exactly as long as declared.
-
-    Raises ValueError naming the file and what is wrong.
-    """
-    path = os.fspath(path)
-    gz = path.endswith(".gz")
-    try:
-        with open(path, "rb") as raw:
-            on_disk = os.fstat(raw.fileno()).st_size
-            if not gz:
-                return _read_idx_stream(raw, path, on_disk, gz)
-            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
-                return _read_idx_stream(stream, path, on_disk, gz)
-    except (OSError, EOFError, zlib.error) as error:
-        if isinstance(error, FileNotFoundError):
-            raise
-        raise ValueError(f"{path}: cannot be read as an IDX file: {error}") from error
-
-
-# deflate cannot shrink data more than 1032 to 1
-_MAX_DEFLATE_RATIO = 1032
-_CHUNK_BYTES = 1 << 22
-
-
-def _read_exactly(stream, n):
-    data = b""
-    while len(data) < n:
-        more = stream.read(n - len(data))
-        if not more:
-            break
-        data += more
-    return data
-
-
-def _read_idx_stream(stream, path, on_disk, gz):
-    magic = _read_exactly(stream, 4)
-    if len(magic) < 4:
-        raise ValueError(f"{path}: too short for an IDX file ({len(magic)} bytes)")
-    if magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES:
-        raise ValueError(
-            f"{path}: not an IDX file (magic number 0x{magic.hex()}; expected "
-            "0x0000TTDD with a known type TT such as 08 and DD dimensions)"
-        )
-    item_type = _IDX_TYPES[magic[2]]
-    n_dims = magic[3]
-    dims = _read_exactly(stream, 4 * n_dims)
-    if n_dims == 0 or len(dims) < 4 * n_dims:
-        raise ValueError(f"{path}: IDX header is truncated or declares 0 dimensions")
-    shape = struct.unpack(f">{n_dims}I", dims)
-    header_size = 4 + 4 * n_dims
-    # Python ints: 2**22 * 2**21 * 2**21 is 2**64, not 0.
-    expected = math.prod(shape) * item_type.itemsize
-    if not gz and on_disk - header_size != expected:
-        raise ValueError(
-            f"{path}: header declares shape {shape} ({expected:,} bytes of data) "
-            f"but the file holds {on_disk - header_size:,} bytes of data"
-        )
-    if gz and expected + header_size > _MAX_DEFLATE_RATIO * on_disk + 1024:
-        raise ValueError(
-            f"{path}: header declares shape {shape} ({expected:,} bytes of data) but "
-            f"a .gz file of {on_disk:,} bytes cannot hold that much"
-        )
-    check_memory(expected, f"{path}: its array of shape {shape}")
-    array = np.empty(math.prod(shape), dtype=item_type)
-    view = memoryview(array.view(np.uint8))
-    filled = 0
-    while filled < expected:
-        got = stream.readinto(view[filled:filled + _CHUNK_BYTES])
-        if not got:
-            raise ValueError(
-                f"{path}: header declares shape {shape} ({expected:,} bytes of data) "
-                f"but the file holds {filled:,} bytes of data"
-            )
-        filled += got
-    if stream.read(1):
-        raise ValueError(
-            f"{path}: header declares shape {shape} ({expected:,} bytes of data) "
-            f"but the file holds more data than that"
-        )
-    return array.reshape(shape)
-
-
-def _find_idx(directory: str, stem: str) -> str:
-    # Some mirrors name the files "train-images.idx3-ubyte"; accept both.
-    dotted = stem.replace("-idx", ".idx")
-    candidates = [name + suffix for name in (stem, dotted) for suffix in ("", ".gz")]
-    for name in candidates:
-        path = os.path.join(directory, name)
-        if os.path.isfile(path):
-            return path
-    raise FileNotFoundError(
-        f"{directory} has no MNIST file {stem} (looked for {', '.join(candidates)})"
-    )
-
-
-def load_mnist(directory, *, dtype=np.float64):
-    """The four MNIST IDX files in ``directory``, gzipped or not.
-
-    Files: ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
-    ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte`` (each optionally
-    with ``.gz``). Images of r x c pixels (0..255) become rows of r*c inputs
-    divided by 255, so inputs lie in [0, 1].
-
-    Returns X_train (n_train, r*c), y_train (n_train,), X_test (n_test, r*c),
-    y_test (n_test,); for MNIST itself 60,000 and 10,000 samples of 784.
-    Raises FileNotFoundError for a missing file and ValueError for a file
-    that is not the expected IDX content.
-    """
-    directory = os.fspath(directory)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"MNIST directory {directory} does not exist")
-    dtype = check_dtype(dtype)
-    arrays = {}
-    for key, stem in _MNIST_FILES.items():
-        path = _find_idx(directory, stem)
-        array = read_idx(path)
-        wanted_dims = 3 if key.endswith("images") else 1
-        if array.dtype != np.uint8 or array.ndim != wanted_dims:
-            raise ValueError(
-                f"{path}: expected unsigned bytes in {wanted_dims} dimension(s) "
-                f"(magic 0x0000080{wanted_dims}), got {array.dtype} of shape {array.shape}"
-            )
-        arrays[key] = (path, array)
-    result = []
-    for part in ("train", "test"):
-        image_path, images = arrays[f"{part}_images"]
-        label_path, labels = arrays[f"{part}_labels"]
-        if images.shape[0] != labels.shape[0]:
-            raise ValueError(
-                f"{image_path} holds {images.shape[0]} images but {label_path} "
-                f"holds {labels.shape[0]} labels"
-            )
-        if images.shape[0] == 0:
-            raise ValueError(f"{image_path} holds no images")
-        if arrays["train_images"][1].shape[1:] != images.shape[1:]:
-            raise ValueError(
-                f"training images are {arrays['train_images'][1].shape[1:]} pixels "
-                f"but test images are {images.shape[1:]}"
-            )
-        check_memory(images.size * dtype.itemsize,
-                     f"{image_path}: {images.shape[0]:,} images as {dtype.name}")
-        X = images.reshape(images.shape[0], -1).astype(dtype)
-        X /= dtype.type(255)
-        result += [X, labels.astype(_LABEL_DTYPE)]
-    return tuple(result)
-
-
-# ---------------------------------------------------------------------------
-# Arrays saved by the user
-# ---------------------------------------------------------------------------
-def split(X, y, test_size=0.2, seed=0):
-    """A seeded random train/test split (no scikit-learn needed).
-
-    X : (n, ...), y : (n,). ``test_size`` is a fraction in (0, 1) or a
-    number of samples. Returns X_train, y_train, X_test, y_test.
-    """
-    n_samples = len(X)
-    if isinstance(test_size, numbers.Integral) and not isinstance(test_size, bool):
-        n_test = int(test_size)
-    elif isinstance(test_size, numbers.Real) and 0 < test_size < 1:
-        n_test = int(np.ceil(test_size * n_samples))
-    else:
-        raise ValueError(f"test_size must be a fraction in (0, 1) or a count, got {test_size!r}")
-    if not 0 < n_test < n_samples:
-        raise ValueError(
-            f"cannot split {n_samples} samples into a training and a test set of {n_test}"
-        )
-    order = np.random.default_rng(seed).permutation(n_samples)
-    test, train = order[:n_test], order[n_test:]
-    return X[train], y[train], X[test], y[test]
-
-
-def _npz_pair(archive, headers, x_key, y_key, path, dtype):
-    """Inputs and labels of an npz, their shapes and dtypes checked from the
-    headers before either is read."""
-    x_header, y_header = headers[x_key], headers[y_key]
-    if len(x_header.shape) < 2:
-        raise ValueError(
-            f"{path}: '{x_key}' must have shape (n_samples, n_features), got {x_header.shape}"
-        )
-    if x_header.dtype.kind not in "biuf":
-        raise ValueError(f"{path}: '{x_key}' must hold numbers, got dtype {x_header.dtype}")
-    n_samples = x_header.shape[0]
-    if len(y_header.shape) != 1:
-        raise ValueError(
-            f"{path}: '{y_key}' must be class labels of shape ({n_samples},), "
-            f"got {y_header.shape}"
-        )
-    if y_header.shape[0] != n_samples:
-        raise ValueError(
-            f"{path}: '{x_key}' has {n_samples} samples but '{y_key}' has "
-            f"{y_header.shape[0]} labels"
-        )
-    if y_header.dtype.kind not in "biuf":
-        raise ValueError(
-            f"{path}: '{y_key}' must be integer class labels 0, 1, ..., got dtype "
-            f"{y_header.dtype}"
-        )
-    converted = math.prod(x_header.shape) * dtype.itemsize
-    check_memory(
-        x_header.nbytes + (converted if x_header.dtype != dtype else 0)
-        + y_header.nbytes + n_samples * np.dtype(_LABEL_DTYPE).itemsize,
-        f"{path}: reading '{x_key}' of shape {x_header.shape} as {dtype.name} and "
-        f"'{y_key}'",
-    )
-    X = _read_member(archive, x_key, x_header, path)
-    # Images saved as (n, rows, cols) are flattened to rows of pixels.
-    X = X.reshape(n_samples, -1).astype(dtype, copy=False)
-    if not np.isfinite(X).all():
-        raise ValueError(f"{path}: '{x_key}' contains NaN or inf")
-    y = _read_member(archive, y_key, y_header, path)
-    if y.dtype.kind == "f" and not (np.isfinite(y).all() and np.all(y == np.round(y))):
-        raise ValueError(
-            f"{path}: '{y_key}' must be integer class labels 0, 1, ..., got dtype {y.dtype} "
-            "with values that are not whole numbers"
-        )
-    if y.size:
-        # Checked before the conversion to int64, which would wrap 1e30 or 2**63.
-        low, high = y.min(), y.max()
-        if low < 0:
-            raise ValueError(f"{path}: '{y_key}' holds a negative label ({label_text(low)})")
-        if high > np.iinfo(_LABEL_DTYPE).max or (y.dtype.kind == "f" and high >= 2.0**63):
-            raise ValueError(
-                f"{path}: '{y_key}' holds the label {label_text(high)}, too large for a "
-                "class index (labels are 0, 1, ..., one per class)"
-            )
-    return X, y.astype(_LABEL_DTYPE)
-
-
-def _read_member(archive, key, header, path):
-    try:
-        return read_npz_member(archive, key, header)
-    except ValueError as error:  # shorter than its header said
-        raise ValueError(f"{path}: corrupt .npz file: {error}") from None
-
-
-def load_npz(path, *, test_size=0.2, seed=0, dtype=np.float64):
-    """Arrays ``X`` (n, n_features) and ``y`` (n,) from a ``.npz`` file.
-
-    If the file also holds ``X_test`` and ``y_test`` these are the test set;
-    otherwise ``X``/``y`` are split with :func:`split` (``test_size``,
-    ``seed``). Inputs are used as stored (scale them to about [0, 1]
-    yourself); ``X`` of shape (n, rows, cols) is flattened to (n, rows*cols).
-    Labels must be non-negative integers.
-
-    Returns X_train, y_train, X_test, y_test. Raises FileNotFoundError or
-    ValueError saying what is missing or malformed.
-    """
-    X, y, X_test, y_test = read_npz(path, dtype=dtype)
-    if X_test is not None:
-        return X, y, X_test, y_test
-    return split(X, y, test_size=test_size, seed=seed)
-
-
-def read_npz(path, *, dtype=np.float64):
-    """``X``, ``y``, ``X_test``, ``y_test`` of a ``.npz`` file, checked, unsplit.
-
-    ``X_test`` and ``y_test`` are None when the file holds neither; the rules
-    are those of :func:`load_npz`.
-    """
-    path = os.fspath(path)
-    dtype = check_dtype(dtype)
-    if os.path.isfile(path) and not zipfile.is_zipfile(path):
-        raise ValueError(f"{path}: not a .npz archive (save data with numpy.savez(path, X=..., y=...))")
-    try:
-        archive = zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError) as error:
-        raise ValueError(f"{path}: not a readable .npz file: {error}") from error
-    with archive:
-        try:
-            # every array's shape and dtype, before any array is read
-            headers = npz_headers(archive)
-        except _DAMAGE as error:
-            raise ValueError(f"{path}: corrupt .npz file: {error}") from error
-        missing = [key for key in ("X", "y") if key not in headers]
-        if missing:
-            raise ValueError(
-                f"{path}: has no array {' or '.join(missing)} (it holds "
-                f"{', '.join(headers) or 'nothing'}); save it with "
-                "numpy.savez(path, X=inputs, y=labels)"
-            )
-        has_test = ("X_test" in headers, "y_test" in headers)
-        if any(has_test) and not all(has_test):
-            raise ValueError(f"{path}: holds only one of X_test and y_test; give both or neither")
-        try:
-            X, y = _npz_pair(archive, headers, "X", "y", path, dtype)
-            if all(has_test):
-                X_test, y_test = _npz_pair(archive, headers, "X_test", "y_test", path, dtype)
-                if X_test.shape[1] != X.shape[1]:
-                    raise ValueError(
-                        f"{path}: X has {X.shape[1]} features but X_test has {X_test.shape[1]}"
-                    )
-                return X, y, X_test, y_test
-        except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
-                RuntimeError) as error:
-            raise ValueError(f"{path}: corrupt .npz file: {error}") from error
-    return X, y, None, None
-
-
-# What a damaged archive's directory or headers can raise (zipfile raises
-# NotImplementedError for an unknown compression method, RuntimeError for an
-# encrypted member).
-_DAMAGE = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error,
-           NotImplementedError, RuntimeError)
+__all__ = ["write_chunked", "open_chunked", "is_chunked_store", "ChunkedArray", "release_pages",
+           "CHUNKED_FORMAT", "CHUNKED_FORMAT_VERSION", "MANIFEST_NAME"]
 
 
 # ---------------------------------------------------------------------------
@@ -697,9 +288,18 @@ def _read_manifest(directory):
     return manifest
 
 
-def _count(value, what, minimum=0):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
+# The most rows (and the longest dimension) a manifest may claim: far more
+# than any disk holds, and every sum and product of such counts stays an
+# exact int64 (a claim of 2**64 rows used to overflow while the store's
+# chunks were counted).
+MAX_COUNT = 2**53
+
+
+def _count(value, what, minimum=0, maximum=MAX_COUNT):
+    if isinstance(value, bool) or not isinstance(value, int) or not (
+            minimum <= value <= maximum):
+        raise ValueError(f"{what} must be an integer from {minimum} to {maximum:,}, "
+                         f"got {value!r}")
     return value
 
 
@@ -743,12 +343,15 @@ def _check_manifest(manifest):
             _count(rows, f"{part}'s rows per chunk", 1)
         if len(entry["rows"]) > 1_000_000:
             raise ValueError(f"part {part!r} lists {len(entry['rows']):,} chunks")
+        if sum(entry["rows"]) > MAX_COUNT:
+            raise ValueError(f"part {part!r} claims {sum(entry['rows']):,} rows, more than "
+                             f"{MAX_COUNT:,}")
         for name in _STORE_ARRAYS:
             crcs = entry["crc32"].get(name)
             if not isinstance(crcs, list) or len(crcs) != len(entry["rows"]):
                 raise ValueError(f"part {part!r} must give one CRC-32 of {name} per chunk")
             for crc in crcs:
-                _count(crc, "a CRC-32")
+                _count(crc, "a CRC-32", maximum=2**32 - 1)
 
 
 class ChunkedArray:
@@ -810,7 +413,7 @@ class ChunkedArray:
         file_path = self.chunk_path(index)
         expected = (self.chunk_rows[index], *self.shape[1:])
         try:
-            with open(file_path, "rb") as stream:
+            with open(check_regular_file(file_path, "a chunk"), "rb") as stream:
                 header = read_npy_header(stream, os.fstat(stream.fileno()).st_size)
         except FileNotFoundError:
             raise _not_a_store(self.path, f"chunk file {os.path.basename(file_path)} is "
@@ -940,3 +543,4 @@ def _read_into(stream, view, path):
             raise ValueError(f"{path} ends after {filled:,} of {len(view):,} bytes of data "
                              "(changed since the store was opened?)")
         filled += got
+
