@@ -270,7 +270,7 @@ def test_regressor_multioutput_and_constant_targets():
 
 
 def test_target_scaling_is_weighted_and_survives_huge_targets():
-    from fastnn.estimators import _target_scaling
+    from fastnn.estimators.regressor import target_scaling as _target_scaling
 
     y = np.array([[1.0, -3.0], [2.0, -3.0], [4.0, -3.0]])
     weights = np.array([1.0, 0.0, 3.0])
