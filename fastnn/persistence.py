@@ -28,15 +28,10 @@ def network_from(saved) -> Network:
 def load(path) -> Network:
     """Read a network written by :meth:`Network.save`; outputs are bitwise equal.
 
-    Everything is checked before memory is allocated or data decompressed:
-    ``format_version`` (this fastnn reads version 1), the entries the layer
-    sizes imply, and each array's shape and dtype from its ``.npy`` header.
-    A network whose parameters would not fit in the memory available now is
-    refused with the size it needs.
-
-    Raises FileNotFoundError for a missing file, and ValueError naming what
-    is wrong otherwise (not a fastnn model, damaged, a newer format, too
-    big, NaN or inf parameters).
+    The file is checked whole before anything is allocated (``fastnn.
+    model_file.read_model``): FileNotFoundError for a missing file,
+    ValueError naming what is wrong otherwise (not a regular file, not a
+    fastnn model, damaged, a newer format, too big, NaN or inf parameters).
     """
     return network_from(read_model(path))
 
