@@ -102,11 +102,11 @@ def read_npz(path, *, dtype=np.float64):
     ``X_test`` and ``y_test`` are None when the file holds neither; the rules
     are those of :func:`load_npz`.
     """
+    dtype = check_dtype(dtype)
     try:
         path = check_regular_file(path, "a .npz data set")
     except IsADirectoryError as error:
         raise ValueError(f"{path}: not a readable .npz file: {error}") from error
-    dtype = check_dtype(dtype)
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path}: not a .npz archive (save data with numpy.savez(path, X=..., y=...))")
     try:
