@@ -282,9 +282,16 @@ CORRUPTIONS = {
 }
 
 
+# Each case compiles a kernel again in a child process (seconds): two run by
+# default, one of each file kind, and the whole matrix with the slow tests.
+DEFAULT_DAMAGES = {("truncated", "data"), ("foreign pickle", "index")}
+DAMAGES = [pytest.param(corruption, which, id=f"{corruption}-{which}",
+                        marks=() if (corruption, which) in DEFAULT_DAMAGES else pytest.mark.slow)
+           for corruption in CORRUPTIONS for which in ("index", "data")]
+
+
 @needs_jit
-@pytest.mark.parametrize("which", ["index", "data"])
-@pytest.mark.parametrize("corruption", list(CORRUPTIONS))
+@pytest.mark.parametrize("corruption, which", DAMAGES)
 def test_a_damaged_cache_file_warns_once_recompiles_and_is_written_again(
         warm_cache, package, tmp_path, which, corruption):
     template, expected, warm = warm_cache
@@ -347,7 +354,8 @@ def read_only(directory):
 
 
 @needs_jit
-@pytest.mark.parametrize("kind", ["parent is a file", "read-only directory"])
+@pytest.mark.parametrize("kind", [pytest.param("parent is a file", marks=pytest.mark.slow),
+                                  "read-only directory"])
 def test_an_unusable_cache_directory_warns_once_and_compiles_in_memory(
         warm_cache, package, tmp_path, kind):
     _, expected, _ = warm_cache
