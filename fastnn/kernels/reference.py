@@ -28,7 +28,8 @@ from .objective import (CROSS_ENTROPY_SIGMOID, CROSS_ENTROPY_SOFTMAX, LOG_FLOOR,
 
 __all__ = ["weighted_sum", "forward_layer_reference", "softmax_reference", "cost_reference",
            "output_delta_reference", "backward_delta_reference", "dropout_reference",
-           "layer_gradient_reference", "step_reference", "unit_offset", "train_epoch_reference"]
+           "layer_gradient_reference", "step_reference", "unit_offset", "train_epoch_reference",
+           "momentum_step_reference", "nesterov_step_reference", "adam_step_reference"]
 
 
 @jit
@@ -246,3 +247,48 @@ def train_epoch_reference(params, grad, sizes, inputs, targets, order, batch_siz
                                      1.0 / m)
         step_reference(params, grad, eta, objective.decay, n_weights)
     return cost
+
+
+@jit
+def _coupled_gradient(params, grad, p, l2, n_weights):
+    """§13: dC/dp with L2 coupled in, + c p for the n_weights weights (which
+    come first, §8), none for the biases."""
+    if p < n_weights:
+        return grad[p] + l2 * params[p]
+    return grad[p]
+
+
+@jit
+def momentum_step_reference(params, grad, velocity, eta, mu, l2, n_weights):
+    """§13, SGD with momentum, for every parameter p (§8's order):
+    g = dC/dp (+ c p for a weight, c = l2); v_p <- mu v_p - eta g; p <- p + v_p."""
+    for p in range(params.shape[0]):
+        g = _coupled_gradient(params, grad, p, l2, n_weights)
+        velocity[p] = mu * velocity[p] - eta * g
+        params[p] += velocity[p]
+
+
+@jit
+def nesterov_step_reference(params, grad, velocity, eta, mu, l2, n_weights):
+    """§13, SGD with Nesterov's momentum, for every parameter p:
+    g = dC/dp (+ c p for a weight); v_p <- mu v_p - eta g;
+    p <- p + mu v_p - eta g (v_p the new velocity)."""
+    for p in range(params.shape[0]):
+        g = _coupled_gradient(params, grad, p, l2, n_weights)
+        velocity[p] = mu * velocity[p] - eta * g
+        params[p] += mu * velocity[p] - eta * g
+
+
+@jit
+def adam_step_reference(params, grad, first, second, t, eta, beta_1, beta_2, epsilon, l2,
+                        n_weights):
+    """§13, Adam's step t (t = 1 for the first), for every parameter p:
+    g = dC/dp (+ c p for a weight); m_p <- b1 m_p + (1 - b1) g;
+    s_p <- b2 s_p + (1 - b2) g^2; p <- p - eta_t m_p / (sqrt(s_p) + eps),
+    eta_t = eta sqrt(1 - b2^t) / (1 - b1^t)."""
+    eta_t = eta * np.sqrt(1.0 - beta_2 ** t) / (1.0 - beta_1 ** t)
+    for p in range(params.shape[0]):
+        g = _coupled_gradient(params, grad, p, l2, n_weights)
+        first[p] = beta_1 * first[p] + (1.0 - beta_1) * g
+        second[p] = beta_2 * second[p] + (1.0 - beta_2) * g * g
+        params[p] -= eta_t * first[p] / (np.sqrt(second[p]) + epsilon)
