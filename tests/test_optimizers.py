@@ -207,3 +207,63 @@ def test_adam_rate_is_scikit_learns():
     for t in (1, 2, 10, 1000):
         theirs = 0.001 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
         assert opt.adam_rate(0.001, 0.9, 0.999, t) == pytest.approx(theirs, rel=1e-15)
+
+
+# ---------------------------------------------------------------------------
+# fastnn.optimizers: names, checks, schedules, the state a run keeps
+# ---------------------------------------------------------------------------
+def test_optimizer_names_and_their_objects():
+    from fastnn import optimizers
+
+    assert optimizers.as_optimizer("sgd") == optimizers.SGD()
+    assert optimizers.as_optimizer("nesterov").name == "nesterov"
+    assert optimizers.as_optimizer("momentum").name == "momentum"
+    assert optimizers.SGD(momentum=0.0, nesterov=True).name == "sgd"  # mu = 0 is plain SGD
+    assert optimizers.as_optimizer("adam") == optimizers.Adam()
+    assert not optimizers.keeps_state("sgd") and optimizers.keeps_state("adam")
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        optimizers.as_optimizer("rmsprop")
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\]"):
+        optimizers.SGD(momentum=1.5)
+    with pytest.raises(ValueError, match=r"beta_2 must be in \[0, 1\)"):
+        optimizers.Adam(beta_2=1.0)
+    with pytest.raises(ValueError, match="epsilon must be in"):
+        optimizers.Adam(epsilon=0.0)
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        optimizers.SGD(schedule="cosine")
+    with pytest.raises(TypeError, match="nesterov"):
+        optimizers.SGD(nesterov="yes")
+
+
+def test_schedules_move_the_rate_as_scikit_learns():
+    from fastnn import optimizers
+
+    for schedule in optimizers.SCHEDULES:
+        name, options, _ = optimizers.new_state(optimizers.SGD(momentum=0.9, schedule=schedule,
+                                                               power_t=0.3), 0.1, 4, np.float64)
+        theirs = MomentumSGD([np.zeros(1)], 0.1, schedule, 0.9, False, 0.3)
+        for epoch in range(1, 9):
+            optimizers.epoch_ended(options, 0.1, 12 * epoch)
+            theirs.epoch_ended(12 * epoch)
+            assert optimizers.epoch_rate(options) == theirs.learning_rate
+            assert optimizers.no_improvement(options) == theirs.no_improvement()
+            assert optimizers.epoch_rate(options) == theirs.learning_rate
+
+
+def test_the_state_of_a_run_is_the_kernels_optimizer():
+    from fastnn import optimizers
+
+    name, options, arrays = optimizers.new_state(optimizers.Adam(beta_1=0.8), 0.01, 7,
+                                                 np.float32)
+    assert name == "adam" and set(arrays) == {"first", "second", "steps"}
+    kernel = optimizers.kernel_optimizer(name, options, arrays, 0.5, np.float32)
+    assert kernel.code == opt.ADAM and kernel.momentum == 0.8 and kernel.l2 == 0.5
+    assert kernel.first is arrays["first"] and kernel.second.dtype == np.float32
+    assert optimizers.from_state(name, options) == optimizers.Adam(beta_1=0.8)
+    name, options, arrays = optimizers.new_state("nesterov", 0.1, 7, np.float64)
+    kernel = optimizers.kernel_optimizer(name, options, arrays, 0.0, np.float64)
+    assert kernel.code == opt.NESTEROV and kernel.second.size == 0 and kernel.first.size == 7
+    assert optimizers.from_state(name, options) == optimizers.SGD(momentum=0.9, nesterov=True)
+    name, options, arrays = optimizers.new_state("sgd", 0.1, 7, np.float64)
+    assert set(arrays) == {"steps"}
+    assert optimizers.kernel_optimizer(name, options, arrays, 0.0, np.float64).code == opt.SGD
