@@ -210,6 +210,31 @@ def check_pair(x, y, sizes, dtype: np.dtype, x_name: str = "X", y_name: str = "Y
     return inputs, targets
 
 
+def check_distributions(targets: np.ndarray, name: str = "Y") -> np.ndarray:
+    """Targets of a softmax output (docs/theory.md §11): every row a
+    probability distribution, entries >= 0 summing to 1 (to within
+    1e-4 in float32, 1e-8 in float64), as the delta a - y of the
+    log-likelihood needs. Integer labels (one-hot rows) always are."""
+    if targets.size == 0:
+        return targets
+    if np.min(targets) < 0:
+        bad = np.argwhere(targets < 0)[0]
+        raise ValueError(
+            f"{name} has a negative target ({label_text(targets[tuple(bad)])} at "
+            f"{tuple(int(i) for i in bad)}): a softmax output's targets are probabilities "
+            "(give class labels, or rows of probabilities summing to 1)")
+    sums = targets.sum(axis=1, dtype=np.float64)
+    tolerance = 1e-4 if targets.dtype == np.float32 else 1e-8
+    off = np.abs(sums - 1) > tolerance
+    if np.any(off):
+        row = int(np.argmax(off))
+        raise ValueError(
+            f"{name}'s row {row} sums to {sums[row]:.6g}, not 1: a softmax output's targets "
+            "must each sum to 1 (its delta a - y is the log-likelihood's gradient only "
+            "then, docs/theory.md §11); give class labels, or normalise the rows")
+    return targets
+
+
 def check_positive_int(value, name: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")

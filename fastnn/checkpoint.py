@@ -18,7 +18,12 @@ parameters of 4 epochs in one call, for every epoch driver and dtype
 
 Entries added after format 1 was first written are optional: a file
 without them reads as the run they describe by default (quadratic cost,
-sigmoid output, no L2, plain SGD, no recorded plan).
+sigmoid output, no L2, plain SGD, no recorded plan). A network whose
+hidden layers are not the design document's (docs/theory.md §11, §12)
+adds the model file's ``activation``, ``leaky_slope`` and ``dropout``
+entries (``fastnn.model_file.neurons_entries``) and is written as format
+2, which fastnn versions without activations refuse instead of resuming
+the run with sigmoid neurons.
 """
 from __future__ import annotations
 
@@ -33,13 +38,15 @@ from ._files import (DAMAGE, atomic_write, npz_headers, open_npz, read_npz_membe
 from ._validation import check_dtype, check_memory, check_sizes
 from .kernels.layout import parameter_count
 from .kernels.objective import output_rule
-from .model_file import SavedNetwork
+from .model_file import SavedNetwork, neurons_entries, read_neurons
 from .run_state import TrainingHistory, TrainingState
 
 __all__ = ["Checkpoint", "write_checkpoint", "read_checkpoint", "CHECKPOINT_FORMAT",
            "CHECKPOINT_KIND"]
 
-CHECKPOINT_FORMAT = 1
+# 2: with the entries of the hidden layers' activations and dropout
+CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMATS_READ = (1, 2)
 CHECKPOINT_KIND = "fastnn-checkpoint"
 # The optimizer's arrays are stored as "optimizer_array_<name>"; the
 # optimizer's settings and the plan as UTF-8 JSON in a uint8 array of at
@@ -76,12 +83,14 @@ def write_checkpoint(path, network, state, history, checksum, n_samples, extra=N
     """Write the run to ``path`` whole or not at all; returns the path.
 
     network: anything with ``sizes``, ``dtype``, ``params``, ``cost_name``
-    and ``output`` (a ``fastnn.Network``). extra: entries of the caller's
-    own (``fastnn.dask``'s), added to the file; read_checkpoint ignores
-    them. writer: the run's kind, which ``read_checkpoint`` reports; only
-    written when not "Network.train"."""
+    and ``output``, and ``neurons`` (a ``fastnn.Network``). extra: entries
+    of the caller's own (``fastnn.dask``'s), added to the file;
+    read_checkpoint ignores them. writer: the run's kind, which
+    ``read_checkpoint`` reports; only written when not "Network.train"."""
+    layers = neurons_entries(getattr(network, "neurons", None))
     arrays = {
-        "format_version": np.array(CHECKPOINT_FORMAT),
+        # format 2 only where format 1 cannot say it (older fastnn refuse it)
+        "format_version": np.array(CHECKPOINT_FORMAT if layers else 1),
         "kind": np.array(CHECKPOINT_KIND),
         "sizes": np.asarray(network.sizes, dtype=np.int64),
         "dtype": np.array(network.dtype.name),
@@ -104,6 +113,7 @@ def write_checkpoint(path, network, state, history, checksum, n_samples, extra=N
         "history_test_accuracy": np.asarray(history.test_accuracy, dtype=np.float64),
         "history_seconds": np.asarray(history.seconds, dtype=np.float64),
     }
+    arrays.update(layers)
     # The optional entries, only where they are not the default, so that a
     # plain run's file is what it always was.
     if state.optimizer != "sgd" or state.optimizer_options or state.optimizer_arrays:
@@ -156,9 +166,11 @@ def read_checkpoint(path) -> Checkpoint:
             for key, (kinds, default) in _OPTIONAL_SCALARS.items():
                 values[key] = (read_npz_scalar(archive, headers, key, kinds)
                                if key in headers else default)
-            if values["format_version"] != CHECKPOINT_FORMAT:
+            if values["format_version"] not in CHECKPOINT_FORMATS_READ:
                 raise ValueError(f"it is of format {values['format_version']}; this fastnn "
-                                 f"reads format {CHECKPOINT_FORMAT}")
+                                 f"reads formats {CHECKPOINT_FORMATS_READ[0]} to "
+                                 f"{CHECKPOINT_FORMATS_READ[-1]} (was it written by a newer "
+                                 "fastnn?)")
             sizes = check_sizes(_array(archive, headers, "sizes", "iu", None, 1024).tolist())
             dtype = np.dtype(values["dtype"])
             n_params = parameter_count(sizes)
@@ -181,9 +193,10 @@ def read_checkpoint(path) -> Checkpoint:
             cost, output = str(values["cost"]), str(values["output"])
             output_rule(cost, output)
             seed_entropy = int(values["seed_entropy"])
+            neurons = read_neurons(archive, headers, sizes, cost, output)
             network = SavedNetwork(sizes=sizes, dtype=check_dtype(dtype.name),
                                    params=np.ascontiguousarray(params, dtype=dtype),
-                                   cost=cost, output=output)
+                                   cost=cost, output=output, neurons=neurons)
         except _NotACheckpoint:
             raise ValueError(f"{path} is not a fastnn checkpoint (a model file? load it "
                              "with fastnn.load)") from None

@@ -9,6 +9,7 @@ from . import kernels
 from ._threads import borrow_threads, default_thread_count, parallel_region
 from ._validation import (
     all_finite_array,
+    check_distributions,
     check_dtype,
     check_inputs,
     check_labels,
@@ -20,7 +21,9 @@ from ._validation import (
     check_thread_count,
     sizes_text,
 )
-from .kernels.objective import LOG_FLOOR, QUADRATIC_SIGMOID, output_rule, plain_objective
+from .activations import DEFAULT_ACTIVATION, Neurons, initialize
+from .kernels.activation import DEFAULT_LEAKY_SLOPE
+from .kernels.objective import LOG_FLOOR, plain_objective
 from .model_file import write_model
 from .run_state import TrainingHistory
 from . import training
@@ -37,19 +40,43 @@ _THREADED_FORWARD_WORK = 200_000_000
 
 
 class Network:
-    """A multilayer perceptron of sigmoid neurons, trained by gradient descent.
+    """A multilayer perceptron, trained by gradient descent: by default the
+    design document's, of sigmoid neurons.
 
     Parameters
     ----------
     sizes : sequence of int
         Neurons per layer, input first: ``[L_0, L_1, ..., L_l]``.
+    activation : str or sequence of str, default "logistic"
+        The hidden layers' activation: "logistic" (the document's sigmoid),
+        "tanh", "relu", "leaky_relu" or "identity" (scikit-learn's names,
+        and leaky ReLU); one for every hidden layer, or a list of one per
+        hidden layer. docs/theory.md §11.
+    output : "sigmoid", "identity" or "softmax"
+        The output layer's activation: a_j = f(z_j); a_j = z_j (for
+        regression; quadratic cost only); or the softmax a_j = exp(z_j) /
+        sum_k exp(z_k) (cross-entropy only; its targets are distributions:
+        class labels, or rows >= 0 summing to 1).
     cost : "quadratic" or "cross_entropy"
-        C = 1/2 sum_j (y_j - a_j)^2 (the design document's), or
-        C = -sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)] (Nielsen's network2;
-        sigmoid output only). docs/theory.md §3, §10.
-    output : "sigmoid" or "identity"
-        The output layer's activation: a_j = f(z_j), or a_j = z_j (for
-        regression; quadratic cost only). Hidden layers are sigmoid.
+        C = 1/2 sum_j (y_j - a_j)^2 (the design document's), or the
+        cross-entropy: -sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)] for a
+        sigmoid output (Nielsen's network2), the log-likelihood
+        -sum_j y_j ln a_j for a softmax output. docs/theory.md §3, §10, §11.
+    dropout : float or sequence of float, default 0
+        Inverted dropout's rate p (0 <= p <= 0.99) of every hidden layer, or
+        one per hidden layer: in training each unit is dropped with
+        probability p for each sample, and the kept ones scaled by
+        1 / (1 - p); ``feedforward``, ``predict``, ``cost`` and ``gradient``
+        use the whole network. docs/theory.md §12.
+    leaky_slope : float or sequence of float, default 0.01
+        Leaky ReLU's slope for z < 0 (>= 0), of every hidden layer or one
+        per hidden layer.
+    init : "document", "glorot", "he" or "sklearn", default "document"
+        The initial weights (docs/theory.md §11): the document's
+        N(0, 1/L_in) weights and N(0, 1) biases whatever the activation;
+        Glorot's uniform; He's normal (for ReLU); scikit-learn's (Glorot's
+        uniform, factor 2 for logistic, biases drawn too, from
+        ``RandomState(seed)`` as scikit-learn draws them).
     seed : int or None
         Seed of the initialisation (``numpy.random.default_rng(seed)``).
     dtype : float32 or float64
@@ -69,8 +96,12 @@ class Network:
     biases : list of ndarray
         ``biases[i]`` has shape ``(sizes[i+1],)``, also a view into ``params``.
 
-    Initialisation: w_jk ~ N(0, 1) / sqrt(L_{i-1}) (so z starts with unit
-    variance for inputs of unit scale), b_j ~ N(0, 1).
+    neurons : fastnn.activations.Neurons
+        The activations, output, cost and dropout, one entry per layer.
+
+    Initialisation (the default, "document"): w_jk ~ N(0, 1) /
+    sqrt(L_{i-1}) (so z starts with unit variance for inputs of unit
+    scale), b_j ~ N(0, 1).
 
     Threads: one ``train`` at a time per network; a second call from
     another thread while one runs raises RuntimeError. ``feedforward``,
@@ -80,71 +111,112 @@ class Network:
     """
 
     def __init__(self, sizes, *, cost="quadratic", output="sigmoid", seed=None,
-                 dtype=np.float64):
+                 dtype=np.float64, activation=DEFAULT_ACTIVATION, dropout=0.0,
+                 leaky_slope=DEFAULT_LEAKY_SLOPE, init="document"):
         self.training_lock = threading.Lock()
         self.sizes = check_sizes(sizes)
         self.dtype = check_dtype(dtype)
-        self._set_objective(cost, output)
+        self._set_neurons(Neurons.of(self.sizes, activation=activation, output=output,
+                                     cost=cost, dropout=dropout, leaky_slope=leaky_slope))
         self._sizes_array = np.asarray(self.sizes, dtype=np.int64)
         n_params = kernels.parameter_count(self.sizes)
         check_memory(n_params * self.dtype.itemsize,
                      f"a network of sizes {sizes_text(self.sizes)} ({n_params:,} parameters)")
         self.params = np.empty(n_params, dtype=self.dtype)
         self.weights, self.biases = _parameter_views(self.params, self.sizes)
-        rng = np.random.default_rng(seed)
-        for w in self.weights:
-            w[...] = rng.standard_normal(w.shape) / np.sqrt(w.shape[1])
-        for b in self.biases:
-            b[...] = rng.standard_normal(b.shape)
+        initialize(self.weights, self.biases, init, seed, self.neurons.activation,
+                   activation if isinstance(activation, str) else None)
 
     # -- basic facts -------------------------------------------------------
     @property
     def n_params(self) -> int:
         return self.params.size
 
-    def _set_objective(self, cost, output):
-        self._rule = output_rule(cost, output)
-        self.cost_name = cost
-        self.output = output
+    def _set_neurons(self, neurons):
+        self.neurons = neurons
+        self._rule = neurons.rule
+        self.cost_name = neurons.cost
+        self.output = neurons.output
+        self._hidden = neurons.hidden_activations()
+
+    @property
+    def activation(self):
+        """The hidden layers' activation: one name, or a tuple of one per
+        hidden layer where they differ."""
+        names = self.neurons.activation
+        return names[0] if len(set(names)) == 1 else names
+
+    @property
+    def dropout(self):
+        """The hidden layers' dropout rate (a tuple where they differ)."""
+        rates = self.neurons.dropout
+        return (rates[0] if len(set(rates)) == 1 else rates) if rates else 0.0
 
     def __repr__(self) -> str:
+        shown = self.neurons.arguments()
         objective = ""
-        if self._rule != QUADRATIC_SIGMOID:
+        if "cost" in shown or "output" in shown:
             objective = f", cost={self.cost_name!r}, output={self.output!r}"
-        return f"Network(sizes={list(self.sizes)}{objective}, dtype={self.dtype.name})"
+        layers = "".join(f", {key}={shown[key]!r}" for key in ("activation", "leaky_slope",
+                                                               "dropout") if key in shown)
+        return f"Network(sizes={list(self.sizes)}{layers}{objective}, dtype={self.dtype.name})"
 
     def copy(self) -> "Network":
         """An independent network with the same parameters."""
-        return Network.from_params(self.sizes, self.params.copy(), cost=self.cost_name,
-                                   output=self.output)
+        return Network.from_params(self.sizes, self.params.copy(), neurons=self.neurons)
 
     @classmethod
-    def from_params(cls, sizes, params, *, cost="quadratic", output="sigmoid") -> "Network":
+    def from_params(cls, sizes, params, *, cost="quadratic", output="sigmoid",
+                    neurons=None) -> "Network":
         """A network of ``sizes`` holding ``params`` (shape (n_params,), in
         the order of ``params``; its dtype, float32 or float64, is the
         network's), without drawing initial parameters. ``params`` is used
         as it is when C-contiguous (the network's ``params`` is that
-        array), else copied."""
+        array), else copied. neurons: a ``fastnn.activations.Neurons`` (its
+        cost and output then replace ``cost`` and ``output``), or None:
+        logistic hidden layers without dropout."""
         network = cls.__new__(cls)
-        network.__setstate__({"sizes": sizes, "dtype": np.asarray(params).dtype.name,
-                              "params": params, "cost": cost, "output": output})
+        state = {"sizes": sizes, "dtype": np.asarray(params).dtype.name, "params": params,
+                 "cost": cost, "output": output}
+        if neurons is not None:
+            state.update(_neurons_state(neurons))
+        network.__setstate__(state)
         return network
 
     # Pickle the flat vector only: pickled views would come back as copies,
     # cut off from params.
     def __getstate__(self):
-        return {"sizes": self.sizes, "dtype": self.dtype.name, "params": self.params.copy(),
-                "cost": self.cost_name, "output": self.output}
+        state = {"sizes": self.sizes, "dtype": self.dtype.name, "params": self.params.copy()}
+        state.update(_neurons_state(self.neurons))
+        return state
 
     def __setstate__(self, state):
         self.training_lock = threading.Lock()
         self.sizes = check_sizes(state["sizes"])
         self.dtype = check_dtype(state["dtype"])
-        # (pickles from before the cost and output choice are quadratic/sigmoid)
-        self._set_objective(state.get("cost", "quadratic"), state.get("output", "sigmoid"))
+        # (pickles from before the cost and output choice are quadratic/sigmoid;
+        # those from before the activations have logistic hidden layers)
+        self._set_neurons(Neurons.of(
+            self.sizes, cost=state.get("cost", "quadratic"), output=state.get("output", "sigmoid"),
+            activation=state.get("activation", DEFAULT_ACTIVATION),
+            dropout=state.get("dropout", 0.0),
+            leaky_slope=state.get("leaky_slope", DEFAULT_LEAKY_SLOPE)))
         self._sizes_array = np.asarray(self.sizes, dtype=np.int64)
         self.params = np.ascontiguousarray(state["params"], dtype=self.dtype)
         self.weights, self.biases = _parameter_views(self.params, self.sizes)
+
+    def _objective(self):
+        """The kernels' Objective of the full network (no decay, weights or
+        dropout): feedforward's and gradient's."""
+        return plain_objective(self.dtype, self._rule, self._hidden)
+
+    def check_pair(self, x, y, x_name="X", y_name="Y"):
+        """Inputs and targets for this network (``_validation.check_pair``),
+        a softmax output's targets checked to be distributions."""
+        inputs, targets = check_pair(x, y, self.sizes, self.dtype, x_name, y_name)
+        if self.output == "softmax":
+            check_distributions(targets, y_name)
+        return inputs, targets
 
     # -- the forward direction ---------------------------------------------
     def feedforward(self, X):
@@ -195,13 +267,14 @@ class Network:
         activations = np.empty(kernels.workspace_size(self.sizes, capacity), self.dtype)
         outputs = np.empty((n_samples, self.sizes[-1]), self.dtype)
         offset_out = capacity * sum(self.sizes[:-1])
+        objective = self._objective()
         with borrow_threads(default_thread_count() if threaded else 1) as threads, \
                 parallel_region(threads) as may_use_threads:
             forward = kernels.forward_pass_threaded if may_use_threads else kernels.forward_pass
             for start in range(0, n_samples, capacity):
                 m = min(capacity, n_samples - start)
                 activations[: m * self.sizes[0]] = inputs[start:start + m].ravel()
-                forward(self.params, self._sizes_array, activations, m, capacity, self._rule)
+                forward(self.params, self._sizes_array, activations, m, capacity, objective)
                 outputs[start:start + m] = activations[
                     offset_out:offset_out + m * self.sizes[-1]
                 ].reshape(m, self.sizes[-1])
@@ -209,16 +282,23 @@ class Network:
 
     def cost(self, X, Y):
         """The network's cost C averaged over the samples: the document's
-        1/2 sum_j (y_j - a_j)^2, or the cross-entropy -sum_j [y_j ln a_j +
-        (1 - y_j) ln(1 - a_j)] (each ln taken of at least 1e-37, as in
-        training: ``fastnn.kernels.objective.LOG_FLOOR``). No L2 term.
+        1/2 sum_j (y_j - a_j)^2, the cross-entropy -sum_j [y_j ln a_j +
+        (1 - y_j) ln(1 - a_j)], or a softmax output's log-likelihood
+        -sum_j y_j ln a_j (each ln taken of at least 1e-37, as in training:
+        ``fastnn.kernels.objective.LOG_FLOOR``). No L2 term; the whole
+        network (no dropout).
 
         Y : targets of shape (n, sizes[-1]) or integer labels of shape (n,).
         """
-        inputs, targets = check_pair(X, Y, self.sizes, self.dtype, "X", "Y")
+        inputs, targets = self.check_pair(X, Y)
         self._check_finite_parameters()
         outputs = self.forward(inputs).astype(np.float64)
         targets = targets.astype(np.float64)
+        if self.output == "softmax":
+            with np.errstate(invalid="ignore"):
+                terms = np.where(targets != 0,
+                                 targets * np.log(np.maximum(outputs, LOG_FLOOR)), 0.0)
+            return float(-np.mean(np.sum(terms, axis=1)))
         if self.cost_name == "cross_entropy":
             with np.errstate(invalid="ignore"):
                 terms = (np.where(targets != 0, targets * np.log(np.maximum(outputs, LOG_FLOOR)),
@@ -251,7 +331,7 @@ class Network:
         (x of shape (m, sizes[0]), y of shape (m, sizes[-1]) or (m,) labels):
         the mean over the batch of the per-sample gradients.
         """
-        inputs, targets = check_pair(x, y, self.sizes, self.dtype, "x", "y")
+        inputs, targets = self.check_pair(x, y, "x", "y")
         return self._gradient_checked(inputs, targets)
 
     def _gradient_checked(self, inputs, targets):
@@ -260,15 +340,15 @@ class Network:
         deltas = np.empty_like(activations)
         grad = np.empty_like(self.params)
         activations[: inputs.size] = inputs.ravel()
-        kernels.forward_pass(self.params, self._sizes_array, activations, m, m, self._rule)
+        objective = self._objective()
+        kernels.forward_pass(self.params, self._sizes_array, activations, m, m, objective)
         kernels.backward_pass(self.params, grad, self._sizes_array, activations, deltas,
-                              targets, m, m, 0.0, plain_objective(self.dtype, self._rule),
-                              np.arange(m, dtype=np.int64))
+                              targets, m, m, 0.0, objective, np.arange(m, dtype=np.int64))
         return grad
 
     def backprop(self, x, y):
         """(nabla_w, nabla_b) for one sample: lists shaped like weights, biases."""
-        inputs, targets = check_pair(x, y, self.sizes, self.dtype, "x", "y")
+        inputs, targets = self.check_pair(x, y, "x", "y")
         if inputs.shape[0] != 1:
             raise ValueError(
                 f"backprop takes one sample (x of shape ({self.sizes[0]},)), "
@@ -331,7 +411,7 @@ class Network:
         state = training.new_state(epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
                                    shuffle=shuffle, seed=seed,
                                    checkpoint_every=checkpoint_every)
-        inputs, targets = check_pair(X, Y, self.sizes, self.dtype, "X", "Y")
+        inputs, targets = self.check_pair(X, Y)
         weights = check_sample_weight(sample_weight, inputs.shape[0], self.dtype)
         source = training.InMemory(self, inputs, targets, state, check_thread_count(n_threads),
                                    weights)
@@ -358,7 +438,7 @@ class Network:
         """
         batch_size = check_positive_int(batch_size, "batch_size")
         n_threads = check_thread_count(n_threads)
-        inputs, targets = check_pair(X, Y, self.sizes, self.dtype, "X", "Y")
+        inputs, targets = self.check_pair(X, Y)
         test_inputs = None
         if test_data is not None:
             test_inputs, _ = check_inputs(test_data[0], self.sizes[0], self.dtype, "test X")
@@ -381,6 +461,19 @@ class Network:
         (:func:`load` refuses such a file).
         """
         return write_model(path, self)
+
+
+def _neurons_state(neurons):
+    """A Neurons as the entries of Network's state (pickles, from_params):
+    cost and output, and the hidden layers' entries only where they are
+    not the document's (so that a default network pickles as before)."""
+    state = {"cost": neurons.cost, "output": neurons.output}
+    if any(name != DEFAULT_ACTIVATION for name in neurons.activation):
+        state["activation"] = list(neurons.activation)
+        state["leaky_slope"] = list(neurons.leaky_slope)
+    if neurons.has_dropout:
+        state["dropout"] = list(neurons.dropout)
+    return state
 
 
 def _parameter_views(params, sizes):

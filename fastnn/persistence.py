@@ -22,7 +22,8 @@ __all__ = ["load", "resume", "network_from"]
 
 def network_from(saved) -> Network:
     """The ``Network`` of a ``SavedNetwork`` (a model file's or a checkpoint's)."""
-    return Network.from_params(saved.sizes, saved.params, cost=saved.cost, output=saved.output)
+    return Network.from_params(saved.sizes, saved.params, cost=saved.cost, output=saved.output,
+                               neurons=saved.neurons)
 
 
 def load(path) -> Network:

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import kernels
 from .kernels import control, reference
-from .kernels.objective import Objective, output_rule
+from .kernels.objective import DOCUMENT_HIDDEN, NO_DROPOUT, Dropout, Objective, output_rule
 from ._threads import borrow_threads, parallel_region
 
 __all__ = ["EpochPlan", "Driver", "DRIVERS", "choose_driver"]
@@ -162,21 +162,32 @@ class EpochPlan:
     exactly, whatever the cores other calls hold (for tests).
 
     cost, output : the network's cost and output layer
-    (``fastnn.kernels.objective``); ``run`` adds the L2 decay and sample
-    weights of each call.
+    (``fastnn.kernels.objective``); neurons : a ``fastnn.activations.Neurons``
+    (its hidden activations and dropout; None: the design document's, and
+    cost and output as given); ``run`` adds the L2 decay, sample weights
+    and the dropout key of each call.
 
     ``last_run`` names the kernel the last ``run`` called.
     """
 
     def __init__(self, sizes, batch_size, dtype, n_samples, n_threads, *, driver=None,
-                 borrow_cores=True, cost="quadratic", output="sigmoid"):
+                 borrow_cores=True, cost="quadratic", output="sigmoid", neurons=None):
         self.sizes = tuple(int(s) for s in sizes)
         self.sizes_array = np.asarray(self.sizes, dtype=np.int64)
         self.dtype = np.dtype(dtype)
         self.batch_size = min(int(batch_size), int(n_samples))
         self.n_threads = int(n_threads)
         self.borrow_cores = bool(borrow_cores)
-        self.rule = output_rule(cost, output)
+        if neurons is None:
+            self.rule = output_rule(cost, output)
+            self.hidden = DOCUMENT_HIDDEN
+            self.dropout_rates = self.dropout_thresholds = None
+        else:
+            self.rule = neurons.rule
+            self.hidden = neurons.hidden_activations()
+            self.dropout_rates, self.dropout_thresholds = neurons.dropout_arrays()
+            if not self.dropout_rates.size:
+                self.dropout_rates = self.dropout_thresholds = None
         self.last_run = None
         if driver is None:
             driver = choose_driver(self.sizes, self.batch_size, self.n_threads)
@@ -228,16 +239,27 @@ class EpochPlan:
         n_samples."""
         return min(int(self.control[control.PROGRESS]) * self.unit_size, int(n_samples))
 
-    def objective(self, eta, *, lmbda=0.0, n_train, sample_weight=None) -> Objective:
-        """The Objective of an epoch (docs/theory.md §10): this plan's output
-        rule, the L2 decay 1 - eta lmbda / n_train (exactly 1 when lmbda is
-        0), and the sample weights as given (or none)."""
+    def objective(self, eta, *, lmbda=0.0, n_train, sample_weight=None, dropout_key=0,
+                  first_row=0, rows=None) -> Objective:
+        """The Objective of an epoch (docs/theory.md §10-§12): this plan's
+        output rule and hidden activations, the L2 decay 1 - eta lmbda /
+        n_train (exactly 1 when lmbda is 0), the sample weights as given (or
+        none), and dropout with the epoch's key
+        (``kernels.dropout.epoch_key``), row n of the epoch's inputs being
+        row first_row + rows[n] (or first_row + n) of the training set."""
         decay = 1.0 - float(eta) * float(lmbda) / int(n_train) if lmbda else 1.0
         weights = self._no_weights if sample_weight is None else sample_weight
-        return Objective(np.int64(self.rule), self.dtype.type(decay), weights)
+        dropout = NO_DROPOUT
+        if self.dropout_rates is not None:
+            dropout = Dropout(self.dropout_rates, self.dropout_thresholds,
+                              np.uint64(dropout_key), np.int64(first_row),
+                              NO_DROPOUT.rows if rows is None
+                              else np.ascontiguousarray(rows, dtype=np.int64))
+        return Objective(np.int64(self.rule), self.dtype.type(decay), weights, self.hidden,
+                         dropout)
 
     def run(self, params, inputs, targets, order, eta, *, lmbda=0.0, n_train=None,
-            sample_weight=None) -> float:
+            sample_weight=None, dropout_key=0, first_row=0, rows=None) -> float:
         """One epoch over ``inputs`` (N, L_0) and ``targets`` (N, L_l) in
         ``order`` (N,) int64, stepping ``params`` in place; returns
         sum_n s_n C_n. Every array must be C-contiguous and of the plan's
@@ -247,7 +269,9 @@ class EpochPlan:
         n_train) w - (eta / m) sum_n dC_n/dw, biases not decayed; n_train
         defaults to N. sample_weight: (N,) weights s_n of the plan's dtype
         multiplying each sample's gradient and cost, as given (the caller
-        normalises them), or None.
+        normalises them), or None. dropout_key, first_row, rows: the
+        epoch's dropout key, and the rows of the training set its inputs are
+        (``objective``; read only when the network has dropout).
 
         After ``request_stop`` the epoch ends at the next unit boundary, with
         the steps of every unit before it taken (``samples_done``), and
@@ -255,7 +279,8 @@ class EpochPlan:
         self.last_run = self.driver
         self.control[control.PROGRESS] = 0
         objective = self.objective(eta, lmbda=lmbda, sample_weight=sample_weight,
-                                   n_train=inputs.shape[0] if n_train is None else n_train)
+                                   n_train=inputs.shape[0] if n_train is None else n_train,
+                                   dropout_key=dropout_key, first_row=first_row, rows=rows)
         return self._driver.run(self, params, inputs, targets, order, eta, objective)
 
     def threads(self):

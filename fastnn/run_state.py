@@ -12,6 +12,9 @@ streaming and ``fastnn.dask`` all share these.
 * :func:`epoch_seed`: each epoch's shuffle seed, a function of the run's
   seed and the epoch's number only, so that an epoch resumed in another
   process shuffles exactly as it would have.
+* :func:`dropout_seed`: the seed of the run's dropout masks (the
+  generator of ``fastnn.kernels.dropout`` takes it with the epoch's
+  number), also a function of the run's seed only.
 * :func:`data_checksum`: tells a resume that it was handed other data.
 """
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["TrainingState", "TrainingHistory", "epoch_seed", "data_checksum",
+__all__ = ["TrainingState", "TrainingHistory", "epoch_seed", "dropout_seed", "data_checksum",
            "set_total_epochs", "EPOCH_SEED_TYPE"]
 
 # Epoch seeds are drawn this many at a time; the first block is the
@@ -117,6 +120,19 @@ def epoch_seed(entropy, epoch):
         _seed_block_cache.clear()  # one run at a time needs one block
         _seed_block_cache[key] = seeds
     return seeds[index]
+
+
+# The spawn key of the dropout seed's SeedSequence: two numbers, so that it
+# is never one of the epoch seeds' blocks (one number each).
+_DROPOUT_SPAWN_KEY = (0x64726F70, 0x6F7574)  # "drop", "out"
+
+
+def dropout_seed(entropy) -> int:
+    """The dropout seed (0 <= s < 2^64) of the run whose SeedSequence
+    entropy is ``entropy``: its masks are independent of its shuffles."""
+    low, high = np.random.SeedSequence(entropy, spawn_key=_DROPOUT_SPAWN_KEY).generate_state(
+        2, dtype=np.uint32)
+    return int(low) | (int(high) << 32)
 
 
 def data_checksum(inputs, targets, sample_weight=None) -> int:

@@ -43,7 +43,9 @@ from ._validation import (all_finite, check_bool, check_epochs, check_inputs, ch
 from .checkpoint import write_checkpoint
 from .exceptions import DivergenceError, DivergenceWarning, SaturationWarning
 from .plan import EpochPlan
-from .run_state import EPOCH_SEED_TYPE, TrainingHistory, TrainingState, data_checksum, epoch_seed
+from .kernels.dropout import epoch_key
+from .run_state import (EPOCH_SEED_TYPE, TrainingHistory, TrainingState, data_checksum,
+                        dropout_seed, epoch_seed)
 
 __all__ = ["run", "run_epochs", "new_state", "seed_entropy", "l2_decay_fails", "check_l2",
            "check_test_data", "check_callable", "check_on_divergence", "check_can_train",
@@ -205,9 +207,17 @@ class EpochSource:
 
 
 def plan_for(network, batch_size, n_samples, n_threads) -> EpochPlan:
-    """The EpochPlan of ``network`` (its sizes, dtype, cost and output)."""
+    """The EpochPlan of ``network`` (its sizes, dtype and neurons)."""
     return EpochPlan(network.sizes, batch_size, network.dtype, n_samples, n_threads,
-                     cost=network.cost_name, output=network.output)
+                     neurons=network.neurons)
+
+
+def dropout_key(network, state, epoch):
+    """The dropout key of ``epoch`` of a run (``kernels.dropout.epoch_key``
+    of the run's dropout seed, docs/theory.md §12); 0 without dropout."""
+    if not network.neurons.has_dropout:
+        return 0
+    return epoch_key(dropout_seed(state.seed_entropy), epoch)
 
 
 def warm_up(network, plan, inputs, targets, test_inputs=None) -> float:
@@ -254,18 +264,22 @@ class InMemory(EpochSource):
         if state.shuffle:
             kernels.shuffle_order(self.order, epoch_seed(state.seed_entropy, epoch))
         self.first = first
+        key = dropout_key(self.network, state, epoch)
         if first:
             # The rest of an epoch Ctrl-C stopped: its samples in their
-            # order, copied once, run through the same kernels.
+            # order, copied once, run through the same kernels (and drawing
+            # the dropout masks of their rows of the data).
             rest = self.order[first:]
             weights = None if self.sample_weight is None else self.sample_weight[rest]
             cost = self.runner.run(params, np.ascontiguousarray(self.inputs[rest]),
                                    np.ascontiguousarray(self.targets[rest]),
                                    np.arange(rest.size, dtype=np.int64), state.eta,
-                                   lmbda=state.lmbda, n_train=n, sample_weight=weights)
+                                   lmbda=state.lmbda, n_train=n, sample_weight=weights,
+                                   dropout_key=key, rows=rest)
             return float(cost), first + plan.samples_done(rest.size)
         cost = self.runner.run(params, self.inputs, self.targets, self.order, state.eta,
-                               lmbda=state.lmbda, sample_weight=self.sample_weight)
+                               lmbda=state.lmbda, sample_weight=self.sample_weight,
+                               dropout_key=key)
         return float(cost), plan.samples_done(n)
 
     def saturation_probe(self):

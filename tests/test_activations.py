@@ -314,7 +314,7 @@ def test_reference_gradient_with_dropout(sizes, hidden):
     seed, epoch, rate = 21, 4, 0.4
     drop = Dropout(np.full(len(sizes) - 2, rate), np.full(len(sizes) - 2,
                                                           dropout.dropout_threshold(rate)),
-                   dropout.epoch_key(seed, epoch), np.int64(0))
+                   dropout.epoch_key(seed, epoch), np.int64(0), np.empty(0, np.int64))
     cost, output, rule = RULES[3] if sizes[-1] > 1 else RULES[1]
     params, X, Y = make_problem(sizes, output, 5, seed=len(sizes))
     codes = [HIDDEN[hidden]] * (len(sizes) - 2)
@@ -409,7 +409,7 @@ def test_hand_worked_dropout():
     seed = next(s for s in range(1000)
                 if list(naive.dropout_masks(s, 0, [0], [2, 2, 1], [0.5])[0][0]) == [2.0, 0.0])
     drop = Dropout(np.array([0.5]), np.array([dropout.dropout_threshold(0.5)]),
-                   dropout.epoch_key(seed, 0), np.int64(0))
+                   dropout.epoch_key(seed, 0), np.int64(0), np.empty(0, np.int64))
     params = np.array([0.1, 0.2, 0.3, -0.4, 0.5, -0.5, 0.1, -0.1, 0.2])
     x, y = np.array([[1.0, 2.0]]), np.array([[1.0]])
     cost, gradient = reference_cost_and_gradient(params, [2, 2, 1], x, y, QUADRATIC_SIGMOID,

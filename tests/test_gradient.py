@@ -245,6 +245,9 @@ def test_cross_entropy_of_an_identity_output_is_refused():
     with pytest.raises(ValueError, match="cost must be one of"):
         fastnn.Network([3, 2], cost="hinge")
     with pytest.raises(ValueError, match="output must be one of"):
+        fastnn.Network([3, 2], output="relu")
+    # softmax is an output since issue 23, with its own cost
+    with pytest.raises(ValueError, match="softmax' needs cost='cross_entropy'"):
         fastnn.Network([3, 2], output="softmax")
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fastnn import kernels
-from fastnn.kernels import blocked, layers, sample_loops
+from fastnn.kernels import blocked, layers, neurons, sample_loops
 from fastnn.plan import EpochPlan
 
 JIT_DISABLED = numba.config.DISABLE_JIT
@@ -49,7 +49,8 @@ def test_float32_sigmoid_of_the_batch_kernels_is_accurate_everywhere():
     a = z.reshape(1, -1).copy()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        layers._activate_rows(np.zeros(z.size, np.float32), a, 0, 1, 0, z.size, True)
+        neurons.activate_rows(np.zeros(z.size, np.float32), a, 0, 1, 0, z.size,
+                              kernels.plain_rule(1, np.float32), kernels.NO_ROWS)
     with np.errstate(over="ignore"):  # the reference's exp(1e30) is inf: f = 0
         exact = 1 / (1 + np.exp(-z.astype(np.float64)))
     assert a.dtype == np.float32 and np.all(np.isfinite(a))
@@ -71,7 +72,8 @@ def test_float64_sigmoid_of_the_kernels_is_as_accurate_as_libm():
     a = z.reshape(1, -1).copy()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        layers._activate_rows(np.zeros(z.size), a, 0, 1, 0, z.size, True)
+        neurons.activate_rows(np.zeros(z.size), a, 0, 1, 0, z.size, kernels.plain_rule(1, np.float64),
+                              kernels.NO_ROWS)
     e = np.exp(-np.abs(z))
     libm = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
     assert np.all((a[0] == 0) == (libm == 0))
@@ -93,7 +95,7 @@ def test_forward_layer_matches_numpy(dtype, m):
     rng = np.random.default_rng(m)
     w, b, a_prev = random_layer(rng, m, 7, 11, dtype)
     a = np.full((m, 7), np.nan, dtype=dtype)
-    kernels.forward_layer(w, b, a_prev, a, True)
+    kernels.forward_layer(w, b, a_prev, a, kernels.plain_rule(1, w.dtype), kernels.NO_ROWS)
     expected = np_sigmoid(a_prev.astype(np.float64) @ w.T.astype(np.float64) + b)
     assert a.dtype == dtype
     np.testing.assert_allclose(a, expected, **TOLERANCE[dtype])
@@ -118,7 +120,8 @@ def test_backward_delta_matches_numpy(dtype, m):
     w, _, a_prev = random_layer(rng, m, 5, 8, dtype)
     delta = rng.standard_normal((m, 5)).astype(dtype)
     delta_prev = np.full((m, 8), np.nan, dtype=dtype)
-    kernels.backward_delta(w, delta, a_prev, delta_prev)
+    kernels.backward_delta(w, delta, a_prev, delta_prev, kernels.plain_rule(1, w.dtype),
+                       kernels.NO_ROWS)
     a64 = a_prev.astype(np.float64)
     expected = (delta.astype(np.float64) @ w.astype(np.float64)) * a64 * (1 - a64)
     np.testing.assert_allclose(delta_prev, expected, **TOLERANCE[dtype])
@@ -155,17 +158,19 @@ def test_threaded_kernels_match_numpy_on_large_layers(dtype):
     assert m * n_j * n_k >= kernels.PARALLEL_MIN_WORK
     w, b, a_prev = random_layer(rng, m, n_j, n_k, dtype)
     a = np.empty((m, n_j), dtype)
-    kernels.forward_layer(w, b, a_prev, a, True)
+    kernels.forward_layer(w, b, a_prev, a, kernels.plain_rule(1, w.dtype), kernels.NO_ROWS)
     w64, a64 = w.astype(np.float64), a_prev.astype(np.float64)
     np.testing.assert_allclose(a, np_sigmoid(a64 @ w64.T + b), **TOLERANCE[dtype])
     # The threads' shares of the rows (16 each, the last 21) give bitwise
     # what one pass over all 101 rows gives.
     one_pass = np.empty_like(a)
-    layers.forward_rows(w, b, a_prev, one_pass, 0, n_j, True)
+    layers.forward_rows(w, b, a_prev, one_pass, 0, n_j, kernels.plain_rule(1, dtype),
+                        kernels.NO_ROWS)
     assert np.array_equal(a, one_pass)
     delta = rng.standard_normal((m, n_j)).astype(dtype)
     delta_prev = np.empty((m, n_k), dtype)
-    kernels.backward_delta(w, delta, a_prev, delta_prev)
+    kernels.backward_delta(w, delta, a_prev, delta_prev, kernels.plain_rule(1, w.dtype),
+                       kernels.NO_ROWS)
     np.testing.assert_allclose(delta_prev, (delta @ w64) * a64 * (1 - a64),
                                rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-5)
     grad_w, grad_b = np.empty_like(w), np.empty_like(b)
@@ -208,11 +213,12 @@ w = rng.random((13, 4), dtype=np.float32)
 b = rng.random(13, dtype=np.float32)
 a_prev = rng.random((11, 4), dtype=np.float32)
 a = np.empty((11, 13), np.float32)
-kernels.forward_layer(w, b, a_prev, a, True)
+kernels.forward_layer(w, b, a_prev, a, kernels.plain_rule(1, w.dtype), kernels.NO_ROWS)
 delta = np.empty_like(a)
 kernels.output_delta(a, a, delta, 0, np.empty(0, np.float32), np.arange(11))
 delta_prev = np.empty_like(a_prev)
-kernels.backward_delta(w, delta, a_prev, delta_prev)
+kernels.backward_delta(w, delta, a_prev, delta_prev, kernels.plain_rule(1, w.dtype),
+                       kernels.NO_ROWS)
 kernels.layer_gradient(delta, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.5, 0.1, 1.0)
 import fastnn
 # per-sample SGD (batch 1) has kernels of its own
@@ -220,10 +226,10 @@ fastnn.Network([4, 13, 3], seed=0, dtype=np.float32).train(
     a_prev, np.arange(11) % 3, epochs=1, batch_size=1, eta=0.1)
 import re
 arithmetic = re.compile(r"\bf(?:add|sub|mul|div)(?: [a-z]+)* (<\d+ x )?(float|double)\b")
-from fastnn.kernels import blocked, layers, sample_loops
+from fastnn.kernels import blocked, layers, neurons, sample_loops
 for dispatcher in (blocked.weighted_sums_block, blocked.weighted_sums_small,
-                   blocked.weighted_sums_one, layers._activate_rows,
-                   kernels.output_delta, layers._scale_by_sigmoid_prime,
+                   blocked.weighted_sums_one, neurons.activate_rows,
+                   kernels.output_delta, neurons.scale_by_derivative,
                    blocked.gradient_rows_block, blocked.gradient_rows_small,
                    blocked.gradient_row_one, blocked.backward_sums_block,
                    sample_loops.step_and_forward, sample_loops.step_one,
@@ -267,9 +273,10 @@ from fastnn import kernels
 rng = np.random.default_rng(0)
 w, b = rng.random((8, 64), dtype=np.float32), rng.random(8, dtype=np.float32)
 a_prev, a = rng.random((6, 64), dtype=np.float32), np.empty((6, 8), np.float32)
-kernels.forward_layer(w, b, a_prev, a, True)
+kernels.forward_layer(w, b, a_prev, a, kernels.plain_rule(1, w.dtype), kernels.NO_ROWS)
 kernels.layer_gradient(a, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.5, 0.0, 1.0)
-kernels.backward_delta(w, a, a_prev, np.empty_like(a_prev))
+kernels.backward_delta(w, a, a_prev, np.empty_like(a_prev), kernels.plain_rule(1, w.dtype),
+                       kernels.NO_ROWS)
 from fastnn.kernels import blocked
 for dispatcher in (blocked.weighted_sums_block, blocked.gradient_rows_block,
                    blocked.backward_sums_block):
@@ -539,5 +546,6 @@ def test_the_loops_sigmoid_passes_nan_through_and_saturates_at_infinity(dtype):
     that training sees it; its table index used to be read out of bounds."""
     z = np.array([[np.nan, np.inf, -np.inf, 0.0]], dtype)
     a = z.copy()
-    layers._activate_rows(np.zeros(4, dtype), a, 0, 1, 0, 4, True)
+    neurons.activate_rows(np.zeros(4, dtype), a, 0, 1, 0, 4, kernels.plain_rule(1, dtype),
+                          kernels.NO_ROWS)
     assert np.isnan(a[0, 0]) and a[0, 1] == 1 and a[0, 2] == 0 and a[0, 3] == 0.5

@@ -499,8 +499,9 @@ import numpy as np
 from fastnn import kernels
 w, b = np.ones((30, 784)), np.ones(30)
 a_prev, a, d = np.ones((10, 784)), np.empty((10, 30)), np.ones((10, 30))
-kernels.forward_layer(w, b, a_prev, a, True)
-kernels.backward_delta(w, d, a_prev, np.empty_like(a_prev))
+kernels.forward_layer(w, b, a_prev, a, kernels.plain_rule(1, w.dtype), kernels.NO_ROWS)
+kernels.backward_delta(w, d, a_prev, np.empty_like(a_prev), kernels.plain_rule(1, w.dtype),
+                       kernels.NO_ROWS)
 kernels.layer_gradient(d, a_prev, w, b, np.empty_like(w), np.empty_like(b), 0.1, 0.0, 1.0)
 """
 

@@ -22,6 +22,8 @@ TOLERANCE = {np.float64: dict(rtol=1e-12, atol=1e-13), np.float32: dict(rtol=2e-
 BATCHES = [1, 2, 3, 4, 5, 6, 7, 10, 13]
 ROWS = [1, 3, 4, 8, 13]
 FIRST = np.int64(0)
+# The rows and the dropout key of calls without dropout (never read).
+NO_ROWS, NO_KEY = kernels.NO_ROWS, np.uint64(0)
 RULES = [QUADRATIC_SIGMOID, CROSS_ENTROPY_SIGMOID, QUADRATIC_IDENTITY]
 # Every block size the rule of fastnn.kernels.isa can choose, for any ISA
 # family (built here for this host's ISA: the loops are the same source;
@@ -72,15 +74,16 @@ def test_forward_kernels_match_the_reference(dtype, m, n_j):
 
     for activate in (True, False):  # False: an identity output layer (§10)
         wanted = forward_reference(w, b, a_prev, activate)
+        rule = kernels.plain_rule(activate, dtype)
         a = np.empty_like(expected)
-        kernels.forward_layer(w, b, a_prev, a, activate)
+        kernels.forward_layer(w, b, a_prev, a, rule, NO_ROWS)
         np.testing.assert_allclose(a, wanted, **tolerance)
         a = np.empty_like(expected)
-        layers.forward_rows(w, b, a_prev, a, FIRST, n_j, activate)
+        layers.forward_rows(w, b, a_prev, a, FIRST, n_j, rule, NO_ROWS)
         np.testing.assert_allclose(a, wanted, **tolerance)
         for n in range(m):
             a_n = np.empty(n_j, dtype)
-            sample_loops.forward_one(w.ravel(), b, a_prev[n], a_n, activate)
+            sample_loops.forward_one(w.ravel(), b, a_prev[n], a_n, rule, NO_KEY)
             np.testing.assert_allclose(a_n, wanted[n], **tolerance)
 
     # the blocked weighted sums (§1 without b), then f, for every selectable block
@@ -109,7 +112,8 @@ def test_forward_of_the_deferred_block_matches_the_reference(dtype):
     steps = np.zeros((lookahead, 13), dtype)
     gram = np.ones((lookahead, lookahead), dtype)
     for r in range(lookahead):
-        sample_loops.activate_deferred(z, b, steps, gram, np.int64(r), True, dtype(1))
+        sample_loops.activate_deferred(z, b, steps, gram, np.int64(r),
+                                       kernels.plain_rule(True, dtype), NO_KEY, dtype(1))
     np.testing.assert_allclose(z, expected, **TOLERANCE[dtype])
 
 
@@ -134,7 +138,8 @@ def test_deferred_block_matches_steps_taken_one_by_one(dtype, activate, decay):
     w_now = w.copy()
     for r in range(m):
         expected = forward_reference(w_now, b, x[r:r + 1], activate)[0]
-        sample_loops.activate_deferred(z, b, steps, gram, np.int64(r), activate, d)
+        sample_loops.activate_deferred(z, b, steps, gram, np.int64(r),
+                                       kernels.plain_rule(activate, dtype), NO_KEY, d)
         np.testing.assert_allclose(z[r], expected, **tolerance)
         grad_w, _ = gradient_reference(steps[r:r + 1], x[r:r + 1])
         w_now = d * w_now - grad_w
@@ -193,11 +198,12 @@ def test_backward_kernels_match_the_reference(dtype, m, n_j):
     tolerance = TOLERANCE[dtype]
     f_prime = a_prev * (1 - a_prev)
 
+    rule = kernels.plain_rule(True, dtype)
     delta_prev = np.empty_like(a_prev)
-    kernels.backward_delta(w, delta, a_prev, delta_prev)
+    kernels.backward_delta(w, delta, a_prev, delta_prev, rule, NO_ROWS)
     np.testing.assert_allclose(delta_prev, expected, **tolerance)
     delta_prev = np.empty_like(a_prev)
-    layers.backward_delta_samples(w, delta, a_prev, delta_prev, FIRST)
+    layers.backward_delta_samples(w, delta, a_prev, delta_prev, FIRST, rule, NO_ROWS)
     np.testing.assert_allclose(delta_prev, expected, **tolerance)
     for block, rows in BACKWARD_TILES:
         if m >= block:
@@ -210,7 +216,7 @@ def test_backward_kernels_match_the_reference(dtype, m, n_j):
         blocked.backward_sums_one(w, delta, sums, np.int64(n))
         np.testing.assert_allclose(sums[n] * f_prime[n], expected[n], **tolerance)
         delta_prev_n = np.empty(11, dtype)
-        sample_loops.backward_one(w.ravel(), delta[n], a_prev[n], delta_prev_n)
+        sample_loops.backward_one(w.ravel(), delta[n], a_prev[n], delta_prev_n, rule, NO_KEY)
         np.testing.assert_allclose(delta_prev_n, expected[n], **tolerance)
 
 
@@ -288,7 +294,7 @@ def test_per_sample_steps_match_the_reference(dtype, n_j):
     for activate in (True, False):
         w_flat, b_copy, a_next = w.ravel().copy(), b.copy(), np.empty(n_j, dtype)
         sample_loops.step_and_forward(w_flat, b_copy, steps[0], x[0], x[1], a_next, eta,
-                                      activate)
+                                      kernels.plain_rule(activate, dtype), NO_KEY)
         np.testing.assert_allclose(w_flat.reshape(w.shape), stepped_w, **tolerance)
         np.testing.assert_allclose(
             a_next, forward_reference(stepped_w, stepped_b, x[1:2], activate)[0], **tolerance)

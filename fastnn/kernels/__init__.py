@@ -12,6 +12,8 @@ Modules, in the order of docs/theory.md:
 ``layout``             the flat parameter vector and work buffers (§8)
 ``objective``          output rules, L2 decay and sample weights (§10); the
                        pairs of cost and output, hidden activations (§11)
+``dropout``            dropout's counter-based masks (§12)
+``neurons``            a layer's f, f' and dropout for the fast kernels (§11, §12)
 ``minibatch``          the passes and the mini-batch epoch (§9)
 ``sample_loops``       §1, §5, §6, §7 for one sample; layer 1's deferred step
 ``per_sample``         per-sample SGD, the document's algorithm (§9)
@@ -45,10 +47,14 @@ from .per_sample import train_epoch_per_sample, train_epoch_per_sample_shared
 from .sample_loops import LOOKAHEAD
 from .scheduler import use_shared_epoch
 from .activation import sigmoid, sigmoid_prime
+from .neurons import NO_ROWS, LayerRule, plain_rule
 
 __all__ = [
     "sigmoid",
     "sigmoid_prime",
+    "LayerRule",
+    "plain_rule",
+    "NO_ROWS",
     "forward_layer",
     "output_delta",
     "backward_delta",

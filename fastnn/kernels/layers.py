@@ -11,7 +11,9 @@ epochs call directly. Each runs the register-blocked loops of
 thread count, so the results do not depend on it.
 
 f'(z) is never evaluated from z: f'(z) = f(z) (1 - f(z)) = a (1 - a) on the
-stored activation (§4), so z is not stored at all.
+stored activation (§4), so z is not stored at all. What a layer does with
+its sums (its activation, §11, and dropout, §12) is its ``LayerRule``
+(``fastnn.kernels.neurons``), applied after the blocked loops.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from .blocked import (BACKWARD_BLOCK, FORWARD_BLOCK, FORWARD_SMALL_BLOCK, GRADIE
                       GRADIENT_SMALL_ROWS, ROWS_PER_PART, backward_sums_block, backward_sums_one,
                       gradient_row_one, gradient_rows_block, gradient_rows_small,
                       weighted_sums_block, weighted_sums_one, weighted_sums_small)
-from .activation import cast_like, sigmoid_in_loop
+from .activation import cast_like
+from .neurons import activate_rows, complete_rows, scale_by_derivative
 from .objective import output_cost, output_delta_value, sample_weight
 
 __all__ = ["PARALLEL_MIN_WORK", "ROWS_PER_PART", "forward_layer", "forward_rows",
@@ -49,25 +52,6 @@ PARALLEL_MIN_WORK = 1_000_000
 # Literal[int](0) and compiles the callee a second time for it (one to
 # three seconds for each of forward_rows, gradient_rows and
 # backward_delta_samples), beside the int64 version the threads use.
-
-
-@jit
-def _activate_rows(b, a, n_begin, n_end, j_begin, j_end, activate):
-    """§1, the bias and f: a[n, j] <- f(z[n, j] + b[j]) for the samples n_begin..n_end-1 and the
-    neurons j_begin..j_end-1, which hold weighted sums; without ``activate``
-    (an identity output layer, §10) a[n, j] <- z[n, j] + b[j]."""
-    # (Slices, so that the loop index starts at 0: see deferred_step.)
-    bias = b[j_begin:j_end]
-    if activate:
-        for n in range(n_begin, n_end):
-            row = a[n, j_begin:j_end]
-            for j in range(row.shape[0]):
-                row[j] = sigmoid_in_loop(row[j] + bias[j])
-    else:
-        for n in range(n_begin, n_end):
-            row = a[n, j_begin:j_end]
-            for j in range(row.shape[0]):
-                row[j] += bias[j]
 
 
 @jit
@@ -103,7 +87,7 @@ def _forward_block_start(block, n_big):
 
 
 @jit(inline=True)
-def _forward_block(w, b, a_prev, a, block, n_big, j_begin, j_end, activate):
+def _forward_block(w, b, a_prev, a, block, n_big, j_begin, j_end, rule, rows):
     """§1 for one block of _forward_blocks, for
     the neurons j_begin..j_end-1."""
     n0 = _forward_block_start(block, n_big)
@@ -112,7 +96,7 @@ def _forward_block(w, b, a_prev, a, block, n_big, j_begin, j_end, activate):
         weighted_sums_block(w, a_prev, a, n0, j_begin, j_end)
     else:
         weighted_sums_small(w, a_prev, a, n0, j_begin, j_end)
-    _activate_rows(b, a, n0, n1, j_begin, j_end, activate)
+    activate_rows(b, a, n0, n1, j_begin, j_end, rule, rows)
 
 
 @jit(inline=True)
@@ -133,25 +117,32 @@ def weighted_sums_rows(w, x, z, j_begin, j_end):
 
 
 @jit(inline=True)
-def forward_rows(w, b, a_prev, a, j_begin, j_end, activate):
+def forward_rows(w, b, a_prev, a, j_begin, j_end, rule, rows):
     """§1 in one thread: the whole batch through the neurons j_begin..j_end-1
-    of layer i (blocks of samples, then single ones: _forward_blocks); f is
-    applied when ``activate`` (every layer but an identity output, §10)."""
+    of layer i (blocks of samples, then single ones: _forward_blocks), then
+    what the layer's ``rule`` does with the sums (``neurons.activate_rows``:
+    f, §2, §11, none for an identity output, §10; dropout, §12, the batch's
+    samples being rows ``rows`` of the epoch's inputs). A softmax layer is
+    left at z + b: the caller completes it (``neurons.complete_rows``) once
+    every row j is done."""
     m = a_prev.shape[0]
     n_big, n_small, n_single = _forward_blocks(m)
     for block in range(n_big + n_small):
-        _forward_block(w, b, a_prev, a, block, n_big, j_begin, j_end, activate)
+        _forward_block(w, b, a_prev, a, block, n_big, j_begin, j_end, rule, rows)
     for n in range(m - n_single, m):
         weighted_sums_one(w, a_prev, a, n, j_begin, j_end)
-        _activate_rows(b, a, n, n + 1, j_begin, j_end, activate)
+        activate_rows(b, a, n, n + 1, j_begin, j_end, rule, rows)
 
 
 @jit(parallel=True)
-def forward_layer(w, b, a_prev, a, activate):
+def forward_layer(w, b, a_prev, a, rule, rows):
     """§1: weighted sum and activation of layer i for a batch.
 
     z[n, j] = sum_k w[j, k] a_prev[n, k] + b[j];  a[n, j] = f(z[n, j])
-    (a[n, j] = z[n, j] when not ``activate``: an identity output, §10)
+    with f the activation of the layer's ``rule`` (``neurons.LayerRule``:
+    §2, §11, the identity of an output for regression, §10, the softmax of
+    each row, and dropout, §12, for the samples in rows ``rows`` of the
+    epoch's inputs).
 
     w: (L_i, L_{i-1}); b: (L_i,); a_prev: (m, L_{i-1}); a: (m, L_i), written.
     The batch is split into blocks of samples (_forward_blocks); what they
@@ -170,9 +161,10 @@ def forward_layer(w, b, a_prev, a, activate):
     if a_prev.shape[0] * n_j * w.shape[1] >= PARALLEL_MIN_WORK and n_parts > 1:
         for part in prange(n_parts):
             j_end = n_j if part == n_parts - 1 else ROWS_PER_PART * (part + 1)
-            forward_rows(w, b, a_prev, a, ROWS_PER_PART * part, j_end, activate)
+            forward_rows(w, b, a_prev, a, ROWS_PER_PART * part, j_end, rule, rows)
     else:
-        forward_rows(w, b, a_prev, a, np.int64(0), n_j, activate)
+        forward_rows(w, b, a_prev, a, np.int64(0), n_j, rule, rows)
+    complete_rows(a, 0, a.shape[0], rule)
 
 
 # Without reassociation: the cost's sum then stays a scalar loop wherever
@@ -202,29 +194,22 @@ def output_delta(a, y, delta, rule, sample_weights, rows):
     return cost
 
 
-@jit
-def _scale_by_sigmoid_prime(a_prev, delta_prev, n_begin, n_end):
-    """delta_prev[n, k] *= f'(z_k) = a_k (1 - a_k) for rows n_begin..n_end-1."""
-    one = cast_like(1.0, a_prev)
-    for n in range(n_begin, n_end):
-        for k in range(a_prev.shape[1]):
-            a_nk = a_prev[n, k]
-            delta_prev[n, k] *= a_nk * (one - a_nk)
-
-
 @jit(parallel=True)
-def backward_delta(w, delta, a_prev, delta_prev):
+def backward_delta(w, delta, a_prev, delta_prev, rule, rows):
     """§6: the backward recursion from layer i to layer i-1.
 
     dC/dz_k^(i-1) = f'(z_k^(i-1)) sum_j dC/dz_j^(i) w_jk^(i)
 
-    with f'(z_k^(i-1)) = a_k^(i-1) (1 - a_k^(i-1)). The sum runs over the
-    neurons j of layer i, the layer *after* k (the document's version sums
-    over the wrong layer; docs/theory.md, erratum 2).
+    with f'(z_k^(i-1)) from the activation a_k^(i-1): a (1 - a) for the
+    logistic (§4), the others' of §11 (``neurons.scale_by_derivative``,
+    by layer i-1's ``rule``; with its dropout, §12, times D_k). The sum runs
+    over the neurons j of layer i, the layer *after* k (the document's
+    version sums over the wrong layer; docs/theory.md, erratum 2).
 
     w: (L_i, L_{i-1}); delta: (m, L_i); a_prev: (m, L_{i-1});
-    delta_prev: (m, L_{i-1}), written. Blocks of BACKWARD_BLOCK samples go to
-    the threads.
+    delta_prev: (m, L_{i-1}), written; rows: the batch's rows of the
+    epoch's inputs (read with dropout only). Blocks of BACKWARD_BLOCK
+    samples go to the threads.
     """
     m = delta.shape[0]
     if m * w.shape[0] * w.shape[1] >= PARALLEL_MIN_WORK:
@@ -232,25 +217,26 @@ def backward_delta(w, delta, a_prev, delta_prev):
         for block in prange(n_blocks):
             n0 = block * BACKWARD_BLOCK
             backward_sums_block(w, delta, delta_prev, n0)
-            _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + BACKWARD_BLOCK)
-        backward_delta_samples(w, delta, a_prev, delta_prev, n_blocks * BACKWARD_BLOCK)
+            scale_by_derivative(a_prev, delta_prev, n0, n0 + BACKWARD_BLOCK, rule, rows)
+        backward_delta_samples(w, delta, a_prev, delta_prev, n_blocks * BACKWARD_BLOCK, rule,
+                               rows)
     else:
-        backward_delta_samples(w, delta, a_prev, delta_prev, np.int64(0))
+        backward_delta_samples(w, delta, a_prev, delta_prev, np.int64(0), rule, rows)
 
 
 @jit(inline=True)
-def backward_delta_samples(w, delta, a_prev, delta_prev, n_begin):
+def backward_delta_samples(w, delta, a_prev, delta_prev, n_begin, rule, rows):
     """§6 in one thread (backward_delta) for the samples n_begin..m-1 (n_begin a
     multiple of BACKWARD_BLOCK): blocks of BACKWARD_BLOCK, then single samples."""
     m = delta.shape[0]
     n0 = n_begin
     while n0 + BACKWARD_BLOCK <= m:
         backward_sums_block(w, delta, delta_prev, n0)
-        _scale_by_sigmoid_prime(a_prev, delta_prev, n0, n0 + BACKWARD_BLOCK)
+        scale_by_derivative(a_prev, delta_prev, n0, n0 + BACKWARD_BLOCK, rule, rows)
         n0 += BACKWARD_BLOCK
     for n in range(n0, m):
         backward_sums_one(w, delta, delta_prev, n)
-        _scale_by_sigmoid_prime(a_prev, delta_prev, n, n + 1)
+        scale_by_derivative(a_prev, delta_prev, n, n + 1, rule, rows)
 
 
 @jit(parallel=True)

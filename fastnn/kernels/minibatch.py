@@ -27,7 +27,8 @@ from .layout import layer_biases, layer_rows, layer_weights
 from .control import report_progress, stop_requested
 from .scheduler import part_rows, register_epoch, run_shared_epoch
 from .activation import cast_like
-from .objective import Objective, activates_output
+from .neurons import complete_rows, layer_rule
+from .objective import Objective
 
 __all__ = ["forward_pass", "forward_pass_threaded", "backward_pass", "train_epoch",
            "train_epoch_threaded", "train_epoch_shared", "uses_layer_threads",
@@ -35,28 +36,33 @@ __all__ = ["forward_pass", "forward_pass_threaded", "backward_pass", "train_epoc
 
 
 @jit
-def forward_pass(params, sizes, activations, m, capacity, rule):
+def forward_pass(params, sizes, activations, m, capacity, objective):
     """Feed the m samples in activation slot 0 through every layer, in one
-    thread (forward_pass_threaded splits big layers between threads).
+    thread (forward_pass_threaded splits big layers between threads), as
+    feedforward does: the full network, never dropping a unit (§12).
 
     activations: flat buffer of ``workspace_size(sizes, capacity)``; slot i
-    holds a^(i) of shape (m, L_i). Slot 0 must hold the inputs. rule: the
-    objective's output rule (whether the output layer applies f).
+    holds a^(i) of shape (m, L_i). Slot 0 must hold the inputs. objective:
+    the network's output rule and hidden activations (§10, §11).
     """
     forward_pass_from(params, sizes, layer_rows(activations, sizes, 0, m, capacity),
-                       activations, m, capacity, rule)
+                      activations, m, capacity, objective, objective.dropout.rows, False)
 
 
 @jit(inline=True)
-def forward_pass_from(params, sizes, x, activations, m, capacity, rule):
-    """forward_pass with the inputs in x, (m, L_0), instead of slot 0."""
+def forward_pass_from(params, sizes, x, activations, m, capacity, objective, rows, drop):
+    """forward_pass with the inputs in x, (m, L_0), instead of slot 0; with
+    the objective's dropout if ``drop`` (training; the samples are rows
+    ``rows`` of the epoch's inputs)."""
     n_layers = len(sizes) - 1
     for i in range(1, n_layers + 1):
         w = layer_weights(params, sizes, i)
+        a = layer_rows(activations, sizes, i, m, capacity)
+        rule = layer_rule(objective, sizes, i, params, drop)
         forward_rows(w, layer_biases(params, sizes, i),
-                      x if i == 1 else layer_rows(activations, sizes, i - 1, m, capacity),
-                      layer_rows(activations, sizes, i, m, capacity), np.int64(0), w.shape[0],
-                      i < n_layers or activates_output(rule))
+                     x if i == 1 else layer_rows(activations, sizes, i - 1, m, capacity), a,
+                     np.int64(0), w.shape[0], rule, rows)
+        complete_rows(a, 0, m, rule)
 
 
 @jit
@@ -69,17 +75,20 @@ def backward_pass(params, grad, sizes, activations, deltas, targets, m, capacity
     - eta * grad (weights decayed, biases not: ``objective``).
     targets: (capacity, L_l), the first m rows used; rows: (m,) the rows of
     ``objective.sample_weights`` of the m samples (unused without weights).
+    The full network's, as forward_pass (no dropout).
     Returns sum_n s_n C_n. One thread; the threaded twin is
     _backward_pass_threaded_from.
     """
     return backward_pass_from(params, grad, sizes, layer_rows(activations, sizes, 0, m, capacity),
-                               activations, deltas, targets, m, capacity, eta, objective, rows)
+                              activations, deltas, targets, m, capacity, eta, objective, rows,
+                              False)
 
 
 @jit(inline=True)
 def backward_pass_from(params, grad, sizes, x, activations, deltas, targets, m, capacity, eta,
-                       objective, rows):
-    """backward_pass with the inputs in x, (m, L_0), instead of slot 0."""
+                       objective, rows, drop):
+    """backward_pass with the inputs in x, (m, L_0), instead of slot 0; with
+    the objective's dropout if ``drop`` (as the forward pass had it)."""
     n_layers = len(sizes) - 1
     cost = output_delta(layer_rows(activations, sizes, n_layers, m, capacity), targets[:m],
                         layer_rows(deltas, sizes, n_layers, m, capacity), objective.rule,
@@ -94,24 +103,27 @@ def backward_pass_from(params, grad, sizes, x, activations, deltas, targets, m, 
         if i > 1:
             # delta^(i-1) needs w^(i) before its step, so it comes first.
             backward_delta_samples(w, delta, a_prev,
-                                    layer_rows(deltas, sizes, i - 1, m, capacity), np.int64(0))
+                                   layer_rows(deltas, sizes, i - 1, m, capacity), np.int64(0),
+                                   layer_rule(objective, sizes, i - 1, params, drop), rows)
         gradient_rows(delta, a_prev, w, layer_biases(params, sizes, i),
-                       layer_weights(grad, sizes, i), layer_biases(grad, sizes, i),
-                       scale, eta, decay, np.int64(0), w.shape[0])
+                      layer_weights(grad, sizes, i), layer_biases(grad, sizes, i),
+                      scale, eta, decay, np.int64(0), w.shape[0])
     return cost
 
 
 @jit(calls_parallel=True)
-def forward_pass_threaded(params, sizes, activations, m, capacity, rule):
+def forward_pass_threaded(params, sizes, activations, m, capacity, objective):
     """forward_pass with every layer of at least PARALLEL_MIN_WORK
     multiply-adds split between numba's threads (forward_layer); bitwise
     the same outputs."""
     _forward_pass_threaded_from(params, sizes, layer_rows(activations, sizes, 0, m, capacity),
-                                activations, m, capacity, rule)
+                                activations, m, capacity, objective, objective.dropout.rows,
+                                False)
 
 
 @jit(calls_parallel=True, inline=True)
-def _forward_pass_threaded_from(params, sizes, x, activations, m, capacity, rule):
+def _forward_pass_threaded_from(params, sizes, x, activations, m, capacity, objective, rows,
+                                drop):
     """forward_pass_from through forward_layer (threads for big layers)."""
     n_layers = len(sizes) - 1
     for i in range(1, n_layers + 1):
@@ -120,13 +132,13 @@ def _forward_pass_threaded_from(params, sizes, x, activations, m, capacity, rule
             layer_biases(params, sizes, i),
             x if i == 1 else layer_rows(activations, sizes, i - 1, m, capacity),
             layer_rows(activations, sizes, i, m, capacity),
-            i < n_layers or activates_output(rule),
+            layer_rule(objective, sizes, i, params, drop), rows,
         )
 
 
 @jit(calls_parallel=True, inline=True)
 def _backward_pass_threaded_from(params, grad, sizes, x, activations, deltas, targets, m,
-                                 capacity, eta, objective, rows):
+                                 capacity, eta, objective, rows, drop):
     """backward_pass_from through backward_delta and layer_gradient
     (threads for big layers): bitwise the same gradient, step and cost."""
     n_layers = len(sizes) - 1
@@ -138,7 +150,8 @@ def _backward_pass_threaded_from(params, grad, sizes, x, activations, deltas, ta
         a_prev = x if i == 1 else layer_rows(activations, sizes, i - 1, m, capacity)
         delta = layer_rows(deltas, sizes, i, m, capacity)
         if i > 1:
-            backward_delta(w, delta, a_prev, layer_rows(deltas, sizes, i - 1, m, capacity))
+            backward_delta(w, delta, a_prev, layer_rows(deltas, sizes, i - 1, m, capacity),
+                           layer_rule(objective, sizes, i - 1, params, drop), rows)
         layer_gradient(delta, a_prev, w, layer_biases(params, sizes, i),
                        layer_weights(grad, sizes, i), layer_biases(grad, sizes, i), 1.0 / m, eta,
                        objective.decay)
@@ -209,9 +222,10 @@ def _epoch_through(forward_pass_from, backward_pass_from, name, doc):
             m = min(batch_size, inputs.shape[0] - start)
             x, y = _batch_rows(inputs, targets, order, in_order, start, m, sizes, activations,
                                batch_size, batch_targets)
-            forward_pass_from(params, sizes, x, activations, m, batch_size, objective.rule)
+            rows = order[start:start + m]
+            forward_pass_from(params, sizes, x, activations, m, batch_size, objective, rows, True)
             cost += backward_pass_from(params, grad, sizes, x, activations, deltas, y, m,
-                                       batch_size, eta, objective, order[start:start + m])
+                                       batch_size, eta, objective, rows, True)
             report_progress(control, batch + 1)
         return cost
 
@@ -318,10 +332,12 @@ def _layer1_part(epoch, batch, part, n_parts):
                       layer_weights(grad, sizes, 1), layer_biases(grad, sizes, 1),
                       cast_like(1.0 / m, w), epoch.eta, epoch.objective.decay, j_begin, j_end)
     if batch < n_batches:
-        m = min(batch_size, n_samples - batch * batch_size)
+        start = batch * batch_size
+        m = min(batch_size, n_samples - start)
         forward_rows(w, b, _batch_inputs(inputs, x_ring, in_order, batch, batch_size, m),
                      layer_rows(epoch.activations, sizes, 1, m, batch_size), j_begin, j_end,
-                     len(sizes) > 2 or activates_output(epoch.objective.rule))
+                     layer_rule(epoch.objective, sizes, 1, params, True),
+                     order[start:start + m])
     if batch + 1 < n_batches and not in_order:
         start = (batch + 1) * batch_size
         m = min(batch_size, n_samples - start)
@@ -351,22 +367,28 @@ def _batch_tail(epoch, batch, cost):
         for j in range(targets.shape[1]):
             batch_targets[n, j] = targets[source, j]
     objective = epoch.objective
+    rows = order[start:start + m]
+    # layer 1 was computed in parts (_layer1_part): a softmax output needs whole rows
+    complete_rows(layer_rows(activations, sizes, 1, m, batch_size), 0, m,
+                  layer_rule(objective, sizes, 1, params, True))
     for i in range(2, n_layers + 1):
         w = layer_weights(params, sizes, i)
+        a = layer_rows(activations, sizes, i, m, batch_size)
+        rule = layer_rule(objective, sizes, i, params, True)
         forward_rows(w, layer_biases(params, sizes, i),
-                     layer_rows(activations, sizes, i - 1, m, batch_size),
-                     layer_rows(activations, sizes, i, m, batch_size), np.int64(0), w.shape[0],
-                     i < n_layers or activates_output(objective.rule))
+                     layer_rows(activations, sizes, i - 1, m, batch_size), a, np.int64(0),
+                     w.shape[0], rule, rows)
+        complete_rows(a, 0, m, rule)
     batch_cost = output_delta(layer_rows(activations, sizes, n_layers, m, batch_size),
                               batch_targets[:m], layer_rows(deltas, sizes, n_layers, m, batch_size),
-                              objective.rule, objective.sample_weights, order[start:start + m])
+                              objective.rule, objective.sample_weights, rows)
     scale = cast_like(1.0 / m, params)
     for i in range(n_layers, 1, -1):
         w = layer_weights(params, sizes, i)
         a_prev = layer_rows(activations, sizes, i - 1, m, batch_size)
         delta = layer_rows(deltas, sizes, i, m, batch_size)
         backward_delta_samples(w, delta, a_prev, layer_rows(deltas, sizes, i - 1, m, batch_size),
-                               np.int64(0))
+                               np.int64(0), layer_rule(objective, sizes, i - 1, params, True), rows)
         gradient_rows(delta, a_prev, w, layer_biases(params, sizes, i),
                       layer_weights(grad, sizes, i), layer_biases(grad, sizes, i),
                       scale, epoch.eta, objective.decay, np.int64(0), w.shape[0])

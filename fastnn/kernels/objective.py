@@ -48,11 +48,10 @@ QUADRATIC_IDENTITY = 2
 CROSS_ENTROPY_SOFTMAX = 3
 
 COSTS = ("quadratic", "cross_entropy")
-# The outputs the compiled epochs run (softmax joins when they apply it).
-OUTPUTS = ("sigmoid", "identity")
+OUTPUTS = ("sigmoid", "identity", "softmax")
 
 _NEEDS_SIGMOID = (
-    "cost='cross_entropy' needs output='sigmoid': the cross-entropy "
+    "cost='cross_entropy' needs output='sigmoid' or 'softmax': the cross-entropy "
     "-[y ln a + (1 - y) ln(1 - a)] is defined for outputs a in (0, 1) only, "
     "and an identity output a = z can be any number; use cost='quadratic' "
     "with output='identity' for regression")
@@ -85,7 +84,7 @@ LOG_FLOOR = 1e-37
 def output_rule(cost, output, *, outputs=OUTPUTS) -> int:
     """The rule constant of a (cost, output) pair (``PAIRS``); ValueError
     that says why for a refused pair, or an unknown name. ``outputs``: the
-    output layers accepted (the reference kernels know softmax already)."""
+    output layers accepted."""
     if cost not in COSTS:
         raise ValueError(f"cost must be one of {', '.join(map(repr, COSTS))}; got {cost!r}")
     if output not in outputs:
@@ -114,18 +113,22 @@ class Dropout(NamedTuple):
     rates: (l-1,) float64, the rate p of layers 1..l-1 (0: none), or (0,):
     no dropout. thresholds: (l-1,) uint64, ``dropout.dropout_threshold`` of
     each rate. key: ``dropout.epoch_key(seed, epoch)`` of the epoch.
-    first_row: the row of the whole training set that the epoch's input row
-    0 is (a chunk's offset in a stream; 0 otherwise): sample n of the
-    epoch draws its masks as row first_row + n.
+    first_row, rows: which row of the whole training set row n of the
+    epoch's inputs is, to draw its masks: first_row + rows[n], or
+    first_row + n when rows is empty (a chunk of a stream starts at
+    first_row; the rest of an epoch that Ctrl-C stopped is the rows
+    ``rows`` of the data, copied).
     """
     rates: np.ndarray
     thresholds: np.ndarray
     key: np.uint64
     first_row: np.int64
+    rows: np.ndarray
 
 
 DOCUMENT_HIDDEN = HiddenActivations(np.empty(0, np.int64), np.empty(0, np.float64))
-NO_DROPOUT = Dropout(np.empty(0, np.float64), np.empty(0, np.uint64), np.uint64(0), np.int64(0))
+NO_DROPOUT = Dropout(np.empty(0, np.float64), np.empty(0, np.uint64), np.uint64(0), np.int64(0),
+                     np.empty(0, np.int64))
 
 
 class Objective(NamedTuple):
@@ -146,10 +149,11 @@ class Objective(NamedTuple):
     dropout: Dropout = NO_DROPOUT
 
 
-def plain_objective(dtype, rule=QUADRATIC_SIGMOID) -> Objective:
-    """An Objective without decay or weights."""
+def plain_objective(dtype, rule=QUADRATIC_SIGMOID, hidden=DOCUMENT_HIDDEN) -> Objective:
+    """An Objective without decay, weights or dropout (the hidden layers'
+    activations ``hidden``): the full network's, as feedforward runs it."""
     dtype = np.dtype(dtype)
-    return Objective(np.int64(rule), dtype.type(1.0), np.empty(0, dtype))
+    return Objective(np.int64(rule), dtype.type(1.0), np.empty(0, dtype), hidden)
 
 
 @jit(inline=True)

@@ -25,7 +25,8 @@ from .sample_loops import (LOOKAHEAD, activate_deferred, backward_one, decay_def
 from .control import report_progress, stop_requested
 from .scheduler import part_rows, register_epoch, run_shared_epoch
 from .activation import cast_like
-from .objective import Objective, activates_output, sample_weight
+from .neurons import layer_rule, row_key
+from .objective import Objective, sample_weight
 
 __all__ = ["train_epoch_per_sample", "train_epoch_per_sample_shared"]
 
@@ -80,21 +81,25 @@ def _block_tail(params, sizes, targets, order, start, m, eta, activations, delta
     """
     n_layers = len(sizes) - 1
     rule, decay = objective.rule, objective.decay
-    activate_1 = n_layers > 1 or activates_output(rule)
+    # (each layer's LayerRule, §11 and §12; a sample's dropout key is the
+    # same in every layer)
+    rule_1 = layer_rule(objective, sizes, 1, params, True)
+    key = row_key(rule_1, order[start])
     b1 = layer_biases(params, sizes, 1)
     z1 = layer_rows(activations, sizes, 1, LOOKAHEAD, LOOKAHEAD)
     steps = layer_rows(deltas, sizes, 1, LOOKAHEAD, LOOKAHEAD)
     for r in range(m, LOOKAHEAD):
         for j in range(sizes[1]):
             steps[r, j] = 0
-    activate_deferred(z1, b1, steps, gram, 0, activate_1, decay)
+    activate_deferred(z1, b1, steps, gram, 0, rule_1, key, decay)
     for i in range(2, n_layers + 1):
         forward_one(flat_weights(params, sizes, i), layer_biases(params, sizes, i),
-                             sample_row(activations, sizes, i - 1, LOOKAHEAD, 0),
-                             sample_row(activations, sizes, i, LOOKAHEAD, 0),
-                             i < n_layers or activates_output(rule))
+                    sample_row(activations, sizes, i - 1, LOOKAHEAD, 0),
+                    sample_row(activations, sizes, i, LOOKAHEAD, 0),
+                    layer_rule(objective, sizes, i, params, True), key)
     for r in range(m):
         source = order[start + r]
+        key = row_key(rule_1, source)
         cost += output_delta_one(
             sample_row(activations, sizes, n_layers, LOOKAHEAD, r),
             targets[source],
@@ -102,9 +107,10 @@ def _block_tail(params, sizes, targets, order, start, m, eta, activations, delta
             sample_weight(objective.sample_weights, source, params))
         for i in range(n_layers, 1, -1):
             backward_one(flat_weights(params, sizes, i),
-                             sample_row(deltas, sizes, i, LOOKAHEAD, r),
-                             sample_row(activations, sizes, i - 1, LOOKAHEAD, r),
-                             sample_row(deltas, sizes, i - 1, LOOKAHEAD, r))
+                         sample_row(deltas, sizes, i, LOOKAHEAD, r),
+                         sample_row(activations, sizes, i - 1, LOOKAHEAD, r),
+                         sample_row(deltas, sizes, i - 1, LOOKAHEAD, r),
+                         layer_rule(objective, sizes, i - 1, params, True), key)
         step = steps[r]
         for j in range(step.shape[0]):
             step[j] *= eta
@@ -113,20 +119,21 @@ def _block_tail(params, sizes, targets, order, start, m, eta, activations, delta
             for i in range(2, n_layers + 1):
                 decay_weights(flat_weights(params, sizes, i), decay)
         if r + 1 < m:
-            activate_deferred(z1, b1, steps, gram, r + 1, activate_1, decay)
+            next_key = row_key(rule_1, order[start + r + 1])
+            activate_deferred(z1, b1, steps, gram, r + 1, rule_1, next_key, decay)
             for i in range(2, n_layers + 1):
                 step_and_forward(flat_weights(params, sizes, i),
-                                  layer_biases(params, sizes, i),
-                                  sample_row(deltas, sizes, i, LOOKAHEAD, r),
-                                  sample_row(activations, sizes, i - 1, LOOKAHEAD, r),
-                                  sample_row(activations, sizes, i - 1, LOOKAHEAD, r + 1),
-                                  sample_row(activations, sizes, i, LOOKAHEAD, r + 1),
-                                  eta, i < n_layers or activates_output(rule))
+                                 layer_biases(params, sizes, i),
+                                 sample_row(deltas, sizes, i, LOOKAHEAD, r),
+                                 sample_row(activations, sizes, i - 1, LOOKAHEAD, r),
+                                 sample_row(activations, sizes, i - 1, LOOKAHEAD, r + 1),
+                                 sample_row(activations, sizes, i, LOOKAHEAD, r + 1),
+                                 eta, layer_rule(objective, sizes, i, params, True), next_key)
         else:
             for i in range(2, n_layers + 1):
                 step_one(flat_weights(params, sizes, i), layer_biases(params, sizes, i),
-                      sample_row(deltas, sizes, i, LOOKAHEAD, r),
-                      sample_row(activations, sizes, i - 1, LOOKAHEAD, r), eta)
+                         sample_row(deltas, sizes, i, LOOKAHEAD, r),
+                         sample_row(activations, sizes, i - 1, LOOKAHEAD, r), eta)
     return cost
 
 

@@ -199,6 +199,8 @@ def train_epoch_reference(params, grad, sizes, inputs, targets, order, batch_siz
     for start in range(0, inputs.shape[0], batch_size):
         m = min(batch_size, inputs.shape[0] - start)
         rows = order[start:start + m]
+        if dropout.rows.shape[0] > 0:
+            rows = dropout.rows[rows]
         x = layer_rows(activations, sizes, 0, m, batch_size)
         y = batch_targets[:m]
         for n in range(m):

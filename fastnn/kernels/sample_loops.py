@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from ._jit import jit, prefer_wide_vectors
 from .blocked import written_out
-from .activation import cast_like, sigmoid_in_loop
+from .activation import cast_like
+from .neurons import activate_sample, scale_sample_by_derivative
 from .objective import output_cost, output_delta_value
 
 __all__ = ["LOOKAHEAD", "STEP_TILE", "output_delta_one", "forward_one", "backward_one",
@@ -43,18 +44,12 @@ def output_delta_one(a, y, delta, rule, weight):
     return cost
 
 
-@jit(inline=True)
-def _activate(z, activate):
-    """f(z), or z itself for an identity output layer."""
-    if activate:
-        return sigmoid_in_loop(z)
-    return z
-
-
 @jit
-def forward_one(w, b, a_prev, a, activate):
-    """§1 for one sample: a_j = f(sum_k w_jk a_k + b_j), four rows j per pass
-    (without ``activate``, an identity output layer (§10): a_j = z_j)."""
+def forward_one(w, b, a_prev, a, rule, key):
+    """§1 for one sample: a_j = f(sum_k w_jk a_k + b_j), four rows j per pass,
+    then the layer's ``rule`` over the row (``neurons.activate_sample``):
+    f (§2, §11; none for an identity output, §10), the softmax of an output
+    (§11), dropout (§12; key: the sample's dropout key)."""
     n_j = b.shape[0]
     n_k = a_prev.shape[0]
     zero = cast_like(0.0, w)
@@ -71,26 +66,28 @@ def forward_one(w, b, a_prev, a, activate):
             z1 += w[r1 + k] * x
             z2 += w[r2 + k] * x
             z3 += w[r3 + k] * x
-        a[j] = _activate(z0 + b[j], activate)
-        a[j + 1] = _activate(z1 + b[j + 1], activate)
-        a[j + 2] = _activate(z2 + b[j + 2], activate)
-        a[j + 3] = _activate(z3 + b[j + 3], activate)
+        a[j] = z0 + b[j]
+        a[j + 1] = z1 + b[j + 1]
+        a[j + 2] = z2 + b[j + 2]
+        a[j + 3] = z3 + b[j + 3]
         j += 4
     while j < n_j:
         row = j * n_k
         z = zero
         for k in range(n_k):
             z += w[row + k] * a_prev[k]
-        a[j] = _activate(z + b[j], activate)
+        a[j] = z + b[j]
         j += 1
+    activate_sample(a, rule, key)
 
 
 @jit
-def backward_one(w, delta, a_prev, delta_prev):
-    """§6 for one sample: dC/dz_k^(i-1) = a_k (1 - a_k) sum_j dC/dz_j^(i) w_jk."""
+def backward_one(w, delta, a_prev, delta_prev, rule, key):
+    """§6 for one sample: dC/dz_k^(i-1) = f'(z_k) sum_j dC/dz_j^(i) w_jk, f'
+    from the activation a_k by layer i-1's ``rule`` (a_k (1 - a_k) for the
+    logistic, §4; §11; with dropout, §12, times D_k)."""
     n_j = delta.shape[0]
     n_k = a_prev.shape[0]
-    one = cast_like(1.0, w)
     for k in range(n_k):
         delta_prev[k] = 0
     for j in range(n_j):
@@ -98,17 +95,18 @@ def backward_one(w, delta, a_prev, delta_prev):
         row = j * n_k
         for k in range(n_k):
             delta_prev[k] += d * w[row + k]
-    for k in range(n_k):
-        delta_prev[k] *= a_prev[k] * (one - a_prev[k])
+    scale_sample_by_derivative(a_prev, delta_prev, rule, key)
 
 
 @jit
-def step_and_forward(w, b, delta, a_prev, a_prev_next, a_next, eta, activate):
+def step_and_forward(w, b, delta, a_prev, a_prev_next, a_next, eta, rule, key):
     """§7 with the step, for one sample, fused with §1 for the next sample.
 
     w_jk <- w_jk - eta dC/dz_j a_k (the per-sample gradient, never stored),
     then z_j = sum_k w_jk a'_k + b_j and a'_j = f(z_j) for the next sample
-    a', in the same pass: each weight is read and written once per sample.
+    a', in the same pass: each weight is read and written once per sample;
+    then the layer's ``rule`` over a' (``neurons.activate_sample``; key:
+    the next sample's dropout key).
     Four rows j per pass, so that four independent sums are in flight and
     each a_k, a'_k loaded serves four rows. w is flat: w_jk = w[j L_{i-1} + k].
     """
@@ -145,10 +143,10 @@ def step_and_forward(w, b, delta, a_prev, a_prev_next, a_next, eta, activate):
         b[j + 1] -= c1
         b[j + 2] -= c2
         b[j + 3] -= c3
-        a_next[j] = _activate(z0 + b[j], activate)
-        a_next[j + 1] = _activate(z1 + b[j + 1], activate)
-        a_next[j + 2] = _activate(z2 + b[j + 2], activate)
-        a_next[j + 3] = _activate(z3 + b[j + 3], activate)
+        a_next[j] = z0 + b[j]
+        a_next[j + 1] = z1 + b[j + 1]
+        a_next[j + 2] = z2 + b[j + 2]
+        a_next[j + 3] = z3 + b[j + 3]
         j += 4
     while j < n_j:
         row = j * n_k
@@ -159,8 +157,9 @@ def step_and_forward(w, b, delta, a_prev, a_prev_next, a_next, eta, activate):
             w[row + k] = w_jk
             z += w_jk * a_prev_next[k]
         b[j] -= c
-        a_next[j] = _activate(z + b[j], activate)
+        a_next[j] = z + b[j]
         j += 1
+    activate_sample(a_next, rule, key)
 
 
 @jit
@@ -202,7 +201,7 @@ def pair_products(x, gram, m, first, stride):
 
 
 @jit
-def activate_deferred(z, b, steps, gram, r, activate, decay):
+def activate_deferred(z, b, steps, gram, r, rule, key, decay):
     """§1 for row r of a block of layer 1, with the deferred steps (§9):
     a_j = f(z_j + b_j - sum_{q<r} steps[q, j] gram[r, q]).
 
@@ -213,9 +212,10 @@ def activate_deferred(z, b, steps, gram, r, activate, decay):
     With L2 (§10, decay d != 1) each step also scales the weights by d, so
     w(r) = d^r w(t0) - sum_{q<r} d^(r-1-q) steps[q] x(q)^T and
     a_j = f(d^r z_j - sum_{q<r} d^(r-1-q) steps[q, j] gram[r, q] + b_j).
-    Without ``activate`` (a one-layer network's identity output) a_j is
-    the sum itself. z, steps: (LOOKAHEAD, L_1); gram: (LOOKAHEAD,
-    LOOKAHEAD); z[r] is overwritten by a(r).
+    f is layer 1's ``rule`` (an identity output of a one-layer network
+    leaves the sum itself; with dropout, §12, D f, key: sample r's dropout
+    key). z, steps: (LOOKAHEAD, L_1); gram: (LOOKAHEAD, LOOKAHEAD); z[r]
+    is overwritten by a(r).
     """
     n_j = b.shape[0]
     row = z[r]
@@ -240,9 +240,7 @@ def activate_deferred(z, b, steps, gram, r, activate, decay):
             factor *= decay
         for j in range(n_j):
             row[j] += b[j]
-    if activate:
-        for j in range(n_j):
-            row[j] = sigmoid_in_loop(row[j])
+    activate_sample(row, rule, key)
 
 
 @jit
