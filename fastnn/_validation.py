@@ -169,13 +169,20 @@ def label_text(label) -> str:
     return str(int(label))
 
 
-def check_targets(Y, n_samples: int, n_outputs: int, dtype: np.dtype, name: str = "Y") -> np.ndarray:
+def check_targets(Y, n_samples: int, n_outputs: int, dtype: np.dtype, name: str = "Y", *,
+                  softmax: bool = False) -> np.ndarray:
     """Targets as a C-contiguous (n_samples, n_outputs) array of ``dtype``.
 
     Y may be targets of that shape, or class labels of shape (n_samples,),
     which become one-hot rows. A 1-D float Y for a network with one output
-    is read as targets.
+    is read as targets. ``softmax``: for a softmax output, whose targets
+    must be distributions (``check_distributions``).
     """
+    targets = _check_targets(Y, n_samples, n_outputs, dtype, name)
+    return check_distributions(targets, name) if softmax else targets
+
+
+def _check_targets(Y, n_samples, n_outputs, dtype, name):
     array = np.asarray(Y)
     if array.ndim == 1:
         if n_outputs == 1 and array.dtype.kind == "f":

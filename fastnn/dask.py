@@ -64,11 +64,12 @@ except ImportError as error:  # pragma: no cover - exercised without dask
 
 from fastnn import kernels, training
 from fastnn.checkpoint import DASK_WRITER, read_checkpoint
-from fastnn.kernels.objective import output_rule, plain_objective
+from fastnn.kernels.dropout import epoch_key
+from fastnn.kernels.objective import plain_objective
 from fastnn.network import Network
 from fastnn.persistence import network_from
 from fastnn.plan import EpochPlan
-from fastnn.run_state import TrainingHistory, set_total_epochs
+from fastnn.run_state import TrainingHistory, dropout_seed, set_total_epochs
 from fastnn._validation import check_epochs, check_inputs, check_positive_int, check_targets
 
 __all__ = ["train", "resume", "DaskTrainingHistory", "WorkerLostError", "MODES"]
@@ -135,6 +136,8 @@ class _Spec:
     cost: str
     output: str
     sub_batch: int
+    neurons: object  # fastnn.activations.Neurons (activations, dropout)
+    dropout_seed: int = 0  # the run's (fastnn.run_state.dropout_seed)
 
 
 # -- the tasks (run on the workers) ------------------------------------------------
@@ -152,14 +155,15 @@ def _chunk_gradient(params, x, y, lo, hi, spec):
     deltas = np.empty_like(activations)
     grad = np.empty(params.size, dtype)
     total = np.zeros(params.size, np.float64)
-    objective = plain_objective(dtype, spec.rule)
+    objective = plain_objective(dtype, spec.rule, spec.neurons.hidden_activations())
     rows = np.arange(capacity, dtype=np.int64)
     cost = 0.0
     for start in range(lo, hi, capacity):
         m = min(capacity, hi - start)
         activations[: m * spec.sizes[0]] = np.asarray(x[start:start + m], dtype=dtype).ravel()
-        targets = check_targets(y[start:start + m], m, n_out, dtype)
-        kernels.forward_pass(params, sizes, activations, m, m, spec.rule)
+        targets = check_targets(y[start:start + m], m, n_out, dtype,
+                                softmax=spec.output == "softmax")
+        kernels.forward_pass(params, sizes, activations, m, m, objective)
         # backward_pass writes the batch's *mean* gradient (eta = 0: no step)
         cost += float(kernels.backward_pass(params, grad, sizes, activations, deltas, targets,
                                             m, m, 0.0, objective, rows[:m]))
@@ -168,13 +172,15 @@ def _chunk_gradient(params, x, y, lo, hi, spec):
 
 
 def _chunk_sgd(start, x, y, spec, batch_size, eta, lmbda, n_train, shuffle_seed, weight,
-               part=None):
+               part=None, first_row=0, epoch=0):
     """fastnn's SGD epoch (EpochPlan, one thread) over one chunk in a seeded
     order, from ``start``: the scattered parameters, or the (params, cost,
     timings) of the chunk before it in its replica. ``weight`` not None:
     this chunk is its replica's last; return weight * params in float64,
     ready for the weighted average. ``part=(lo, hi)``: only positions
-    lo..hi-1 of the chunk's shuffled order (a round of average_every)."""
+    lo..hi-1 of the chunk's shuffled order (a round of average_every).
+    first_row, epoch: for dropout's masks (the chunk's first row in the
+    whole data set, docs/theory.md §12)."""
     started = time.perf_counter()
     if isinstance(start, tuple):
         params, cost, timings = start
@@ -183,17 +189,20 @@ def _chunk_sgd(start, x, y, spec, batch_size, eta, lmbda, n_train, shuffle_seed,
         params, cost, timings = start.copy(), 0.0, []
     dtype = np.dtype(spec.dtype)
     inputs = np.ascontiguousarray(x, dtype=dtype)
-    targets = check_targets(y, inputs.shape[0], spec.sizes[-1], dtype)
-    plan = EpochPlan(spec.sizes, batch_size, dtype, inputs.shape[0], 1, cost=spec.cost,
-                     output=spec.output)
+    targets = check_targets(y, inputs.shape[0], spec.sizes[-1], dtype,
+                            softmax=spec.output == "softmax")
+    plan = EpochPlan(spec.sizes, batch_size, dtype, inputs.shape[0], 1, neurons=spec.neurons)
     order = np.arange(inputs.shape[0], dtype=np.int64)
     kernels.shuffle_order(order, shuffle_seed)
+    rows = None
     if part is not None and part != (0, inputs.shape[0]):
         # the kernels run over whole arrays: copy this round's rows, in order
         rows = order[part[0]:part[1]]
         inputs, targets = inputs[rows], targets[rows]
         order = np.arange(rows.size, dtype=np.int64)
-    cost += float(plan.run(params, inputs, targets, order, eta, lmbda=lmbda, n_train=n_train))
+    key = epoch_key(spec.dropout_seed, epoch) if spec.neurons.has_dropout else 0
+    cost += float(plan.run(params, inputs, targets, order, eta, lmbda=lmbda, n_train=n_train,
+                           dropout_key=key, first_row=first_row, rows=rows))
     timings = timings + [(_worker_name(), time.perf_counter() - started)]
     if weight is not None:
         params = params.astype(np.float64) * weight
@@ -205,11 +214,11 @@ def _add(a, b):
     return a[0] + b[0], a[1] + b[1], a[2] + b[2]
 
 
-def _check_chunk(x, y, n_inputs, n_outputs, dtype, checksum):
+def _check_chunk(x, y, n_inputs, n_outputs, dtype, checksum, softmax=False):
     """The one pass over the data before training: shapes, finiteness and
     labels, as Network.train checks them; the chunk's CRC-32 if asked."""
     inputs, _ = check_inputs(x, n_inputs, np.dtype(dtype))
-    targets = check_targets(y, inputs.shape[0], n_outputs, np.dtype(dtype))
+    targets = check_targets(y, inputs.shape[0], n_outputs, np.dtype(dtype), softmax=softmax)
     if not checksum:
         return 0
     crc = zlib.crc32(np.ascontiguousarray(inputs).view(np.uint8).reshape(-1))
@@ -224,6 +233,7 @@ def _prepare_worker(spec, batch_size):
     n = 2
     x = np.zeros((n, spec.sizes[0]), dtype)
     y = np.zeros((n, spec.sizes[-1]), dtype)
+    y[:, 0] = 1  # one-hot: a softmax output's targets are distributions
     params = np.zeros(kernels.parameter_count(spec.sizes), dtype)
     _chunk_gradient(params, x, y, 0, n, spec)
     if batch_size is not None:
@@ -298,6 +308,9 @@ def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, e
             raise ValueError("average_every applies to mode='average' with one copy per "
                              "chunk (replicas=None)")
     training.check_callable(callback, "callback")
+    if mode == "gradient" and net.neurons.has_dropout:  # (its passes never drop units)
+        raise ValueError(f"{net!r} has dropout, which mode='gradient' does not train: use "
+                         "mode='average' (or Network.train)")
     client = _get_client(client)
     data = _Data(client, net, X, Y, checksum=checkpoint is not None)
     if mode == "gradient" and batch_size is None:
@@ -426,7 +439,7 @@ class _Data:
         self.n_chunks = len(self.chunks)
         checks = client.map(_check_chunk, self.x, self.y, n_inputs=net.sizes[0],
                             n_outputs=net.sizes[-1], dtype=net.dtype.name, checksum=checksum,
-                            pure=False)
+                            softmax=net.output == "softmax", pure=False)
         crcs = client.gather(checks)
         # one number for the data and its chunking: the CRC of the chunks'
         # (rows, CRC-32) in row order
@@ -470,9 +483,9 @@ class _Rounds(training.EpochSource):
         self.client, self.net, self.data, self.state = client, net, data, state
         self.options, self.retries = options, retries
         self.n_samples = data.n
-        self.spec = _Spec(tuple(net.sizes), net.dtype.name,
-                          int(output_rule(net.cost_name, net.output)), net.cost_name,
-                          net.output, options.sub_batch)
+        self.spec = _Spec(tuple(net.sizes), net.dtype.name, int(net.neurons.rule),
+                          net.cost_name, net.output, options.sub_batch, net.neurons,
+                          dropout_seed(state.seed_entropy))
         n_weights = sum(a * b for a, b in zip(net.sizes[1:], net.sizes[:-1]))
         self.is_weight = np.zeros(net.n_params, bool)
         self.is_weight[:n_weights] = True
@@ -611,7 +624,8 @@ class _Rounds(training.EpochSource):
                     previous = self.client.submit(
                         _chunk_sgd, previous, data.x[c], data.y[c], spec, state.batch_size,
                         state.eta, state.lmbda, data.n, np.uint32(seed(0, epoch, int(c))),
-                        float(rows) if last else None, pure=False)
+                        float(rows) if last else None, first_row=int(data.offsets[c]),
+                        epoch=epoch, pure=False)
                 ends.append(previous)
             return _tree(self.client, ends)
 
@@ -640,7 +654,9 @@ class _Rounds(training.EpochSource):
                 return _tree(self.client, [
                     self.client.submit(_chunk_sgd, params, data.x[c], data.y[c], spec,
                                        state.batch_size, state.eta, state.lmbda, data.n,
-                                       seeds[c], float(hi - lo), (lo, hi), pure=False)
+                                       seeds[c], float(hi - lo), (lo, hi),
+                                       first_row=int(data.offsets[c]), epoch=epoch,
+                                       pure=False)
                     for c, lo, hi in parts])
 
             total, round_cost = self._round(submit)

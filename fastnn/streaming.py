@@ -130,6 +130,7 @@ class _Source:
         X = _as_array_like(X, "X")
         Y = _as_array_like(Y, "Y")
         self.sizes, self.dtype = network.sizes, network.dtype
+        self.softmax = network.output == "softmax"
         shape = tuple(int(s) for s in X.shape)
         if len(shape) < 2:
             raise ValueError(f"X must have shape (n_samples, {self.sizes[0]}), got {shape}")
@@ -217,7 +218,8 @@ class _Source:
             else:
                 labels = self.Y[start:stop]
         try:
-            targets = check_targets(np.asarray(labels), rows, self.sizes[-1], self.dtype, "Y")
+            targets = check_targets(np.asarray(labels), rows, self.sizes[-1], self.dtype, "Y",
+                                    softmax=self.softmax)
         except (ValueError, TypeError) as error:
             row = _first_bad_row(np.asarray(labels), self.sizes[-1])
             where = f"row {start + row:,}, " if row is not None else ""
@@ -285,7 +287,7 @@ class _Chunks(training.EpochSource):
         check_memory(n_buffers * rows * (network.sizes[0] + network.sizes[-1]) * dtype.itemsize,
                      f"{n_buffers} chunk buffer(s) of {rows:,} rows (give a smaller chunk_rows)")
         self.plan = EpochPlan(network.sizes, self.state.batch_size, dtype, source.n_rows,
-                              self.n_threads, cost=network.cost_name, output=network.output)
+                              self.n_threads, neurons=network.neurons)
         self.x_buffers = [np.empty((rows, network.sizes[0]), dtype) for _ in range(n_buffers)]
         self.t_buffers = [np.empty((rows, network.sizes[-1]), dtype) for _ in range(n_buffers)]
         self.loaded = [-1] * n_buffers  # the chunk each buffer holds
@@ -347,10 +349,15 @@ class _Chunks(training.EpochSource):
                 order[:] = np.arange(rows)
             chunk_cost, done = 0.0, 0
             if not runner.interrupted:  # (Ctrl-C while the chunk was read)
+                # dropout's masks are keyed by the row of the whole data set
+                # (docs/theory.md §12): the chunk passes its first row
                 chunk_cost = runner.run(self.network.params, self.x_buffers[self.buffer][:rows],
                                         self.t_buffers[self.buffer][:rows], order,
                                         self.state.eta, lmbda=self.state.lmbda,
-                                        n_train=source.n_rows)
+                                        n_train=source.n_rows,
+                                        dropout_key=training.dropout_key(self.network,
+                                                                         self.state, epoch),
+                                        first_row=start)
                 done = plan.samples_done(rows)
             if runner.interrupted:
                 return cost + float(chunk_cost), samples + done

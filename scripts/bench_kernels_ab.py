@@ -76,7 +76,13 @@ def layer_calls(kernels, arrays):
     m = x.shape[0]
     # Since the output rules and L2 (issue 15) forward_layer takes whether
     # to apply f and layer_gradient the decay factor (1: no L2).
-    if _parameter_count(kernels.forward_layer) == 5:
+    # Since the activations (issue 23) forward_layer and backward_delta take
+    # the layer's rule (fastnn.kernels.neurons.LayerRule) and the batch's rows.
+    takes_rule = _parameter_count(kernels.forward_layer) == 6
+    if takes_rule:
+        rule, rows = kernels.plain_rule(1, w.dtype), kernels.NO_ROWS
+        forward = lambda: kernels.forward_layer(w, b, x, a, rule, rows)  # noqa: E731
+    elif _parameter_count(kernels.forward_layer) == 5:
         forward = lambda: kernels.forward_layer(w, b, x, a, True)  # noqa: E731
     else:
         forward = lambda: kernels.forward_layer(w, b, x, a)  # noqa: E731
@@ -88,7 +94,8 @@ def layer_calls(kernels, arrays):
             delta, x, w, b, grad_w, grad_b, 1.0 / m, ETA)
     return {
         "forward": forward,
-        "backward": lambda: kernels.backward_delta(w, delta, x, delta_prev),
+        "backward": (lambda: kernels.backward_delta(w, delta, x, delta_prev, rule, rows))
+        if takes_rule else (lambda: kernels.backward_delta(w, delta, x, delta_prev)),
         "gradient": gradient,
     }
 

@@ -150,7 +150,7 @@ def test_info_evaluate_predict_on_the_saved_model(trained, tmp_path):
     assert info.returncode == 0, info.stderr
     assert info.stdout.splitlines() == [
         "sizes: 64-30-10", "dtype: float64", "cost: quadratic, output: sigmoid",
-        "parameters: 2260 (2220 weights, 40 biases)"
+        "hidden layers: logistic", "parameters: 2260 (2220 weights, 40 biases)"
     ]
 
     evaluate = fastnn("evaluate", model, "--data", "digits")
@@ -330,7 +330,7 @@ def hostile_files(directory):
     return [
         (["info", directory / "bomb.npz"], ["not a valid fastnn model", "no 'weights_0' entry"]),
         (["info", directory / "huge.npz"], ["sizes [1000000, 1000000, 10]", "7,450.66 GiB of memory"]),
-        (["info", directory / "v99.npz"], ["format_version 99", "format_version 1 only"]),
+        (["info", directory / "v99.npz"], ["format_version 99", "format_version 1 and 2 only"]),
         (["predict", "MODEL", directory / "scalar.npy"], ["a single number (a 0-d array)"]),
         (["predict", "MODEL", directory / "empty.npy"], ["no samples (shape (0, 64))"]),
         (["predict", "MODEL", directory / "objects.npy"], ["Python objects"]),
@@ -480,3 +480,30 @@ def test_cost_output_and_lmbda_from_the_command_line(tmp_path):
     assert "needs output='sigmoid'" in refused.stderr and len(refused.stderr.splitlines()) == 1
     negative = fastnn("train", "--epochs", "1", "--lmbda", "-1")
     assert negative.returncode == 2 and "--lmbda" in negative.stderr
+
+
+def test_activation_output_and_dropout_from_the_command_line(tmp_path):
+    """Issue 23: --activation, --output softmax (the cross-entropy then by
+    default), --dropout, --leaky-slope and --init reach the network and its
+    file; what does not fit the layers is one line and status 2."""
+    model = tmp_path / "relu.npz"
+    result = fastnn("train", "--epochs", "2", "--quiet", "--sizes", "64,20,12,10",
+                    "--activation", "relu,leaky_relu", "--leaky-slope", "0.1", "--output",
+                    "softmax", "--dropout", "0.2,0", "--init", "he", "--eta", "0.1",
+                    "--out", model)
+    assert result.returncode == 0, result.stderr
+    assert fastnn("info", model).stdout.splitlines()[2:4] == [
+        "cost: cross_entropy, output: softmax",
+        "hidden layers: relu, dropout 0.2; leaky_relu (slope 0.1)"]
+    import fastnn as fastnn_module
+
+    net = fastnn_module.load(model)
+    assert net.activation == ("relu", "leaky_relu") and net.dropout == (0.2, 0.0)
+    for arguments, phrase in (
+            (["--activation", "relu,tanh"], "this network has 1 hidden layer"),
+            (["--activation", "swish"], "expected one of logistic, tanh, relu"),
+            (["--dropout", "1.5"], "a dropout rate must be in [0, 0.99]"),
+            (["--output", "softmax", "--cost", "quadratic"], "needs cost='cross_entropy'")):
+        refused = fastnn("train", "--epochs", "1", *arguments)
+        assert refused.returncode == 2, (arguments, refused.stderr)
+        assert phrase in refused.stderr and len(refused.stderr.splitlines()) == 1, refused.stderr

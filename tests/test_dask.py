@@ -99,7 +99,8 @@ def test_chunk_gradient_is_the_sum_of_the_networks_gradients():
     Network.gradient's mean, for labels and for targets."""
     net = fastnn.Network(SIZES, seed=3)
     _, _, Xn, Yn = synthetic(300)
-    spec = fd._Spec(tuple(net.sizes), "float64", int(net._rule), "quadratic", "sigmoid", 64)
+    spec = fd._Spec(tuple(net.sizes), "float64", int(net._rule), "quadratic", "sigmoid", 64,
+                    net.neurons)
     total, cost, timings = fd._chunk_gradient(net.params, Xn, Yn, 10, 250, spec)
     np.testing.assert_allclose(total, 240 * net.gradient(Xn[10:250], Yn[10:250]), rtol=1e-12,
                                atol=1e-14)
@@ -186,6 +187,41 @@ def test_average_mode_is_the_weighted_mean_of_the_chunks_sgd(client, average_eve
                        batch_size=10, seed=3, average_every=average_every)
     np.testing.assert_array_equal(net.params, expected)
     assert history.rounds == (1 if average_every is None else 3)
+
+
+def test_activations_softmax_and_dropout_in_both_modes(client):
+    """Issue 23: the gradient mode trains any activation and a softmax
+    output as Network.train's full batch does; the average mode drops units
+    as Network's epoch does, each chunk drawing the masks of its rows of the
+    whole data set (computed here by hand); the gradient mode refuses
+    dropout, naming the mode that has it."""
+    X, Y, Xn, Yn = synthetic(250, chunk=100)
+    options = dict(activation="tanh", output="softmax", cost="cross_entropy")
+    net = fastnn.Network(SIZES, seed=1, **options)
+    reference = net.copy()
+    fd.train(net, X, Y, client=client, epochs=2, eta=1.0)
+    reference.train(Xn, Yn, epochs=2, eta=1.0, batch_size=250, shuffle=False)
+    np.testing.assert_allclose(net.params, reference.params, rtol=1e-10, atol=1e-13)
+
+    net = fastnn.Network(SIZES, seed=2, dropout=0.5, **options)
+    with pytest.raises(ValueError, match="dropout.*mode='average'"):
+        fd.train(net, X, Y, client=client, epochs=1, eta=1.0)
+    expected = net.params.copy()
+    entropy = np.random.SeedSequence(3).entropy
+    key = fastnn.kernels.dropout.epoch_key(fastnn.run_state.dropout_seed(entropy), 0)
+    total = np.zeros(net.n_params)
+    for c, (lo, hi) in enumerate([(0, 100), (100, 200), (200, 250)]):
+        seed = np.random.SeedSequence(entropy, spawn_key=(0, 0, c)).generate_state(1)[0]
+        order = np.arange(hi - lo, dtype=np.int64)
+        fastnn.kernels.shuffle_order(order, np.uint32(seed))
+        params = expected.copy()
+        plan = fastnn.plan.EpochPlan(SIZES, 10, np.float64, hi - lo, 1, neurons=net.neurons)
+        plan.run(params, Xn[lo:hi], np.eye(4)[Yn[lo:hi]], order, 3.0, n_train=250,
+                 dropout_key=key, first_row=lo)
+        total += params * (hi - lo)
+    fd.train(net, X, Y, client=client, mode="average", epochs=1, eta=3.0, batch_size=10,
+             seed=3)
+    np.testing.assert_array_equal(net.params, total / 250)
 
 
 def test_average_every_more_than_an_epoch_is_once_per_epoch(client):

@@ -94,15 +94,55 @@ def numpy_feedforward(weights, biases, inputs):
     return a
 
 
+# The hidden activations of docs/theory.md section 11 (f, and f' from the
+# activation a = f(z)), for numpy_sgd_epoch.
+_HIDDEN = {
+    "logistic": (numpy_sigmoid, lambda a: a * (1.0 - a)),
+    "tanh": (np.tanh, lambda a: 1.0 - a * a),
+    "relu": (lambda z: np.maximum(z, 0.0), lambda a: (a > 0).astype(np.float64)),
+}
+
+
+def _splitmix(x):
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> np.uint64(30))
+        x = x * np.uint64(0xBF58476D1CE4E5B9)
+        x = x ^ (x >> np.uint64(27))
+        x = x * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def numpy_dropout_factors(dropout_seed, epoch, rows, first_unit, n_units, rate):
+    """Dropout's factors D (0 or 1 / (1 - rate)) of hidden units
+    first_unit..first_unit + n_units - 1 for the samples of the data set's
+    rows ``rows`` in epoch ``epoch``: docs/theory.md section 12's
+    generator, in NumPy's uint64 arithmetic (shape (len(rows), n_units))."""
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    one = np.uint64(1)
+    with np.errstate(over="ignore"):
+        key = _splitmix(np.uint64(dropout_seed) + golden)
+        key = _splitmix(key + (np.uint64(epoch) + one) * golden)
+        row_keys = _splitmix(key + (np.asarray(rows, np.uint64) + one) * golden)
+        units = np.arange(first_unit, first_unit + n_units, dtype=np.uint64)
+        bits = _splitmix(row_keys[:, None] + (units[None, :] + one) * golden)
+    threshold = np.uint64(min(round(rate * 2.0 ** 64), 2 ** 64 - 1))
+    return np.where(bits >= threshold, 1.0 / (1.0 - rate), 0.0)
+
+
 def numpy_sgd_epoch(weights, biases, inputs, targets, batch_size, eta=ETA, *, cost="quadratic",
-                    output="sigmoid", lmbda=0.0, sample_weight=None):
+                    output="sigmoid", lmbda=0.0, sample_weight=None, activation="logistic",
+                    dropout=0.0, dropout_seed=None, epoch=0):
     """One epoch of mini-batch SGD on the quadratic cost, samples in order
     (or, docs/theory.md section 10: the cross-entropy, an identity output,
-    L2 w <- (1 - eta lmbda / n) w - ..., sample weights scaled to mean 1).
+    L2 w <- (1 - eta lmbda / n) w - ..., sample weights scaled to mean 1;
+    section 11: tanh or relu hidden layers, a softmax output with the
+    log-likelihood; section 12: dropout of rate ``dropout`` on the hidden
+    layers, its masks drawn from ``dropout_seed`` for epoch ``epoch``).
 
     weights, biases: float64 lists, updated in place.
     inputs (n, L_0), targets (n, L_l).
     """
+    f, f_prime = _HIDDEN[activation]
     inputs = np.asarray(inputs, dtype=np.float64)
     targets = np.asarray(targets, dtype=np.float64)
     n = inputs.shape[0]
@@ -112,11 +152,26 @@ def numpy_sgd_epoch(weights, biases, inputs, targets, batch_size, eta=ETA, *, co
         x = inputs[start:start + batch_size]
         y = targets[start:start + batch_size]
         m = x.shape[0]
-        activations = [x]
+        activations, thinned, factors = [x], [x], [None]
+        first_unit = 0
         for i, (w, b) in enumerate(zip(weights, biases)):
-            z = activations[-1] @ w.T + b
+            z = thinned[-1] @ w.T + b
             last = i == len(weights) - 1
-            activations.append(z if last and output == "identity" else numpy_sigmoid(z))
+            if last and output == "identity":
+                a = z
+            elif last and output == "softmax":
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                a = e / e.sum(axis=1, keepdims=True)
+            else:
+                a = numpy_sigmoid(z) if last else f(z)
+            d = None
+            if dropout and not last:
+                d = numpy_dropout_factors(dropout_seed, epoch, np.arange(start, start + m),
+                                          first_unit, w.shape[0], dropout)
+                first_unit += w.shape[0]
+            activations.append(a)
+            factors.append(d)
+            thinned.append(a if d is None else a * d)
         a_out = activations[-1]
         if cost == "quadratic" and output == "sigmoid":
             delta = (a_out - y) * a_out * (1.0 - a_out)
@@ -124,11 +179,13 @@ def numpy_sgd_epoch(weights, biases, inputs, targets, batch_size, eta=ETA, *, co
             delta = a_out - y
         delta = delta * s[start:start + m, None]
         for i in range(len(weights) - 1, -1, -1):
-            a_prev = activations[i]
+            a_prev = thinned[i]
             grad_w = delta.T @ a_prev / m
             grad_b = delta.sum(axis=0) / m
             if i > 0:
-                delta = (delta @ weights[i]) * a_prev * (1.0 - a_prev)
+                delta = (delta @ weights[i]) * f_prime(activations[i])
+                if factors[i] is not None:
+                    delta = delta * factors[i]
             weights[i] *= 1.0 - eta * lmbda / n
             weights[i] -= eta * grad_w
             biases[i] -= eta * grad_b
@@ -213,6 +270,52 @@ def check_objective_training(sizes, batch_size, dtype, objective):
     network.train(inputs, targets, epochs=1, batch_size=batch_size, seed=SEED,
                   **train_arguments)
     _checked_objectives.add(key)
+
+
+# The neurons of docs/theory.md sections 11 and 12 the suite times (issue
+# 23), as (Network keyword arguments, train keyword arguments), beside the
+# design document's logistic network.
+NEURONS = {
+    "relu": (dict(activation="relu"), dict(eta=0.5)),
+    "tanh": (dict(activation="tanh"), dict(eta=0.5)),
+    "softmax": (dict(output="softmax", cost="cross_entropy"), dict(eta=0.5)),
+    "dropout": (dict(dropout=0.5), dict(eta=ETA)),
+}
+_checked_neurons = set()
+
+
+def check_neurons_training(sizes, batch_size, dtype, neurons):
+    """Network.train with the ``neurons`` of NEURONS on a small input
+    equals numpy_sgd_epoch with them (in order, 2 full batches and a
+    partial one; dropout's masks drawn by numpy_dropout_factors from the
+    run's dropout seed); warms the JIT for the timed (shuffled) epochs.
+    NotImplementedError (asv: skipped) for a fastnn without activations."""
+    import inspect
+
+    if "activation" not in inspect.signature(fastnn.Network).parameters:
+        raise NotImplementedError("this fastnn has no activations, softmax or dropout")
+    key = (tuple(sizes), batch_size, np.dtype(dtype).name, neurons)
+    if key in _checked_neurons:
+        return
+    from fastnn.run_state import dropout_seed
+
+    n_samples = max(2 * batch_size + 3, 43)
+    inputs, targets = synthetic_data(n_samples, sizes, dtype, seed=SEED + 1)
+    network_arguments, train_arguments = NEURONS[neurons]
+    network = fastnn.Network(sizes, seed=SEED, dtype=dtype, **network_arguments)
+    weights = [w.astype(np.float64) for w in network.weights]
+    biases = [b.astype(np.float64) for b in network.biases]
+    network.train(inputs, targets, epochs=1, batch_size=batch_size, shuffle=False, seed=SEED,
+                  **train_arguments)
+    numpy_sgd_epoch(weights, biases, inputs, targets, batch_size, **network_arguments,
+                    **train_arguments,
+                    dropout_seed=dropout_seed(np.random.SeedSequence(SEED).entropy))
+    what = f"{neurons}, sizes {list(sizes)}, batch {batch_size}, {np.dtype(dtype).name}"
+    assert_close(network.params, np.concatenate([w.ravel() for w in weights] + biases),
+                 dtype, f"parameters after one epoch, {what}", steps=3)
+    network.train(inputs, targets, epochs=1, batch_size=batch_size, seed=SEED,
+                  **train_arguments)
+    _checked_neurons.add(key)
 
 
 def check_training(sizes, batch_size, dtype):

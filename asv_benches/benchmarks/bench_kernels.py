@@ -51,12 +51,17 @@ def _parameter_count(kernel):
 # apply f, layer_gradient the decay factor, and output_delta the rule and
 # the sample weights; older commits take the arguments before those.
 _FORWARD_TAKES_ACTIVATE = _parameter_count(kernels.forward_layer) == 5
+# Since the activations (issue 23), forward_layer and backward_delta take
+# the layer's rule and the batch's rows.
+_LAYERS_TAKE_RULE = _parameter_count(kernels.forward_layer) == 6
 _GRADIENT_TAKES_DECAY = _parameter_count(kernels.layer_gradient) == 9
 _OUTPUT_DELTA_TAKES_RULE = _parameter_count(kernels.output_delta) == 6
 
 
 def _forward_layer(w, b, a_prev, a):
-    if _FORWARD_TAKES_ACTIVATE:
+    if _LAYERS_TAKE_RULE:
+        kernels.forward_layer(w, b, a_prev, a, kernels.plain_rule(1, w.dtype), kernels.NO_ROWS)
+    elif _FORWARD_TAKES_ACTIVATE:
         kernels.forward_layer(w, b, a_prev, a, True)
     else:
         kernels.forward_layer(w, b, a_prev, a)
@@ -79,6 +84,8 @@ def _backward_delta(arrays):
     arguments = [arrays["w"], arrays["delta"], arrays["a_prev"], arrays["delta_prev"]]
     if _BACKWARD_TAKES_SCRATCH:
         arguments.append(arrays["w_transposed"])
+    elif _LAYERS_TAKE_RULE:
+        arguments += [kernels.plain_rule(1, arrays["w"].dtype), kernels.NO_ROWS]
     kernels.backward_delta(*arguments)
 
 

@@ -14,8 +14,10 @@ import fastnn
 
 from ._common import (
     ETA,
+    NEURONS,
     OBJECTIVES,
     SEED,
+    check_neurons_training,
     check_objective_training,
     objective_arguments,
     WORKLOAD_NAMES,
@@ -78,6 +80,30 @@ class TrainEpochObjective:
         self.batch_size = spec.batch_size
 
     def time_train_epoch(self, workload, objective):
+        self.network.train(self.inputs, self.targets, epochs=1, batch_size=self.batch_size,
+                           seed=SEED, **self.train_arguments)
+
+
+class TrainEpochNeurons:
+    """``TrainEpoch`` with the neurons of docs/theory.md sections 11 and 12
+    (issue 23): ReLU and tanh hidden layers, a softmax output with the
+    log-likelihood, dropout of 0.5 on the hidden layer, each against the
+    same workload's logistic epoch in ``TrainEpoch``; each checked first
+    against ``numpy_sgd_epoch`` with the same neurons."""
+
+    params = [["W2", "W3"], list(NEURONS)]
+    param_names = ["workload", "neurons"]
+
+    def setup(self, workload, neurons):
+        spec = WORKLOADS[workload]
+        check_neurons_training(spec.sizes, spec.batch_size, spec.dtype, neurons)
+        self.inputs, self.targets = _workload_data(workload)
+        network_arguments, self.train_arguments = NEURONS[neurons]
+        self.network = fastnn.Network(spec.sizes, seed=SEED, dtype=spec.dtype,
+                                      **network_arguments)
+        self.batch_size = spec.batch_size
+
+    def time_train_epoch(self, workload, neurons):
         self.network.train(self.inputs, self.targets, epochs=1, batch_size=self.batch_size,
                            seed=SEED, **self.train_arguments)
 

@@ -137,9 +137,20 @@ def info_command(args) -> int:
     print(f"sizes: {dashed(net.sizes)}")
     print(f"dtype: {net.dtype.name}")
     print(f"cost: {net.cost_name}, output: {net.output}")
+    print(f"hidden layers: {_hidden_layers(net)}")
     print(f"parameters: {net.n_params} ({n_weights} weights, {n_biases} biases)")
     return 0
 
+def _hidden_layers(net) -> str:
+    """Each hidden layer's activation, and its dropout rate if any."""
+    neurons = net.neurons
+    if not neurons.activation:
+        return "none"
+    layers = []
+    for name, slope, rate in zip(neurons.activation, neurons.leaky_slope, neurons.dropout):
+        text = f"{name} (slope {slope:g})" if name == "leaky_relu" else name
+        layers.append(text + (f", dropout {rate:g}" if rate else ""))
+    return "; ".join(layers)
 
 def _environment_info() -> int:
     import numba

@@ -7,6 +7,9 @@ import numpy as np
 
 from .. import __version__
 from .._validation import MAX_EPOCHS
+from ..activations import INITS
+from ..kernels.activation import HIDDEN_ACTIVATIONS
+from ..kernels.objective import OUTPUTS
 from .common import CommandError
 from .inspect import compile_command, evaluate_command, info_command, predict_command
 from .train import DEFAULT_HIDDEN, train_command
@@ -82,6 +85,31 @@ def _layer_sizes(text):
         )
     return sizes
 
+def _names(text):
+    """One activation for every hidden layer, or one per hidden layer,
+    separated by commas (checked against the layers by Network)."""
+    names = [name.strip() for name in text.split(",")]
+    for name in names:
+        if name not in HIDDEN_ACTIVATIONS and name != "sigmoid":
+            raise argparse.ArgumentTypeError(
+                f"expected one of {', '.join(HIDDEN_ACTIVATIONS)} (or one per hidden layer, "
+                f"separated by commas), got {name!r}")
+    return names[0] if len(names) == 1 else names
+
+def _rates(text):
+    """A dropout rate for every hidden layer, or one per hidden layer."""
+    rates = []
+    for part in text.split(","):
+        try:
+            rate = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a rate such as 0.5 (or one per hidden layer, separated by commas), "
+                f"got {text!r}") from None
+        if not 0 <= rate <= 0.99:
+            raise argparse.ArgumentTypeError(f"a dropout rate must be in [0, 0.99], got {part}")
+        rates.append(rate)
+    return rates[0] if len(rates) == 1 else rates
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
@@ -116,12 +144,29 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive_int, default=10, help="default: 10")
     train.add_argument("--eta", type=_positive_float, default=3.0,
                        help="learning rate (default: 3.0)")
-    train.add_argument("--cost", choices=("quadratic", "cross_entropy"), default="quadratic",
+    train.add_argument("--cost", choices=("quadratic", "cross_entropy"), default=None,
                        help="the cost: 1/2 sum (y - a)^2, or the cross-entropy of Nielsen's "
-                            "network2 (docs/theory.md section 10; default: quadratic)")
-    train.add_argument("--output", choices=("sigmoid", "identity"), default="sigmoid",
+                            "network2 (docs/theory.md section 10), read for a softmax output "
+                            "as the log-likelihood (default: quadratic; with --output "
+                            "softmax, cross_entropy)")
+    train.add_argument("--output", choices=OUTPUTS, default="sigmoid",
                        help="the output layer's activation (identity: quadratic cost only; "
-                            "default: sigmoid)")
+                            "softmax: cross_entropy only; default: sigmoid)")
+    train.add_argument("--activation", type=_names, default="logistic", metavar="NAME",
+                       help="the hidden layers' activation: "
+                            f"{', '.join(HIDDEN_ACTIVATIONS)}; one for all, or one per hidden "
+                            "layer separated by commas (docs/theory.md section 11; default: "
+                            "logistic, the design document's sigmoid)")
+    train.add_argument("--leaky-slope", type=_non_negative_float, default=0.01,
+                       help="leaky_relu's slope below 0 (default: 0.01)")
+    train.add_argument("--dropout", type=_rates, default=0.0, metavar="RATE",
+                       help="inverted dropout's rate on the hidden layers, one for all or one "
+                            "per hidden layer separated by commas (docs/theory.md section 12; "
+                            "default: 0, none)")
+    train.add_argument("--init", choices=INITS, default="document",
+                       help="the initial weights (docs/theory.md section 11): the document's "
+                            "N(0, 1/inputs), Glorot's, He's (for relu) or scikit-learn's "
+                            "(default: document)")
     train.add_argument("--lmbda", type=_non_negative_float, default=0.0,
                        help="L2 regularisation as in network2: w <- (1 - eta lmbda / n) w - "
                             "... (default: 0)")
@@ -138,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="RUN.ckpt",
                        help="continue the run saved in this checkpoint, on the same --data; "
                             "its network and settings replace --sizes, --batch-size, --eta, "
-                            "--cost, --output, --lmbda, --dtype and --seed")
+                            "--cost, --output, --activation, --leaky-slope, --dropout, --init, "
+                            "--lmbda, --dtype and --seed")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=train_command)
 

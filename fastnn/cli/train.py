@@ -74,12 +74,20 @@ def train_command(args) -> int:
         )
 
     if resumed is None:
+        cost = args.cost or ("cross_entropy" if args.output == "softmax" else "quadratic")
         try:
-            output_rule(args.cost, args.output)
-        except ValueError as error:  # the cross-entropy of an identity output
-            raise CommandError(f"--cost {args.cost} --output {args.output}: {error}") from None
-        net = Network(sizes, cost=args.cost, output=args.output, seed=args.seed,
-                      dtype=args.dtype)
+            output_rule(cost, args.output)
+        except ValueError as error:  # a refused pair (docs/theory.md §11)
+            raise CommandError(f"--cost {cost} --output {args.output}: {error}") from None
+        try:
+            net = Network(sizes, cost=cost, output=args.output, seed=args.seed,
+                          dtype=args.dtype, activation=args.activation,
+                          leaky_slope=args.leaky_slope, dropout=args.dropout, init=args.init)
+        except ValueError as error:  # activations or rates for other layers than --sizes'
+            message = _layers_error(error, args, sizes)
+            if message is None:
+                raise
+            raise CommandError(message) from None
     n_train = X_train.shape[0]
     # The kernels are compiled (first run) or loaded before the progress
     # bar starts, so that its ETA counts epochs only.
@@ -154,6 +162,17 @@ def train_command(args) -> int:
         print(f"plot written to {args.plot}")
     return 0
 
+def _layers_error(error, args, sizes):
+    """The option a ValueError of Network about the hidden layers came
+    from, with its message; None for any other error."""
+    message = str(error)
+    for option, words in (("--activation", "activation"), ("--dropout", "dropout"),
+                          ("--leaky-slope", "leaky_slope")):
+        if words in message:
+            value = getattr(args, option[2:].replace("-", "_"))
+            value = ",".join(map(str, value)) if isinstance(value, list) else value
+            return f"{option} {value} (layers {dashed(sizes)}): {message}"
+    return None
 
 def _count_classes(y_train, y_test, description, *, sized):
     """Largest label + 1. Without --sizes this is the output layer's width,

@@ -27,13 +27,15 @@ from typing import NamedTuple
 import numpy as np
 
 from ._jit import jit
-from .activation import (IDENTITY, LEAKY_RELU, LOGISTIC, RELU, SOFTMAX, TANH, activate_row,
-                         cast_like, leaky_relu, relu, sigmoid_in_loop, softmax_row, tanh_in_loop)
+from .activation import (LEAKY_RELU, LOGISTIC, RELU, SOFTMAX, TANH, activate_row,
+                         activation_in_loop, cast_like, leaky_relu, relu, sigmoid_in_loop,
+                         softmax_row, tanh_in_loop)
 from .dropout import sample_key, unit_bits
 from .objective import layer_activation, layer_dropout, layer_slope
 
-__all__ = ["LayerRule", "layer_rule", "plain_rule", "NO_ROWS", "row_key", "activate_rows", "complete_rows",
-           "scale_by_derivative", "activate_sample", "scale_sample_by_derivative",
+__all__ = ["LayerRule", "layer_rule", "plain_rule", "NO_ROWS", "row_key", "sample_key_of",
+           "activate_rows", "complete_rows", "scale_by_derivative", "activate_sample",
+           "activate_value", "finish_sample", "scale_sample_by_derivative",
            "thinned_derivative"]
 
 
@@ -98,6 +100,15 @@ def row_key(rule, row):
     epoch's inputs (§12): key(s, e, n) for its row n of the training set."""
     mapped = rule.row_map[row] if rule.row_map.shape[0] > 0 else row
     return sample_key(rule.key, rule.first_row + mapped)
+
+
+@jit(inline=True)
+def sample_key_of(objective, rule, row):
+    """row_key of a sample when the epoch has dropout (else 0, not drawn):
+    the per-sample loops compute it once per sample for every layer."""
+    if objective.dropout.rates.shape[0] == 0:
+        return np.uint64(0)
+    return row_key(rule, row)
 
 
 @jit(inline=True)
@@ -241,9 +252,28 @@ def activate_sample(row, rule, key):
 
 
 @jit(inline=True)
+def activate_value(z, rule):
+    """f(z) of one neuron, in the one-sample loops (§2, §11): the
+    libm-free forms; z itself for SOFTMAX, whose row ``finish_sample``
+    completes."""
+    return activation_in_loop(z, rule.code, rule.slope)
+
+
+@jit(inline=True)
+def finish_sample(row, rule, key):
+    """After activate_value over a sample's row: its softmax (§11) and its
+    dropout (§12), where the rule has them."""
+    if rule.code == SOFTMAX:
+        softmax_row(row)
+    if rule.threshold != 0:
+        _drop(row, key, rule.first_unit, rule.threshold, rule.scale)
+
+
+@jit(inline=True)
 def scale_sample_by_derivative(a_prev, delta_prev, rule, key):
-    """scale_by_derivative for one sample: delta_prev[k] *= D_k f'(z_k)
-    from the kept a_prev[k]. rule: layer i-1's; key: the sample's
+    """§6's factor for one sample (§4, §11; §12 with dropout):
+    delta_prev[k] *= D_k f'(z_k) from the kept a_prev[k], as
+    scale_by_derivative. rule: layer i-1's; key: the sample's
     ``row_key``."""
     code = rule.code
     one = cast_like(1.0, a_prev)

@@ -25,7 +25,7 @@ from .sample_loops import (LOOKAHEAD, activate_deferred, backward_one, decay_def
 from .control import report_progress, stop_requested
 from .scheduler import part_rows, register_epoch, run_shared_epoch
 from .activation import cast_like
-from .neurons import layer_rule, row_key
+from .neurons import layer_rule, sample_key_of
 from .objective import Objective, sample_weight
 
 __all__ = ["train_epoch_per_sample", "train_epoch_per_sample_shared"]
@@ -84,7 +84,7 @@ def _block_tail(params, sizes, targets, order, start, m, eta, activations, delta
     # (each layer's LayerRule, §11 and §12; a sample's dropout key is the
     # same in every layer)
     rule_1 = layer_rule(objective, sizes, 1, params, True)
-    key = row_key(rule_1, order[start])
+    key = sample_key_of(objective, rule_1, order[start])
     b1 = layer_biases(params, sizes, 1)
     z1 = layer_rows(activations, sizes, 1, LOOKAHEAD, LOOKAHEAD)
     steps = layer_rows(deltas, sizes, 1, LOOKAHEAD, LOOKAHEAD)
@@ -99,7 +99,7 @@ def _block_tail(params, sizes, targets, order, start, m, eta, activations, delta
                     layer_rule(objective, sizes, i, params, True), key)
     for r in range(m):
         source = order[start + r]
-        key = row_key(rule_1, source)
+        key = sample_key_of(objective, rule_1, source)
         cost += output_delta_one(
             sample_row(activations, sizes, n_layers, LOOKAHEAD, r),
             targets[source],
@@ -119,7 +119,7 @@ def _block_tail(params, sizes, targets, order, start, m, eta, activations, delta
             for i in range(2, n_layers + 1):
                 decay_weights(flat_weights(params, sizes, i), decay)
         if r + 1 < m:
-            next_key = row_key(rule_1, order[start + r + 1])
+            next_key = sample_key_of(objective, rule_1, order[start + r + 1])
             activate_deferred(z1, b1, steps, gram, r + 1, rule_1, next_key, decay)
             for i in range(2, n_layers + 1):
                 step_and_forward(flat_weights(params, sizes, i),
