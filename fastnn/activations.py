@@ -121,6 +121,11 @@ class Neurons:
         return all(name == "logistic" for name in self.activation) and not self.has_dropout
 
     @property
+    def softmax(self) -> bool:
+        """A softmax output (its targets must be distributions)."""
+        return self.output == "softmax"
+
+    @property
     def has_dropout(self) -> bool:
         return any(rate > 0 for rate in self.dropout)
 

@@ -132,11 +132,8 @@ class _Spec:
 
     sizes: tuple
     dtype: str
-    rule: int
-    cost: str
-    output: str
     sub_batch: int
-    neurons: object  # fastnn.activations.Neurons (activations, dropout)
+    neurons: object  # fastnn.activations.Neurons: activations, output, cost, dropout
     dropout_seed: int = 0  # the run's (fastnn.run_state.dropout_seed)
 
 
@@ -155,14 +152,14 @@ def _chunk_gradient(params, x, y, lo, hi, spec):
     deltas = np.empty_like(activations)
     grad = np.empty(params.size, dtype)
     total = np.zeros(params.size, np.float64)
-    objective = plain_objective(dtype, spec.rule, spec.neurons.hidden_activations())
+    neurons = spec.neurons
+    objective = plain_objective(dtype, neurons.rule, neurons.hidden_activations())
     rows = np.arange(capacity, dtype=np.int64)
     cost = 0.0
     for start in range(lo, hi, capacity):
         m = min(capacity, hi - start)
         activations[: m * spec.sizes[0]] = np.asarray(x[start:start + m], dtype=dtype).ravel()
-        targets = check_targets(y[start:start + m], m, n_out, dtype,
-                                softmax=spec.output == "softmax")
+        targets = check_targets(y[start:start + m], m, n_out, dtype, softmax=neurons.softmax)
         kernels.forward_pass(params, sizes, activations, m, m, objective)
         # backward_pass writes the batch's *mean* gradient (eta = 0: no step)
         cost += float(kernels.backward_pass(params, grad, sizes, activations, deltas, targets,
@@ -179,19 +176,17 @@ def _chunk_sgd(start, x, y, spec, batch_size, eta, lmbda, n_train, shuffle_seed,
     this chunk is its replica's last; return weight * params in float64,
     ready for the weighted average. ``part=(lo, hi)``: only positions
     lo..hi-1 of the chunk's shuffled order (a round of average_every).
-    first_row, epoch: for dropout's masks (the chunk's first row in the
-    whole data set, docs/theory.md §12)."""
+    first_row (of the chunk in the data), epoch: for dropout's masks."""
     started = time.perf_counter()
     if isinstance(start, tuple):
         params, cost, timings = start
         params = params.copy()
     else:
         params, cost, timings = start.copy(), 0.0, []
-    dtype = np.dtype(spec.dtype)
+    dtype, neurons = np.dtype(spec.dtype), spec.neurons
     inputs = np.ascontiguousarray(x, dtype=dtype)
-    targets = check_targets(y, inputs.shape[0], spec.sizes[-1], dtype,
-                            softmax=spec.output == "softmax")
-    plan = EpochPlan(spec.sizes, batch_size, dtype, inputs.shape[0], 1, neurons=spec.neurons)
+    targets = check_targets(y, inputs.shape[0], spec.sizes[-1], dtype, softmax=neurons.softmax)
+    plan = EpochPlan(spec.sizes, batch_size, dtype, inputs.shape[0], 1, neurons=neurons)
     order = np.arange(inputs.shape[0], dtype=np.int64)
     kernels.shuffle_order(order, shuffle_seed)
     rows = None
@@ -200,7 +195,7 @@ def _chunk_sgd(start, x, y, spec, batch_size, eta, lmbda, n_train, shuffle_seed,
         rows = order[part[0]:part[1]]
         inputs, targets = inputs[rows], targets[rows]
         order = np.arange(rows.size, dtype=np.int64)
-    key = epoch_key(spec.dropout_seed, epoch) if spec.neurons.has_dropout else 0
+    key = epoch_key(spec.dropout_seed, epoch) if neurons.has_dropout else 0
     cost += float(plan.run(params, inputs, targets, order, eta, lmbda=lmbda, n_train=n_train,
                            dropout_key=key, first_row=first_row, rows=rows))
     timings = timings + [(_worker_name(), time.perf_counter() - started)]
@@ -439,7 +434,7 @@ class _Data:
         self.n_chunks = len(self.chunks)
         checks = client.map(_check_chunk, self.x, self.y, n_inputs=net.sizes[0],
                             n_outputs=net.sizes[-1], dtype=net.dtype.name, checksum=checksum,
-                            softmax=net.output == "softmax", pure=False)
+                            softmax=net.neurons.softmax, pure=False)
         crcs = client.gather(checks)
         # one number for the data and its chunking: the CRC of the chunks'
         # (rows, CRC-32) in row order
@@ -483,8 +478,7 @@ class _Rounds(training.EpochSource):
         self.client, self.net, self.data, self.state = client, net, data, state
         self.options, self.retries = options, retries
         self.n_samples = data.n
-        self.spec = _Spec(tuple(net.sizes), net.dtype.name, int(net.neurons.rule),
-                          net.cost_name, net.output, options.sub_batch, net.neurons,
+        self.spec = _Spec(tuple(net.sizes), net.dtype.name, options.sub_batch, net.neurons,
                           dropout_seed(state.seed_entropy))
         n_weights = sum(a * b for a, b in zip(net.sizes[1:], net.sizes[:-1]))
         self.is_weight = np.zeros(net.n_params, bool)

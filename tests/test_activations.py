@@ -242,8 +242,9 @@ def unpack(params, sizes):
     """weights, biases (naive's lists) of a flat parameter vector."""
     weights, biases, start = [], [], 0
     for i in range(1, len(sizes)):
-        weights.append(params[start:start + sizes[i] * sizes[i - 1]].reshape(sizes[i], sizes[i - 1]))
-        start += sizes[i] * sizes[i - 1]
+        count = sizes[i] * sizes[i - 1]
+        weights.append(params[start:start + count].reshape(sizes[i], sizes[i - 1]))
+        start += count
     for i in range(1, len(sizes)):
         biases.append(params[start:start + sizes[i]])
         start += sizes[i]

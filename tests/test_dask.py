@@ -99,8 +99,7 @@ def test_chunk_gradient_is_the_sum_of_the_networks_gradients():
     Network.gradient's mean, for labels and for targets."""
     net = fastnn.Network(SIZES, seed=3)
     _, _, Xn, Yn = synthetic(300)
-    spec = fd._Spec(tuple(net.sizes), "float64", int(net._rule), "quadratic", "sigmoid", 64,
-                    net.neurons)
+    spec = fd._Spec(tuple(net.sizes), "float64", 64, net.neurons)
     total, cost, timings = fd._chunk_gradient(net.params, Xn, Yn, 10, 250, spec)
     np.testing.assert_allclose(total, 240 * net.gradient(Xn[10:250], Yn[10:250]), rtol=1e-12,
                                atol=1e-14)
