@@ -152,14 +152,13 @@ def _chunk_gradient(params, x, y, lo, hi, spec):
     deltas = np.empty_like(activations)
     grad = np.empty(params.size, dtype)
     total = np.zeros(params.size, np.float64)
-    neurons = spec.neurons
-    objective = plain_objective(dtype, neurons.rule, neurons.hidden_activations())
+    objective = plain_objective(dtype, spec.neurons.rule, spec.neurons.hidden_activations())
     rows = np.arange(capacity, dtype=np.int64)
     cost = 0.0
     for start in range(lo, hi, capacity):
         m = min(capacity, hi - start)
         activations[: m * spec.sizes[0]] = np.asarray(x[start:start + m], dtype=dtype).ravel()
-        targets = check_targets(y[start:start + m], m, n_out, dtype, softmax=neurons.softmax)
+        targets = check_targets(y[start:start + m], m, n_out, dtype, softmax=spec.neurons.softmax)
         kernels.forward_pass(params, sizes, activations, m, m, objective)
         # backward_pass writes the batch's *mean* gradient (eta = 0: no step)
         cost += float(kernels.backward_pass(params, grad, sizes, activations, deltas, targets,
@@ -175,8 +174,7 @@ def _chunk_sgd(start, x, y, spec, batch_size, eta, lmbda, n_train, shuffle_seed,
     timings) of the chunk before it in its replica. ``weight`` not None:
     this chunk is its replica's last; return weight * params in float64,
     ready for the weighted average. ``part=(lo, hi)``: only positions
-    lo..hi-1 of the chunk's shuffled order (a round of average_every).
-    first_row (of the chunk in the data), epoch: for dropout's masks."""
+    lo..hi-1 of the chunk's shuffled order (a round of average_every)."""
     started = time.perf_counter()
     if isinstance(start, tuple):
         params, cost, timings = start
@@ -189,15 +187,14 @@ def _chunk_sgd(start, x, y, spec, batch_size, eta, lmbda, n_train, shuffle_seed,
     plan = EpochPlan(spec.sizes, batch_size, dtype, inputs.shape[0], 1, neurons=neurons)
     order = np.arange(inputs.shape[0], dtype=np.int64)
     kernels.shuffle_order(order, shuffle_seed)
-    rows = None
-    if part is not None and part != (0, inputs.shape[0]):
+    rows = None if part in (None, (0, inputs.shape[0])) else order[part[0]:part[1]]
+    if rows is not None:
         # the kernels run over whole arrays: copy this round's rows, in order
-        rows = order[part[0]:part[1]]
         inputs, targets = inputs[rows], targets[rows]
         order = np.arange(rows.size, dtype=np.int64)
-    key = epoch_key(spec.dropout_seed, epoch) if neurons.has_dropout else 0
     cost += float(plan.run(params, inputs, targets, order, eta, lmbda=lmbda, n_train=n_train,
-                           dropout_key=key, first_row=first_row, rows=rows))
+                           dropout_key=epoch_key(spec.dropout_seed, epoch),
+                           first_row=first_row, rows=rows))
     timings = timings + [(_worker_name(), time.perf_counter() - started)]
     if weight is not None:
         params = params.astype(np.float64) * weight
@@ -227,8 +224,7 @@ def _prepare_worker(spec, batch_size):
     dtype = np.dtype(spec.dtype)
     n = 2
     x = np.zeros((n, spec.sizes[0]), dtype)
-    y = np.zeros((n, spec.sizes[-1]), dtype)
-    y[:, 0] = 1  # one-hot: a softmax output's targets are distributions
+    y = np.eye(spec.sizes[-1], dtype=dtype)[np.zeros(n, np.int64)]  # one-hot (softmax's)
     params = np.zeros(kernels.parameter_count(spec.sizes), dtype)
     _chunk_gradient(params, x, y, 0, n, spec)
     if batch_size is not None:
@@ -304,8 +300,7 @@ def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, e
                              "chunk (replicas=None)")
     training.check_callable(callback, "callback")
     if mode == "gradient" and net.neurons.has_dropout:  # (its passes never drop units)
-        raise ValueError(f"{net!r} has dropout, which mode='gradient' does not train: use "
-                         "mode='average' (or Network.train)")
+        raise ValueError(f"{net!r} has dropout: train it with mode='average', not 'gradient'")
     client = _get_client(client)
     data = _Data(client, net, X, Y, checksum=checkpoint is not None)
     if mode == "gradient" and batch_size is None:
@@ -649,8 +644,7 @@ class _Rounds(training.EpochSource):
                     self.client.submit(_chunk_sgd, params, data.x[c], data.y[c], spec,
                                        state.batch_size, state.eta, state.lmbda, data.n,
                                        seeds[c], float(hi - lo), (lo, hi),
-                                       first_row=int(data.offsets[c]), epoch=epoch,
-                                       pure=False)
+                                       first_row=int(data.offsets[c]), epoch=epoch, pure=False)
                     for c, lo, hi in parts])
 
             total, round_cost = self._round(submit)

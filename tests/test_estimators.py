@@ -808,3 +808,57 @@ def test_estimators_pickled_before_the_objectives_predict_and_train_as_before():
         regressor.partial_fit(X, fixture["y"])
     assert regressor.score(X, fixture["y"]) > before
     classifier.partial_fit(X, fixture["labels"])
+
+
+# -- issue 23: the hidden layers' activation -------------------------------------------
+@pytest.mark.parametrize("activation", ["identity", "tanh", "relu"])
+def test_the_activation_parameter_takes_scikit_learns_names(activation):
+    """MLPClassifier(hidden_layer_sizes, activation): scikit-learn's
+    positional order and names; the network's hidden layers use it, with
+    scikit-learn's initial weights (Glorot's uniform, factor 6)."""
+    X, y = load_digits(return_X_y=True)
+    X = X[:300] / 16
+    clf = MLPClassifier((20,), activation, max_iter=1, learning_rate_init=0.1, random_state=0)
+    assert clf.get_params()["activation"] == activation
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y[:300])
+    assert clf._network.activation == activation
+    bound = np.sqrt(6 / (64 + 20))
+    start = MLPClassifier((20,), activation, max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start.set_params(learning_rate_init=1e-12).fit(X, y[:300])
+    assert np.abs(start.coefs_[0]).max() <= bound + 1e-9
+    regressor = MLPRegressor((5,), activation, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        regressor.fit(X[:50], y[:50].astype(float))
+    assert regressor._network.activation == activation
+
+
+def test_a_bad_or_changed_activation_is_refused():
+    X, y = load_digits(return_X_y=True)
+    with pytest.raises(ValueError, match="activation must be one of 'logistic', 'tanh'"):
+        MLPClassifier(activation="softplus").fit(X[:20], y[:20])
+    clf = MLPClassifier((5,), "relu", max_iter=1, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X[:40] / 16, y[:40])
+        with pytest.raises(ValueError, match="activation is now 'tanh' but the model was "
+                                             "fitted with 'relu'"):
+            clf.set_params(activation="tanh").fit(X[:40] / 16, y[:40])
+
+
+def test_an_estimator_pickled_before_activations_unpickles_as_logistic():
+    clf = MLPClassifier((5,), max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(np.random.default_rng(0).random((30, 4)), np.arange(30) % 3)
+    state = clf.__getstate__()
+    del state["activation"]  # as an estimator pickled before issue 23
+    old = MLPClassifier.__new__(MLPClassifier)
+    old.__setstate__(state)
+    assert old.get_params()["activation"] == "logistic"
+    np.testing.assert_array_equal(old.predict_proba(np.ones((2, 4))),
+                                  clf.predict_proba(np.ones((2, 4))))

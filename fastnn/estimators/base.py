@@ -208,8 +208,14 @@ class BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
         else:
             rng = check_random_state(self.random_state)
             sizes = [X.shape[1], *params["hidden"], targets.shape[1]]
+            # scikit-learn's initial weights for the activations scikit-learn
+            # users choose; the logistic default keeps the design document's,
+            # which the defaults' learning rates were tuned with (issue 24
+            # moves the defaults, and the weights with them, to scikit-learn's)
+            init = "document" if params["activation"] == "logistic" else "sklearn"
             network = Network(sizes, cost=params["cost"], output=self._network_output,
-                              seed=int(rng.randint(SEED_BOUND)), dtype=dtype)
+                              seed=int(rng.randint(SEED_BOUND)), dtype=dtype,
+                              activation=params["activation"], init=init)
             run = FitRun(X, targets, y, sample_weight, network, rng, loss_curve=[], n_iter=0,
                          samples_seen=0, best_loss=np.inf, validation_scores=None,
                          best_validation_score=None)
@@ -291,6 +297,10 @@ class BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
                 f"hidden_layer_sizes is now {params['hidden']} but the model was fitted "
                 f"with {fitted_hidden}; set warm_start=False (or refit) to change it"
             )
+        if (params["activation"],) * len(fitted_hidden) != self._network.neurons.activation:
+            raise ValueError(
+                f"activation is now {params['activation']!r} but the model was fitted with "
+                f"{self._network.activation!r}; set warm_start=False (or refit) to change it")
         if params["dtype"] != self._network.dtype:
             raise ValueError(
                 f"dtype is now {params['dtype']} but the model was fitted with "
@@ -336,6 +346,8 @@ class BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
 
     def __setstate__(self, state):
         state = dict(state)
+        # pickled before the activations (issue 23): logistic hidden layers
+        state.setdefault("activation", "logistic")
         if "alpha" not in state:  # pickled by a fastnn without the objectives
             for name, value in self._BEFORE_OBJECTIVES.items():
                 state.setdefault(name, value)

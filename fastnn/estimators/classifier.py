@@ -16,7 +16,8 @@ class MLPClassifier(ClassifierMixin, BaseFastMLP):
     __doc__ = (
         """A multilayer perceptron classifier of sigmoid neurons trained by fastnn.
 
-    Sigmoid hidden and output layers, the cross-entropy or the quadratic cost
+    Hidden layers of the ``activation`` (logistic by default), sigmoid
+    output layers, the cross-entropy or the quadratic cost
     (``loss``), constant-step mini-batch gradient descent, L2 weight decay.
     With two classes the network has one output neuron whose activation a is
     read as P(classes_[1]); with K > 2 classes it has K outputs trained on
@@ -52,6 +53,7 @@ class MLPClassifier(ClassifierMixin, BaseFastMLP):
     def __init__(
         self,
         hidden_layer_sizes=(100,),
+        activation="logistic",
         *,
         loss="log_loss",
         alpha=0.0001,
@@ -69,6 +71,7 @@ class MLPClassifier(ClassifierMixin, BaseFastMLP):
         n_threads=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
         self.loss = loss
         self.alpha = alpha
         self.batch_size = batch_size

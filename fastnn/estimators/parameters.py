@@ -16,6 +16,7 @@ import numpy as np
 
 from .._validation import (check_bool, check_dtype, check_positive_float, check_positive_int,
                            check_thread_count)
+from ..kernels.activation import HIDDEN_ACTIVATIONS
 
 __all__ = ["Parameter", "PARAMETERS", "check_parameters", "parameters_doc",
            "SAMPLE_WEIGHT_DOC", "CLASSIFIER_LOSSES"]
@@ -41,6 +42,14 @@ def _hidden_layer_sizes(hidden, checked):
         raise TypeError(f"hidden_layer_sizes must be an int or a sequence of ints, got {hidden!r}")
     return tuple(check_positive_int(width, f"hidden_layer_sizes[{position}]")
                  for position, width in enumerate(hidden))
+
+
+def _activation(activation, checked):
+    """scikit-learn's names (identity, logistic, tanh, relu), and leaky_relu."""
+    if not isinstance(activation, str) or activation not in HIDDEN_ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(map(repr, HIDDEN_ACTIVATIONS))}"
+                         f", got {activation!r}")
+    return activation
 
 
 def _alpha(alpha, checked):
@@ -74,6 +83,7 @@ def _simple(check, name):
 # In the order they are checked; "cost" (the estimator's own) comes after alpha.
 PARAMETERS = (
     Parameter("hidden_layer_sizes", "hidden", _hidden_layer_sizes),
+    Parameter("activation", "activation", _activation),
     _simple(check_positive_int, "batch_size"),
     Parameter("learning_rate_init", "eta",
               lambda value, checked: check_positive_float(value, "learning_rate_init")),
@@ -108,7 +118,16 @@ def parameters_doc(batch_size, learning_rate_init, eta_note, loss_doc, out_activ
     Parameters
     ----------
     hidden_layer_sizes : int or sequence of int, default=(100,)
-        Neurons of each hidden layer (sigmoid). ``()`` means no hidden layer.
+        Neurons of each hidden layer. ``()`` means no hidden layer.
+    activation : {{"identity", "logistic", "tanh", "relu", "leaky_relu"}}, default="logistic"
+        The hidden layers' activation, with scikit-learn's names and meaning
+        (docs/theory.md §11): a = z, the logistic sigmoid (the design
+        document's), tanh, max(z, 0); and leaky ReLU (slope 0.01 below 0).
+        The initial weights are scikit-learn's for the other activations:
+        Glorot's uniform U(-r, r), r = sqrt(6 / (n_in + n_out)), biases
+        likewise; the logistic keeps the design document's N(0, 1/n_in)
+        weights and N(0, 1) biases, which the defaults below were tuned
+        with (docs/theory.md §11).
 {loss_doc}    alpha : float >= 0, default=0.0001
         L2 penalty on the weights (not the biases), with scikit-learn's
         meaning: each step shrinks the weights by the factor

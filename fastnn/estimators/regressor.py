@@ -22,7 +22,8 @@ class MLPRegressor(RegressorMixin, BaseFastMLP):
     __doc__ = (
         """A multilayer perceptron regressor trained by fastnn.
 
-    Sigmoid hidden layers, an identity output layer (a^L = z^L), the
+    Hidden layers of the ``activation`` (logistic by default), an identity
+    output layer (a^L = z^L), the
     quadratic cost C = 1/2 sum_j (t_j - a_j)^2, constant-step mini-batch
     gradient descent, L2 weight decay. The network trains on standardized
     targets t = (y - target_mean_) / target_scale_ (per output column, the
@@ -59,6 +60,7 @@ class MLPRegressor(RegressorMixin, BaseFastMLP):
     def __init__(
         self,
         hidden_layer_sizes=(100,),
+        activation="logistic",
         *,
         alpha=0.0001,
         batch_size=10,
@@ -75,6 +77,7 @@ class MLPRegressor(RegressorMixin, BaseFastMLP):
         n_threads=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
         self.alpha = alpha
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
