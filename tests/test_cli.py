@@ -1,5 +1,7 @@
 """The real `fastnn` command, run as `python -m fastnn` in a subprocess."""
+import contextlib
 import importlib
+import io
 import os
 import re
 import subprocess
@@ -499,11 +501,16 @@ def test_activation_output_and_dropout_from_the_command_line(tmp_path):
 
     net = fastnn_module.load(model)
     assert net.activation == ("relu", "leaky_relu") and net.dropout == (0.2, 0.0)
+    # (in this process: each is refused before anything is trained)
+    from fastnn.cli import main
+
     for arguments, phrase in (
             (["--activation", "relu,tanh"], "this network has 1 hidden layer"),
             (["--activation", "swish"], "expected one of logistic, tanh, relu"),
             (["--dropout", "1.5"], "a dropout rate must be in [0, 0.99]"),
             (["--output", "softmax", "--cost", "quadratic"], "needs cost='cross_entropy'")):
-        refused = fastnn("train", "--epochs", "1", *arguments)
-        assert refused.returncode == 2, (arguments, refused.stderr)
-        assert phrase in refused.stderr and len(refused.stderr.splitlines()) == 1, refused.stderr
+        error = io.StringIO()
+        with contextlib.redirect_stderr(error):
+            status = main(["train", "--epochs", "1", "--quiet", *arguments])
+        assert status == 2, (arguments, error.getvalue())
+        assert phrase in error.getvalue() and len(error.getvalue().splitlines()) == 1
