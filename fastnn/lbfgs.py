@@ -43,7 +43,8 @@ class FullBatchCost:
     inputs: (n, L_0), targets: (n, L_l), C-contiguous, of the network's
     dtype. lmbda >= 0. sample_weight: (n,) weights s_n >= 0 as given (not
     rescaled), or None. ``objective``: the network's Objective (its output
-    rule and hidden layers; its decay is not used).
+    rule and hidden layers; its decay is not used, and the passes never
+    drop units: L is the whole network's).
 
     Calling it with a parameter vector (any float dtype; SciPy passes
     float64) copies it into ``network.params`` and returns (L, dL/dp) with
@@ -83,7 +84,7 @@ class FullBatchCost:
             x = self.activations[:m * self.network.sizes[0]]
             x[...] = self.inputs[start:start + m].ravel()
             kernels.forward_pass(params, self.sizes, self.activations, m, self.capacity,
-                                 self.objective.rule)
+                                 self.objective)
             # eta = 0: the batch's mean gradient, no step
             cost += float(kernels.backward_pass(
                 params, self.grad, self.sizes, self.activations, self.deltas,
