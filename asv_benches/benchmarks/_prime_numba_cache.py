@@ -20,8 +20,6 @@ import os
 
 import numpy as np
 
-from fastnn import kernels
-
 from . import bench_kernels, bench_training
 from ._common import WORKLOADS, check_training
 
@@ -36,7 +34,10 @@ def clear_fastnn_numba_cache():
     # numba's own record of where this dispatcher's cache lives (the
     # package's __pycache__, or under NUMBA_CACHE_DIR when that is set); a
     # directory holding fastnn's entries only. No path: caching is off.
-    cache_dir = getattr(kernels.train_epoch._cache, "_cache_path", None)
+    # (Found as the benchmarks find their kernels: by name, wherever the
+    # commit defines it; none, nothing to clear.)
+    train_epoch = bench_kernels._find_kernel("train_epoch")
+    cache_dir = getattr(getattr(train_epoch, "_cache", None), "_cache_path", None)
     if cache_dir is None:
         return 0
     stale = glob.glob(os.path.join(cache_dir, "*.nbi")) + glob.glob(os.path.join(cache_dir, "*.nbc"))
@@ -54,8 +55,12 @@ def prime():
     check_training(bench_training.PeakMemoryTraining.sizes,
                    bench_training.PeakMemoryTraining.batch_size, np.float32)
     for dtype in bench_kernels.DTYPES:
-        bench_kernels.LayerKernels().setup(bench_kernels.LAYERS[0], 1, dtype)
-        bench_kernels.OutputDelta().setup(10, 1, dtype)
+        for benchmark, arguments in ((bench_kernels.LayerKernels(), (bench_kernels.LAYERS[0], 1)),
+                                     (bench_kernels.OutputDelta(), (10, 1))):
+            try:
+                benchmark.setup(*arguments, dtype)
+            except NotImplementedError:
+                pass  # asv skips these benchmarks on this commit
 
 
 if __name__ == "__main__":

@@ -1,0 +1,184 @@
+"""asv as users run it (issue 25), each in a scratch clone of this repository:
+
+* a fresh venv, ``pip install -e ".[bench]"``, then ``scripts/asv_run.sh quick``
+  with no package index;
+* ``scripts/asv_run.sh history 2`` and the published dashboard opened in
+  headless Chromium with no network: the W1-W4 throughput graphs drawn from
+  two commits, not the error page, no request off the machine;
+* the floor of ``compare``: exit 1 on a planted 15% slowdown, 0 on identical
+  code built twice (scripts/asv_compare_floor.py).
+
+Minutes each: marked slow (``python -m pytest -m slow``; .ci/run runs them).
+Each measures a small subset of the suite (``--bench``): the whole suite runs
+once in CI, in scripts/asv_ci.sh.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+import pytest
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS = os.path.join(REPOSITORY, "scripts")
+
+pytestmark = pytest.mark.slow
+
+
+def _run(command, cwd, env=None, timeout=1800):
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    output = result.stdout + result.stderr
+    return result.returncode, output
+
+
+def _clone(tmp_path):
+    """A clone of this checkout's HEAD, on a branch named main (history reads main)."""
+    repo = str(tmp_path / "repo")
+    subprocess.run(["git", "clone", "-q", REPOSITORY, repo], check=True)
+    head = subprocess.run(["git", "-C", REPOSITORY, "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    subprocess.run(["git", "-C", repo, "checkout", "-q", "-B", "main", head], check=True)
+    return repo
+
+
+def _environment(**changes):
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(changes)
+    return env
+
+
+def _base_interpreter_without_numpy():
+    """An interpreter of this Python version whose own site-packages lack
+    numpy (Debian's /usr/bin/python3.X here): a venv of it is what issue 25's
+    user had, where asv's virtualenv with the system site-packages saw no
+    numpy. Else this interpreter's base (the test still covers a venv)."""
+    version = "%d.%d" % sys.version_info[:2]
+    for candidate in (f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"):
+        if os.path.exists(candidate):
+            probe = subprocess.run([candidate, "-c", "import numpy"], capture_output=True)
+            venv_ok = subprocess.run([candidate, "-c", "import venv, ensurepip"],
+                                     capture_output=True)
+            if probe.returncode != 0 and venv_ok.returncode == 0:
+                return candidate
+    return getattr(sys, "_base_executable", sys.executable)
+
+
+def test_quick_in_a_fresh_venv_with_no_index(tmp_path):
+    repo = _clone(tmp_path)
+    venv = str(tmp_path / "venv")
+    base = _base_interpreter_without_numpy()
+    subprocess.run([base, "-m", "venv", venv], check=True)
+    python = os.path.join(venv, "bin", "python")
+    # The README's install (it needs the package index, like any pip install
+    # of numpy and numba into a new venv).
+    status, output = _run([python, "-m", "pip", "install", "-q", "-e", ".[bench]"], repo,
+                          env=_environment(PATH=os.path.dirname(python) + os.pathsep
+                                           + os.environ["PATH"]))
+    assert status == 0, output[-3000:]
+    # Then asv with no index at all: a venv's PATH first, as `activate` sets it.
+    env = _environment(PIP_NO_INDEX="1", VIRTUAL_ENV=venv,
+                       PATH=os.path.dirname(python) + os.pathsep + os.environ["PATH"])
+    status, output = _run(["bash", "scripts/asv_run.sh", "quick", "--bench",
+                           r"TrainEpoch\.time_train_epoch|Throughput\.track_samples|PeakMemory"],
+                          repo, env=env)
+    assert status == 0, output[-5000:]
+    assert "Creating overlay-py" in output
+    assert f"a venv of {os.path.realpath(python)}" in output or venv in output
+    assert "failed" not in output.lower(), output[-5000:]
+    # every benchmark asked for ran: 4 epochs, 4 throughputs, 1 peak memory
+    assert output.count("W4") >= 2, output[-5000:]
+    assert "peakmem_train_epoch_60000x784_float32" in output
+    # the overlay holds fastnn alone; numpy came from the venv
+    env_root = os.path.join(repo, "asv_benches", "env")
+    (env_name,) = os.listdir(env_root)
+    purelib = subprocess.run(
+        [os.path.join(env_root, env_name, "bin", "python"), "-c",
+         "import sysconfig, numpy; print(sysconfig.get_paths()['purelib']); print(numpy.__file__)"],
+        capture_output=True, text=True, check=True).stdout.split()
+    installed = sorted(name for name in os.listdir(purelib[0]) if not name.startswith("_"))
+    assert [name for name in installed if not name.endswith(".pth")] == \
+        ["fastnn", f"fastnn-{_version(repo)}.dist-info"], installed
+    assert purelib[1].startswith(os.path.join(venv, "lib")), purelib[1]
+
+
+def _version(repo):
+    namespace = {}
+    with open(os.path.join(repo, "fastnn", "__init__.py")) as file:
+        for line in file:
+            if line.startswith("__version__"):
+                exec(line, namespace)
+    return namespace["__version__"]
+
+
+def test_history_publishes_a_dashboard_that_renders_offline(tmp_path):
+    sys.path.insert(0, SCRIPTS)
+    try:
+        import asv_dashboard_check
+    finally:
+        sys.path.pop(0)
+    if asv_dashboard_check.find_chromium() is None:
+        pytest.fail("no Chromium to open the dashboard with: apt-get install chromium "
+                    "(.ci/run installs it)")
+    repo = _clone(tmp_path)
+    # two commits of main: HEAD and an empty commit on it, both built and measured
+    subprocess.run(["git", "-C", repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit",
+                    "-q", "--allow-empty", "-m", "a second commit to measure"], check=True)
+    env = _environment(PIP_NO_INDEX="1")
+    status, output = _run(["bash", "scripts/asv_run.sh", "history", "2", "--bench",
+                           r"Throughput\.track"], repo, env=env)
+    assert status == 0, output[-5000:]
+    assert "Dashboard written to" in output
+    html = os.path.join(repo, "asv_benches", "html")
+    machine = subprocess.run([sys.executable, os.path.join(repo, "scripts", "asv_machine.py")],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert os.path.isdir(os.path.join(repo, "asv_benches", "results", machine))
+    # asking again measures nothing more
+    status, again = _run(["bash", "scripts/asv_run.sh", "history", "2", "--bench",
+                          r"Throughput\.track"], repo, env=env)
+    assert status == 0, again[-3000:]
+    assert "Building" not in again, again[-3000:]
+
+    screenshot = str(tmp_path / "dashboard.png")
+    report = asv_dashboard_check.check(html, asv_dashboard_check.DEFAULT_BENCHMARKS,
+                                       min_commits=2, screenshot=screenshot)
+    assert report["problems"] == [], json.dumps(report, indent=1)
+    for graph in report["graphs"].values():
+        assert graph["error_page"] is False
+        assert sorted(graph["series"]) and all(count >= 2 for count in graph["series"].values())
+    assert report["requests_off_host"] == []
+    assert os.path.getsize(screenshot) > 10_000
+
+
+def test_published_page_without_the_local_copies_shows_the_error_page(tmp_path):
+    """The check can fail: asv's own page, as published with no rewrite,
+    loads its scripts from CDNs that this offline browser cannot reach."""
+    sys.path.insert(0, SCRIPTS)
+    try:
+        import asv_dashboard_check
+    finally:
+        sys.path.pop(0)
+    if asv_dashboard_check.find_chromium() is None:
+        pytest.fail("no Chromium: apt-get install chromium (.ci/run installs it)")
+    asv = pytest.importorskip("asv")
+    html = tmp_path / "html"
+    shutil.copytree(os.path.join(os.path.dirname(asv.__file__), "www"), html)
+    report = asv_dashboard_check.check(str(html), asv_dashboard_check.DEFAULT_BENCHMARKS[:1],
+                                       min_commits=2)
+    (graph,) = report["graphs"].values()
+    assert graph["error_page"] is True, json.dumps(report, indent=1)
+    assert report["problems"]
+
+
+def test_compare_flags_a_planted_slowdown_and_passes_identical_code(tmp_path):
+    status, output = _run([sys.executable, os.path.join(SCRIPTS, "asv_compare_floor.py"),
+                           "--keep", str(tmp_path / "floor")], REPOSITORY,
+                          env=_environment(PIP_NO_INDEX="1"))
+    assert "met: identical code exits 0" in output, output[-6000:]
+    assert "met: planted slowdown exits 1" in output, output[-6000:]
+    assert status == 0, output[-6000:]
