@@ -93,7 +93,9 @@ class OverlayEnvironment(environment.Environment):
         return python == running_python_version()
 
     def _overlay(self) -> dict:
-        return {"executable": os.path.realpath(self._executable),
+        # (not realpath: a venv's python is a symlink to its base's, and two
+        # venvs of one base are two environments)
+        return {"executable": os.path.abspath(self._executable),
                 "site_directories": active_site_directories()}
 
     def _overlay_path(self) -> str:
