@@ -5,9 +5,9 @@
 #
 #   scripts/asv_run.sh quick              every benchmark once on HEAD, nothing saved
 #   scripts/asv_run.sh full [REV]         measure REV (default HEAD) and save the results
-#   scripts/asv_run.sh compare BASE NEW   measure BASE and NEW unless already saved, print
-#                                         the comparison; exits 1 if anything got >10% slower
-#                                         or started failing
+#   scripts/asv_run.sh compare BASE NEW   measure BASE and NEW side by side (interleaved),
+#                                         print the comparison; exits 1 if anything got >10%
+#                                         slower or started failing
 #   scripts/asv_run.sh history N          measure the last N commits of main that hold the
 #                                         suite (skipping those measured already), then publish
 #   scripts/asv_run.sh publish            write the dashboard (asv_benches/html/index.html)
@@ -16,8 +16,8 @@
 # Extra arguments after these go to `asv run`, e.g. --bench TrainEpoch to
 # measure a subset. Commits are built by asv from the repository (not your
 # uncommitted changes) into asv_benches/env/, an "overlay" environment that
-# holds only fastnn and reuses the active environment's numpy/numba
-# (asv_benches/README.md): nothing is downloaded (PIP_NO_INDEX). Results are
+# reuses the active environment's numpy/numba and keeps each commit's fastnn
+# in a directory of its own (asv_benches/README.md): nothing is downloaded (PIP_NO_INDEX). Results are
 # kept per machine, named after its CPU (scripts/asv_machine.py).
 set -euo pipefail
 script=$(readlink -f "$0")
@@ -66,9 +66,18 @@ case "$command" in
         [ $# -ge 2 ] || usage
         base=$1 new=$2
         shift 2
+        # Both commits in one asv run, measured anew side by side: asv
+        # alternates them round by round (A B B A ...; each commit's fastnn
+        # stays installed in the overlay, so switching costs nothing), so
+        # that a change in the machine's load hits both alike. Saved results
+        # of either are replaced.
+        hashes=$(mktemp)
+        trap 'rm -f "$hashes"' EXIT
         for revision in "$base" "$new"; do
-            run --skip-existing-commits "$(one_commit "$revision")" "$@"
-        done
+            git rev-parse --verify --quiet "$revision^{commit}" || {
+                echo "compare: no commit $revision" >&2; exit 2; }
+        done | awk '!seen[$0]++' >"$hashes"
+        run --interleave-rounds "HASHFILE:$hashes" "$@"
         report=$(asv compare --factor "$FACTOR" --split --machine "$machine" \
                  -E "$environment" "$base" "$new")
         echo "$report"

@@ -109,6 +109,11 @@ def test_quick_in_a_fresh_venv_with_no_index(tmp_path):
     assert [name for name in installed if not name.endswith(".pth")] == \
         ["fastnn", f"fastnn-{_version(repo)}.dist-info"], installed
     assert purelib[1].startswith(os.path.join(venv, "lib")), purelib[1]
+    # asv's uninstall and --force-reinstall in the overlay left the venv's
+    # own (editable) fastnn alone
+    shown = subprocess.run([python, "-m", "pip", "show", "fastnn"], capture_output=True,
+                           text=True, check=True).stdout
+    assert f"Editable project location: {repo}" in shown, shown
 
 
 def _version(repo):

@@ -36,19 +36,24 @@ SEED = 0
 
 
 def _assert_fastnn_comes_from_the_asv_environment() -> None:
-    # The machine also has fastnn installed in editable mode (pointing at the
-    # main checkout); in a virtualenv with the system site-packages a missing
-    # or broken install of the benchmarked commit would silently fall back to
-    # it, and the results would be filed under the wrong commit.
+    # The active environment may have fastnn installed too (an editable
+    # install of a checkout); a missing or broken install of the benchmarked
+    # commit must not fall back to it, or the results would be filed under
+    # the wrong commit. In the overlay environment (fastnn_asv_env.py) each
+    # commit has a directory of its own, env/<hash>/commits/<commit>.
     env_type = os.environ.get("ASV_ENV_TYPE")
     env_dir = os.environ.get("ASV_ENV_DIR")
     if env_type in (None, "existing") or not env_dir:
         return
+    expected = os.path.realpath(env_dir)
+    commit = os.environ.get("ASV_COMMIT")
+    if env_type == "overlay" and commit:
+        expected = os.path.join(expected, "commits", commit)
     module_path = os.path.realpath(fastnn.__file__)
-    if not module_path.startswith(os.path.realpath(env_dir) + os.sep):
+    if not module_path.startswith(expected + os.sep):
         raise ImportError(
             f"asv environment {env_dir} imported fastnn from {module_path}, "
-            "not from the commit asv installed into it"
+            f"not from the commit asv installed ({expected})"
         )
 
 

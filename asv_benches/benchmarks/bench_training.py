@@ -40,10 +40,17 @@ def _workload_data(name):
 
 
 class TrainEpoch:
-    """Wall time of one ``Network.train(..., epochs=1)`` call."""
+    """Wall time of one ``Network.train(..., epochs=1)`` call.
+
+    The benchmark that flags a slowdown of training in ``asv_run.sh
+    compare``: 4 rounds (asv's default is 2), which ``compare`` alternates
+    between the two commits, so that a change in the machine's load between
+    rounds hits both (a few seconds more per commit).
+    """
 
     params = [WORKLOAD_NAMES]
     param_names = ["workload"]
+    rounds = 4
 
     def setup(self, workload):
         spec = WORKLOADS[workload]
