@@ -41,7 +41,11 @@ usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$scr
 # A git rev-list range holding exactly one commit (HEAD^! fails on a root commit).
 one_commit() { echo "$1 --max-count=1"; }
 
-run() { asv run --show-stderr --machine "$machine" -E "$environment" "$@"; }
+# --record-samples keeps every sample in the results, not only their
+# statistics: asv compare then tests a change with Mann-Whitney's U instead
+# of asking its 99% intervals not to overlap, which on a shared, noisy
+# machine let a 33% slowdown through as "not significant".
+run() { asv run --show-stderr --record-samples --machine "$machine" -E "$environment" "$@"; }
 
 publish() {
     asv publish
