@@ -5,8 +5,9 @@
 * ``scripts/asv_run.sh history 2`` and the published dashboard opened in
   headless Chromium with no network: the W1-W4 throughput graphs drawn from
   two commits, not the error page, no request off the machine;
-* the floor of ``compare``: exit 1 on a planted 15% slowdown, 0 on identical
-  code built twice (scripts/asv_compare_floor.py).
+* ``compare``: exit 1 on a commit that breaks a benchmark, 0 on a commit
+  against itself (the 15% timing floor is scripts/asv_compare_floor.py's,
+  a measurement, not a test).
 
 Minutes each: marked slow (``python -m pytest -m slow``; .ci/run runs them).
 Each measures a small subset of the suite (``--bench``): the whole suite runs
@@ -184,10 +185,39 @@ def test_published_page_without_the_local_copies_shows_the_error_page(tmp_path):
     assert report["problems"]
 
 
-def test_compare_flags_a_planted_slowdown_and_passes_identical_code(tmp_path):
-    status, output = _run([sys.executable, os.path.join(SCRIPTS, "asv_compare_floor.py"),
-                           "--keep", str(tmp_path / "floor")], REPOSITORY,
-                          env=_environment(PIP_NO_INDEX="1"))
-    assert "met: identical code exits 0" in output, output[-6000:]
-    assert "met: planted slowdown exits 1" in output, output[-6000:]
-    assert status == 0, output[-6000:]
+def test_compare_exits_1_when_a_benchmark_breaks_and_0_when_it_does_not(tmp_path):
+    """The mechanics of `compare` (both commits in one interleaved run, asv's
+    table, the exit status), on a change that no load can hide: a commit
+    whose Network.train raises for the timed epochs (2,000 samples and more;
+    the checks that compile the kernels at install train on fewer). The 15%
+    floor itself is a timing, measured by scripts/asv_compare_floor.py, not
+    by a test (timed tests are not trusted on shared machines)."""
+    repo = _clone(tmp_path)
+    init = os.path.join(repo, "fastnn", "__init__.py")
+    with open(init, "a") as file:
+        file.write(
+            "\n\n# planted by tests/test_asv_slow.py: training on 1,000 samples or more fails\n"
+            "def _planted_failure(train):\n"
+            "    def planted(self, inputs, *arguments, **keywords):\n"
+            "        if len(inputs) >= 1000:\n"
+            "            raise RuntimeError('planted failure')\n"
+            "        return train(self, inputs, *arguments, **keywords)\n"
+            "    return planted\n\n\n"
+            "Network.train = _planted_failure(Network.train)\n")
+    subprocess.run(["git", "-C", repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit",
+                    "-q", "-am", "planted failure"], check=True)
+    env = _environment(PIP_NO_INDEX="1")
+    bench = ["--bench", r"TrainEpoch\.time_train_epoch"]
+    status, output = _run(["bash", "scripts/asv_run.sh", "compare", "HEAD~1", "HEAD", *bench],
+                          repo, env=env)
+    assert status == 1, output[-5000:]
+    assert "REGRESSION" in output
+    broken = [line for line in output.splitlines()
+              if line.startswith("| !") and "time_train_epoch('W" in line]
+    assert len(broken) == 4, output[-5000:]
+    assert "(round 4/4)" in output  # the rounds alternated between the two commits
+    # the same commit against itself: nothing flagged (no timing can differ)
+    status, output = _run(["bash", "scripts/asv_run.sh", "compare", "HEAD~1", "HEAD~1", *bench],
+                          repo, env=env)
+    assert status == 0, output[-5000:]
+    assert "REGRESSION" not in output
