@@ -93,7 +93,6 @@ def test_quick_in_a_fresh_venv_with_no_index(tmp_path):
     # every benchmark asked for ran: 4 epochs, 4 throughputs, 1 peak memory
     assert output.count("W4") >= 2, output[-5000:]
     assert "peakmem_train_epoch_60000x784_float32" in output
-    # the overlay holds fastnn alone; numpy came from the venv
     env_root = os.path.join(repo, "asv_benches", "env")
     (env_name,) = os.listdir(env_root)
     # made for the venv's interpreter, over the venv's site-packages
@@ -102,16 +101,21 @@ def test_quick_in_a_fresh_venv_with_no_index(tmp_path):
     assert overlay["executable"] == python
     assert any(directory.startswith(os.path.realpath(venv) + os.sep)
                for directory in overlay["site_directories"]), overlay
-    purelib = subprocess.run(
-        [os.path.join(env_root, env_name, "bin", "python"), "-c",
-         "import sysconfig, numpy; print(sysconfig.get_paths()['purelib']); print(numpy.__file__)"],
-        capture_output=True, text=True, check=True).stdout.split()
-    installed = sorted(name for name in os.listdir(purelib[0]) if not name.startswith("_"))
-    assert [name for name in installed if not name.endswith(".pth")] == \
-        ["fastnn", f"fastnn-{_version(repo)}.dist-info"], installed
-    assert purelib[1].startswith(os.path.join(venv, "lib")), purelib[1]
-    # asv's uninstall and --force-reinstall in the overlay left the venv's
-    # own (editable) fastnn alone
+    env_python = os.path.join(env_root, env_name, "bin", "python")
+    (commit,) = os.listdir(os.path.join(env_root, env_name, "commits"))
+    probe = subprocess.run(
+        [env_python, "-c", "import sysconfig, numpy, fastnn; "
+         "print(sysconfig.get_paths()['purelib']); print(numpy.__file__); print(fastnn.__file__)"],
+        capture_output=True, text=True, check=True, cwd=str(tmp_path),
+        env=_environment(ASV_COMMIT=commit)).stdout.split()
+    purelib, numpy_file, fastnn_file = probe
+    # the venv itself holds no fastnn: the commit's is in commits/<hash>/,
+    # first on sys.path when asv runs that commit; numpy is the venv's
+    assert not any(name.startswith("fastnn") for name in os.listdir(purelib)), \
+        os.listdir(purelib)
+    assert fastnn_file.startswith(os.path.join(env_root, env_name, "commits", commit) + os.sep)
+    assert numpy_file.startswith(os.path.join(venv, "lib")), numpy_file
+    # asv's installs into the overlay left the venv's own (editable) fastnn alone
     shown = subprocess.run([python, "-m", "pip", "show", "fastnn"], capture_output=True,
                            text=True, check=True).stdout
     assert f"Editable project location: {repo}" in shown, shown
