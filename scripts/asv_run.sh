@@ -81,7 +81,11 @@ case "$command" in
             git rev-parse --verify --quiet "$revision^{commit}" || {
                 echo "compare: no commit $revision" >&2; exit 2; }
         done | awk '!seen[$0]++' >"$hashes"
-        run --interleave-rounds "HASHFILE:$hashes" "$@"
+        # asv run exits 2 when a benchmark fails: that is for the comparison
+        # to report (as "!"), not a reason to stop before it.
+        status=0
+        run --interleave-rounds "HASHFILE:$hashes" "$@" || status=$?
+        [ "$status" -eq 0 ] || [ "$status" -eq 2 ] || exit "$status"
         report=$(asv compare --factor "$FACTOR" --split --machine "$machine" \
                  -E "$environment" "$base" "$new")
         echo "$report"
