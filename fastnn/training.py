@@ -252,11 +252,9 @@ class InMemory(EpochSource):
                              self.n_threads)
         self.order = np.arange(self.n_samples, dtype=np.int64)
         warm_up(self.network, self.plan, self.inputs, self.targets)
-        self.first = 0
-        progress = None
-        if self.report_progress is not None:
-            def progress(samples):
-                self.report_progress(self.first + samples)
+        self.first = 0  # where the running epoch started (a stopped one's rest)
+        progress = None if self.report_progress is None else (
+            lambda samples: self.report_progress(self.first + samples))
         self.runner = EpochRunner(self.plan, progress, self.ctrl_c).__enter__()
 
     def run_epoch(self, epoch, first):
