@@ -63,6 +63,10 @@ class _Kernels:
     backward_delta = _find_kernel("backward_delta")
     layer_gradient = _find_kernel("layer_gradient")
     output_delta = _find_kernel("output_delta")
+    # Since the activations (issue 23) the layer kernels take a rule and the
+    # batch's rows; both are made by fastnn.kernels.neurons.
+    plain_rule = _find_kernel("plain_rule")
+    NO_ROWS = _find_kernel("NO_ROWS")
 
 
 kernels = _Kernels
