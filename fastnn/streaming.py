@@ -1,7 +1,10 @@
 """Training on data larger than memory: chunks streamed through the compiled epoch.
 
-``train_streaming(network, X, Y, epochs=...)`` trains like ``Network.train``
-on X and Y that are never loaded whole: ``np.load(..., mmap_mode="r")``
+``fastnn.streaming.train(network, X, Y, epochs=...)`` (also
+``train_streaming``, ``Network.train_streaming``) trains like
+``Network.train``, through the same training loop (``fastnn.training``: this
+module supplies the chunks and one epoch over them), on X and Y that are
+never loaded whole: ``np.load(..., mmap_mode="r")``
 arrays, a chunked store (``fastnn.datasets.open_chunked``), ``dask.array``
 arrays, or anything with ``shape``, ``dtype`` and row slicing (a zarr or h5py
 array). Each epoch visits the chunks in a seeded random order; each chunk is
