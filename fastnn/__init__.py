@@ -5,10 +5,11 @@ matplotlib are imported by the parts that need them.
 """
 from .exceptions import DivergenceError, DivergenceWarning, SaturationWarning
 from .network import Network
+from .optimizers import SGD, Adam
 from .persistence import load, resume
 from .run_state import TrainingHistory
 
-__all__ = ["Network", "TrainingHistory", "load", "resume", "DivergenceError",
+__all__ = ["Network", "SGD", "Adam", "TrainingHistory", "load", "resume", "DivergenceError",
            "DivergenceWarning", "SaturationWarning", "__version__"]
 __version__ = "0.1.0"
 

@@ -361,7 +361,8 @@ class Network:
     # -- training --------------------------------------------------------------
     def train(self, X, Y, *, epochs=30, batch_size=10, eta=3.0, lmbda=0.0, sample_weight=None,
               test_data=None, shuffle=True, seed=None, callback=None, n_threads=None,
-              checkpoint=None, checkpoint_every=1, on_divergence="raise", progress=None):
+              checkpoint=None, checkpoint_every=1, on_divergence="raise", progress=None,
+              optimizer="sgd"):
         """Mini-batch gradient descent: w <- w - (eta/m) sum_n dC_n/dw.
 
         X : (n, sizes[0]); Y : (n, sizes[-1]) targets or (n,) integer labels.
@@ -398,8 +399,19 @@ class Network:
         progress : optional ``progress(epoch, samples_done, n_samples)``,
             called from this thread about ten times a second during each
             epoch and at its end (a progress bar within long epochs).
+        optimizer : the step (docs/theory.md §13): "sgd" (the plain step
+            above, the default), "momentum", "nesterov", "adam", a
+            ``fastnn.SGD(momentum=..., nesterov=..., schedule=...)`` or
+            ``fastnn.Adam(...)``, or the ``history.optimizer`` of an
+            earlier run to continue with its state (velocities, moments,
+            step count, learning rate). eta is the (initial) learning rate.
+            With an optimizer that keeps state, L2 enters its gradient
+            (g + (lmbda / n) w, as scikit-learn adds it) and batch 1 steps
+            on the mini-batch path.
 
-        Returns a :class:`TrainingHistory`, also kept as ``self.history``.
+        Returns a :class:`TrainingHistory`, also kept as ``self.history``;
+        ``history.optimizer`` is the optimizer's state at the end (None for
+        plain SGD).
         Nothing is printed. All input is checked before the first step: a
         rejected call leaves the network as it was. Raises RuntimeError if
         this network is already training in another thread.
@@ -411,13 +423,17 @@ class Network:
         state = training.new_state(epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
                                    shuffle=shuffle, seed=seed,
                                    checkpoint_every=checkpoint_every)
+        if not (isinstance(optimizer, str) and optimizer == "sgd"):
+            training.set_optimizer(state, optimizer, self.n_params, self.dtype)
         inputs, targets = self.check_pair(X, Y)
         weights = check_sample_weight(sample_weight, inputs.shape[0], self.dtype)
         source = training.InMemory(self, inputs, targets, state, check_thread_count(n_threads),
                                    weights)
-        return training.run(self, source, state, test_data=test_data, callback=callback,
-                            progress=progress, checkpoint=checkpoint,
-                            on_divergence=on_divergence)
+        history = training.run(self, source, state, test_data=test_data, callback=callback,
+                               progress=progress, checkpoint=checkpoint,
+                               on_divergence=on_divergence)
+        history.optimizer = training.optimizer_of(state)
+        return history
 
     def train_streaming(self, X, Y, **options):
         """``fastnn.streaming.train(self, X, Y, **options)``: ``train`` for

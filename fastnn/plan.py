@@ -19,6 +19,7 @@ import numpy as np
 from . import kernels
 from .kernels import control, reference
 from .kernels.objective import DOCUMENT_HIDDEN, NO_DROPOUT, Dropout, Objective, output_rule
+from .kernels.optimizer import SGD as SGD_CODE, plain_optimizer
 from ._threads import borrow_threads, parallel_region
 
 __all__ = ["EpochPlan", "Driver", "DRIVERS", "choose_driver"]
@@ -126,12 +127,16 @@ DRIVERS = {driver.name: driver for driver in (
 )}
 
 
-def choose_driver(sizes, batch_size, n_threads) -> str:
+def choose_driver(sizes, batch_size, n_threads, *, stateful=False) -> str:
     """The name of the driver ``EpochPlan`` runs for these layer sizes,
-    batch size (capped at the sample count) and thread count."""
+    batch size (capped at the sample count) and thread count. ``stateful``:
+    the optimizer keeps state (docs/theory.md §13), and steps on the
+    mini-batch path also with batch 1 (per-sample SGD's deferred step is
+    plain SGD's)."""
     threaded = n_threads > 1
     return next(name for name, driver in DRIVERS.items()
-                if driver.picks is not None and driver.picks(sizes, batch_size, threaded))
+                if driver.picks is not None and not (stateful and driver.per_sample)
+                and driver.picks(sizes, batch_size, threaded))
 
 
 class EpochPlan:
@@ -171,7 +176,8 @@ class EpochPlan:
     """
 
     def __init__(self, sizes, batch_size, dtype, n_samples, n_threads, *, driver=None,
-                 borrow_cores=True, cost="quadratic", output="sigmoid", neurons=None):
+                 borrow_cores=True, cost="quadratic", output="sigmoid", neurons=None,
+                 stateful=False):
         self.sizes = tuple(int(s) for s in sizes)
         self.sizes_array = np.asarray(self.sizes, dtype=np.int64)
         self.dtype = np.dtype(dtype)
@@ -189,12 +195,17 @@ class EpochPlan:
             if not self.dropout_rates.size:
                 self.dropout_rates = self.dropout_thresholds = None
         self.last_run = None
+        self.stateful = bool(stateful)
         if driver is None:
-            driver = choose_driver(self.sizes, self.batch_size, self.n_threads)
+            driver = choose_driver(self.sizes, self.batch_size, self.n_threads,
+                                   stateful=self.stateful)
         elif driver not in DRIVERS:
             raise ValueError(f"driver must be one of {', '.join(DRIVERS)}; got {driver!r}")
         elif DRIVERS[driver].per_sample and self.batch_size != 1:
             raise ValueError(f"{driver} trains with batch_size=1, not {self.batch_size}")
+        elif DRIVERS[driver].per_sample and self.stateful:
+            raise ValueError(f"{driver} takes plain SGD's steps only; an optimizer with "
+                             "state steps on the mini-batch drivers")
         self.driver = driver
         self._driver = DRIVERS[driver]
         # per-sample SGD works on blocks of LOOKAHEAD samples (its docstring)
@@ -210,6 +221,7 @@ class EpochPlan:
         # Stop requests in, progress out (fastnn/kernels/control.py).
         self.control = control.new_control()
         self._no_weights = np.empty(0, self.dtype)
+        self._plain_optimizer = plain_optimizer(self.dtype)
 
     @property
     def n_params(self) -> int:
@@ -240,13 +252,16 @@ class EpochPlan:
         return min(int(self.control[control.PROGRESS]) * self.unit_size, int(n_samples))
 
     def objective(self, eta, *, lmbda=0.0, n_train, sample_weight=None, dropout_key=0,
-                  first_row=0, rows=None) -> Objective:
-        """The Objective of an epoch (docs/theory.md §10-§12): this plan's
+                  first_row=0, rows=None, optimizer=None) -> Objective:
+        """The Objective of an epoch (docs/theory.md §10-§13): this plan's
         output rule and hidden activations, the L2 decay 1 - eta lmbda /
         n_train (exactly 1 when lmbda is 0), the sample weights as given (or
         none), and dropout with the epoch's key
         (``kernels.dropout.epoch_key``), row n of the epoch's inputs being
-        row first_row + rows[n] (or first_row + n) of the training set."""
+        row first_row + rows[n] (or first_row + n) of the training set.
+        ``optimizer``: a ``kernels.optimizer.Optimizer`` with state (§13),
+        which takes L2 in its gradient instead (l2 = lmbda / n_train, decay
+        1); None: plain SGD."""
         decay = 1.0 - float(eta) * float(lmbda) / int(n_train) if lmbda else 1.0
         weights = self._no_weights if sample_weight is None else sample_weight
         dropout = NO_DROPOUT
@@ -255,11 +270,16 @@ class EpochPlan:
                               np.uint64(dropout_key), np.int64(first_row),
                               NO_DROPOUT.rows if rows is None
                               else np.ascontiguousarray(rows, dtype=np.int64))
+        if optimizer is not None and optimizer.code != SGD_CODE:
+            l2 = float(lmbda) / int(n_train) if lmbda else 0.0
+            return Objective(np.int64(self.rule), self.dtype.type(1.0), weights, self.hidden,
+                             dropout, optimizer._replace(l2=l2))
         return Objective(np.int64(self.rule), self.dtype.type(decay), weights, self.hidden,
-                         dropout)
+                         dropout, self._plain_optimizer)
 
     def run(self, params, inputs, targets, order, eta, *, lmbda=0.0, n_train=None,
-            sample_weight=None, dropout_key=0, first_row=0, rows=None) -> float:
+            sample_weight=None, dropout_key=0, first_row=0, rows=None,
+            optimizer=None) -> float:
         """One epoch over ``inputs`` (N, L_0) and ``targets`` (N, L_l) in
         ``order`` (N,) int64, stepping ``params`` in place; returns
         sum_n s_n C_n. Every array must be C-contiguous and of the plan's
@@ -275,13 +295,24 @@ class EpochPlan:
 
         After ``request_stop`` the epoch ends at the next unit boundary, with
         the steps of every unit before it taken (``samples_done``), and
-        returns the cost of those units."""
+        returns the cost of those units.
+
+        optimizer: the step rule with its state (``kernels.optimizer.
+        Optimizer``, docs/theory.md §13), stepped in place; its step count
+        grows by the batches the epoch took. None: plain SGD."""
         self.last_run = self.driver
         self.control[control.PROGRESS] = 0
+        if optimizer is not None and optimizer.code != SGD_CODE and not self.stateful:
+            raise ValueError("this EpochPlan was made for plain SGD (stateful=False)")
         objective = self.objective(eta, lmbda=lmbda, sample_weight=sample_weight,
                                    n_train=inputs.shape[0] if n_train is None else n_train,
-                                   dropout_key=dropout_key, first_row=first_row, rows=rows)
-        return self._driver.run(self, params, inputs, targets, order, eta, objective)
+                                   dropout_key=dropout_key, first_row=first_row, rows=rows,
+                                   optimizer=optimizer)
+        try:
+            return self._driver.run(self, params, inputs, targets, order, eta, objective)
+        finally:
+            if optimizer is not None:
+                optimizer.steps[0] += int(self.control[control.PROGRESS])
 
     def threads(self):
         """A context giving the threads the epoch may use: n_threads

@@ -87,6 +87,9 @@ class TrainingHistory:
         or 1 with the cost no longer moving, or None.
     interrupted_at: ``(epoch, samples)`` where Ctrl-C stopped the run (the
         steps of those samples of that epoch are taken), or None.
+    optimizer: the optimizer's state at the end of the run
+        (``fastnn.optimizers.OptimizerState``; ``Network.train(optimizer=
+        history.optimizer)`` continues it), or None for plain SGD.
     """
 
     cost: list = field(default_factory=list)
@@ -98,6 +101,7 @@ class TrainingHistory:
     diverged_at: int | None = None
     saturated_at: int | None = None
     interrupted_at: tuple | None = None
+    optimizer: object = None
 
     @property
     def epochs(self) -> int:

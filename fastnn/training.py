@@ -35,7 +35,7 @@ import warnings
 
 import numpy as np
 
-from . import kernels
+from . import kernels, optimizers
 from ._files import RunLock
 from ._interrupt import CtrlC, EpochRunner, ctrl_c_survives_compiling
 from ._validation import (all_finite, check_bool, check_epochs, check_inputs, check_labels,
@@ -206,10 +206,11 @@ class EpochSource:
         """Release what the run held (threads, buffers)."""
 
 
-def plan_for(network, batch_size, n_samples, n_threads) -> EpochPlan:
-    """The EpochPlan of ``network`` (its sizes, dtype and neurons)."""
+def plan_for(network, batch_size, n_samples, n_threads, stateful=False) -> EpochPlan:
+    """The EpochPlan of ``network`` (its sizes, dtype and neurons);
+    ``stateful``: for an optimizer with state (docs/theory.md §13)."""
     return EpochPlan(network.sizes, batch_size, network.dtype, n_samples, n_threads,
-                     neurons=network.neurons)
+                     neurons=network.neurons, stateful=stateful)
 
 
 def dropout_key(network, state, epoch):
@@ -218,6 +219,57 @@ def dropout_key(network, state, epoch):
     if not network.neurons.has_dropout:
         return 0
     return epoch_key(dropout_seed(state.seed_entropy), epoch)
+
+
+# ---------------------------------------------------------------------------
+# The optimizer a run steps with (docs/theory.md §13)
+# ---------------------------------------------------------------------------
+def set_optimizer(state, optimizer, n_params, dtype) -> None:
+    """Give ``state`` the optimizer ``optimizer``: a name, an
+    ``optimizers.SGD``/``Adam`` (fresh state, the learning rate starting
+    at state.eta) or an ``optimizers.OptimizerState`` (its arrays and
+    options are the run's, stepped in place, as ``partial_fit`` carries
+    them from call to call)."""
+    if isinstance(optimizer, optimizers.OptimizerState):
+        optimizer.check_fits(n_params, dtype)
+        state.optimizer, state.optimizer_options = optimizer.name, optimizer.options
+        state.optimizer_arrays = optimizer.arrays
+        return
+    name, options, arrays = optimizers.new_state(optimizer, state.eta, n_params, dtype)
+    options["eta_0"] = float(state.eta)
+    state.optimizer, state.optimizer_options, state.optimizer_arrays = name, options, arrays
+
+
+def optimizer_of(state) -> optimizers.OptimizerState | None:
+    """The run's optimizer state (shared with ``state``), or None for plain
+    SGD without options."""
+    if not state.optimizer_options:
+        return None
+    return optimizers.OptimizerState(state.optimizer, state.optimizer_options,
+                                     state.optimizer_arrays)
+
+
+def epoch_eta(state) -> float:
+    """The learning rate of the next epoch: the schedule's, else eta."""
+    if state.optimizer_options and "learning_rate" in state.optimizer_options:
+        return float(state.optimizer_options["learning_rate"])
+    return state.eta
+
+
+def schedule_after_epoch(state, n_samples, epoch_cost) -> bool:
+    """The schedule's move after a finished epoch (invscaling from the
+    samples this run has seen; adaptive on the training cost); True when
+    the adaptive schedule stops the run (its rate reached 1e-6). Nothing
+    for a state whose options say ``loop_schedule=False`` (the estimators
+    move their schedule themselves, as scikit-learn does)."""
+    options = state.optimizer_options
+    if not options or not options.get("loop_schedule", True):
+        return False
+    options["samples_seen"] = options.get("samples_seen", 0) + int(n_samples)
+    optimizers.epoch_ended(options, options.get("eta_0", state.eta), options["samples_seen"])
+    if options.get("schedule") == "adaptive" and optimizers.cost_improved(options, epoch_cost):
+        return optimizers.no_improvement(options)
+    return False
 
 
 def warm_up(network, plan, inputs, targets, test_inputs=None) -> float:
@@ -249,7 +301,7 @@ class InMemory(EpochSource):
 
     def prepare(self):
         self.plan = plan_for(self.network, self.state.batch_size, self.n_samples,
-                             self.n_threads)
+                             self.n_threads, stateful=self.state.optimizer != "sgd")
         self.order = np.arange(self.n_samples, dtype=np.int64)
         warm_up(self.network, self.plan, self.inputs, self.targets)
         self.first = 0  # where the running epoch started (a stopped one's rest)
@@ -259,6 +311,10 @@ class InMemory(EpochSource):
 
     def run_epoch(self, epoch, first):
         state, plan, params, n = self.state, self.plan, self.network.params, self.n_samples
+        eta = epoch_eta(state)
+        optimizer = optimizer_of(state)
+        step = dict(lmbda=state.lmbda, optimizer=None if optimizer is None
+                    else optimizer.kernel(0.0, self.network.dtype))
         if state.shuffle:
             kernels.shuffle_order(self.order, epoch_seed(state.seed_entropy, epoch))
         self.first = first
@@ -271,13 +327,12 @@ class InMemory(EpochSource):
             weights = None if self.sample_weight is None else self.sample_weight[rest]
             cost = self.runner.run(params, np.ascontiguousarray(self.inputs[rest]),
                                    np.ascontiguousarray(self.targets[rest]),
-                                   np.arange(rest.size, dtype=np.int64), state.eta,
-                                   lmbda=state.lmbda, n_train=n, sample_weight=weights,
-                                   dropout_key=key, rows=rest)
+                                   np.arange(rest.size, dtype=np.int64), eta,
+                                   n_train=n, sample_weight=weights, dropout_key=key,
+                                   rows=rest, **step)
             return float(cost), first + plan.samples_done(rest.size)
-        cost = self.runner.run(params, self.inputs, self.targets, self.order, state.eta,
-                               lmbda=state.lmbda, sample_weight=self.sample_weight,
-                               dropout_key=key)
+        cost = self.runner.run(params, self.inputs, self.targets, self.order, eta,
+                               sample_weight=self.sample_weight, dropout_key=key, **step)
         return float(cost), plan.samples_done(n)
 
     def saturation_probe(self):
@@ -306,7 +361,8 @@ def run(network, source, state, history=None, *, test_data=None, callback=None,
     parameters. checksum: the training data's (``run_state.data_checksum``),
     which a checkpoint records; computed by the source's data if None.
     """
-    check_l2(state.eta, state.lmbda, source.n_samples)
+    if state.optimizer == "sgd":  # with state, L2 is in the gradient: no factor to flip
+        check_l2(state.eta, state.lmbda, source.n_samples)
     test = check_test_data(network, test_data)
     check_callable(callback, "callback")
     check_callable(progress, "progress")
@@ -422,6 +478,7 @@ class _Loop:
         history.seconds.append(time.perf_counter() - started)
         history.driver = source.driver
         history.cost.append(epoch_cost)
+        schedule_stops = schedule_after_epoch(state, self.n_samples, epoch_cost)
         self.check_saturation()
         if self.test is not None:
             predicted = np.argmax(network.forward(self.test[0]), axis=1)
@@ -430,6 +487,7 @@ class _Loop:
             self.progress(epoch + 1, self.n_samples, self.n_samples)
         last = state.epochs_done == state.epochs
         stop = self.callback is not None and bool(self.callback(epoch + 1, history))
+        stop = stop or schedule_stops
         if self.checkpoint is not None and (
                 last or stop or self.ctrl_c.interrupted
                 or state.epochs_done % state.checkpoint_every == 0):

@@ -29,6 +29,7 @@ from .scheduler import part_rows, register_epoch, run_shared_epoch
 from .activation import cast_like
 from .neurons import complete_rows, layer_rule
 from .objective import Objective
+from .optimizer import keeps_state, step_eta, step_layer_rows
 
 __all__ = ["forward_pass", "forward_pass_threaded", "backward_pass", "train_epoch",
            "train_epoch_threaded", "train_epoch_shared", "uses_layer_threads",
@@ -81,14 +82,25 @@ def backward_pass(params, grad, sizes, activations, deltas, targets, m, capacity
     """
     return backward_pass_from(params, grad, sizes, layer_rows(activations, sizes, 0, m, capacity),
                               activations, deltas, targets, m, capacity, eta, objective, rows,
-                              False)
+                              False, np.int64(0))
+
+
+@jit(inline=True)
+def _step_rows(params, grad, sizes, i, j_begin, j_end, objective, eta, batch):
+    """§13: a rule with state steps rows j_begin..j_end-1 of layer i after
+    their gradient (the gradient kernels took eta = 0); plain SGD took its
+    step inside them."""
+    optimizer = objective.optimizer
+    if keeps_state(optimizer) and eta != 0:
+        step_layer_rows(params, grad, sizes, i, j_begin, j_end, optimizer, eta, batch)
 
 
 @jit(inline=True)
 def backward_pass_from(params, grad, sizes, x, activations, deltas, targets, m, capacity, eta,
-                       objective, rows, drop):
+                       objective, rows, drop, batch):
     """backward_pass with the inputs in x, (m, L_0), instead of slot 0; with
-    the objective's dropout if ``drop`` (as the forward pass had it)."""
+    the objective's dropout if ``drop`` (as the forward pass had it);
+    ``batch``: the batch's number in the epoch (Adam's t, §13)."""
     n_layers = len(sizes) - 1
     cost = output_delta(layer_rows(activations, sizes, n_layers, m, capacity), targets[:m],
                         layer_rows(deltas, sizes, n_layers, m, capacity), objective.rule,
@@ -107,7 +119,9 @@ def backward_pass_from(params, grad, sizes, x, activations, deltas, targets, m, 
                                    layer_rule(objective, sizes, i - 1, params, drop), rows)
         gradient_rows(delta, a_prev, w, layer_biases(params, sizes, i),
                       layer_weights(grad, sizes, i), layer_biases(grad, sizes, i),
-                      scale, eta, decay, np.int64(0), w.shape[0])
+                      scale, step_eta(objective.optimizer, eta), decay, np.int64(0), w.shape[0])
+        _step_rows(params, grad, sizes, i, np.int64(0), np.int64(w.shape[0]), objective, eta,
+                   batch)
     return cost
 
 
@@ -138,7 +152,7 @@ def _forward_pass_threaded_from(params, sizes, x, activations, m, capacity, obje
 
 @jit(calls_parallel=True, inline=True)
 def _backward_pass_threaded_from(params, grad, sizes, x, activations, deltas, targets, m,
-                                 capacity, eta, objective, rows, drop):
+                                 capacity, eta, objective, rows, drop, batch):
     """backward_pass_from through backward_delta and layer_gradient
     (threads for big layers): bitwise the same gradient, step and cost."""
     n_layers = len(sizes) - 1
@@ -153,8 +167,10 @@ def _backward_pass_threaded_from(params, grad, sizes, x, activations, deltas, ta
             backward_delta(w, delta, a_prev, layer_rows(deltas, sizes, i - 1, m, capacity),
                            layer_rule(objective, sizes, i - 1, params, drop), rows)
         layer_gradient(delta, a_prev, w, layer_biases(params, sizes, i),
-                       layer_weights(grad, sizes, i), layer_biases(grad, sizes, i), 1.0 / m, eta,
-                       objective.decay)
+                       layer_weights(grad, sizes, i), layer_biases(grad, sizes, i), 1.0 / m,
+                       step_eta(objective.optimizer, eta), objective.decay)
+        _step_rows(params, grad, sizes, i, np.int64(0), np.int64(w.shape[0]), objective, eta,
+                   batch)
     return cost
 
 
@@ -225,7 +241,8 @@ def _epoch_through(forward_pass_from, backward_pass_from, name, doc):
             rows = order[start:start + m]
             forward_pass_from(params, sizes, x, activations, m, batch_size, objective, rows, True)
             cost += backward_pass_from(params, grad, sizes, x, activations, deltas, y, m,
-                                       batch_size, eta, objective, rows, True)
+                                       batch_size, eta, objective, rows, True,
+                                       np.int64(batch))
             report_progress(control, batch + 1)
         return cost
 
@@ -330,7 +347,10 @@ def _layer1_part(epoch, batch, part, n_parts):
         gradient_rows(layer_rows(epoch.deltas, sizes, 1, m, batch_size),
                       _batch_inputs(inputs, x_ring, in_order, batch - 1, batch_size, m), w, b,
                       layer_weights(grad, sizes, 1), layer_biases(grad, sizes, 1),
-                      cast_like(1.0 / m, w), epoch.eta, epoch.objective.decay, j_begin, j_end)
+                      cast_like(1.0 / m, w), step_eta(epoch.objective.optimizer, epoch.eta),
+                      epoch.objective.decay, j_begin, j_end)
+        _step_rows(params, grad, sizes, 1, np.int64(j_begin), np.int64(j_end), epoch.objective,
+                   epoch.eta, np.int64(batch - 1))
     if batch < n_batches:
         start = batch * batch_size
         m = min(batch_size, n_samples - start)
@@ -391,7 +411,10 @@ def _batch_tail(epoch, batch, cost):
                                np.int64(0), layer_rule(objective, sizes, i - 1, params, True), rows)
         gradient_rows(delta, a_prev, w, layer_biases(params, sizes, i),
                       layer_weights(grad, sizes, i), layer_biases(grad, sizes, i),
-                      scale, epoch.eta, objective.decay, np.int64(0), w.shape[0])
+                      scale, step_eta(objective.optimizer, epoch.eta), objective.decay,
+                      np.int64(0), w.shape[0])
+        _step_rows(params, grad, sizes, i, np.int64(0), np.int64(w.shape[0]), objective,
+                   epoch.eta, np.int64(batch))
     return cost + batch_cost
 
 

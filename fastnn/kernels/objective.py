@@ -34,6 +34,7 @@ import numpy as np
 
 from ._jit import jit
 from .activation import IDENTITY, LOGISTIC, SOFTMAX, cast_like
+from .optimizer import PLAIN_SGD, Optimizer
 
 __all__ = ["QUADRATIC_SIGMOID", "CROSS_ENTROPY_SIGMOID", "QUADRATIC_IDENTITY",
            "CROSS_ENTROPY_SOFTMAX", "COSTS", "OUTPUTS", "PAIRS", "Objective",
@@ -141,12 +142,17 @@ class Objective(NamedTuple):
     weight s_n that multiplies sample n's cost and gradient, or (0,) for
     none (every s_n = 1). hidden: the hidden layers' activations; dropout:
     their dropout (both default to the design document's network).
+    optimizer: the step rule and its state (§13, ``optimizer.Optimizer``;
+    plain SGD by default, whose step the gradient kernels take with the
+    decay above; a rule with state steps each layer's rows after their
+    gradient, with L2 coupled in and decay 1).
     """
     rule: int
     decay: float
     sample_weights: np.ndarray
     hidden: HiddenActivations = DOCUMENT_HIDDEN
     dropout: Dropout = NO_DROPOUT
+    optimizer: Optimizer = PLAIN_SGD
 
 
 def plain_objective(dtype, rule=QUADRATIC_SIGMOID, hidden=DOCUMENT_HIDDEN) -> Objective:

@@ -41,7 +41,7 @@ from ._jit import jit
 from .activation import cast_like
 
 __all__ = ["SGD", "MOMENTUM", "NESTEROV", "ADAM", "OPTIMIZER_CODES", "Optimizer",
-           "plain_optimizer", "keeps_state", "adam_rate", "step_range", "step_flat",
+           "plain_optimizer", "PLAIN_SGD", "step_eta", "keeps_state", "adam_rate", "step_range", "step_flat",
            "step_layer_rows", "weight_count"]
 
 SGD = 0
@@ -74,10 +74,16 @@ class Optimizer(NamedTuple):
 
 
 def plain_optimizer(dtype) -> Optimizer:
-    """The plain SGD step of §7: no state."""
+    """The plain SGD step of §7: no state (empty arrays of the parameters'
+    dtype, so that an epoch compiled for it serves every rule)."""
     dtype = np.dtype(dtype)
     return Optimizer(np.int64(SGD), 0.0, 0.0, 0.0, 0.0, np.empty(0, dtype), np.empty(0, dtype),
                      np.zeros(1, np.int64))
+
+
+# The Objective's default (float64 arrays; EpochPlan gives every epoch the
+# optimizer of its network's dtype).
+PLAIN_SGD = plain_optimizer(np.float64)
 
 
 @jit(inline=True)
@@ -85,6 +91,13 @@ def keeps_state(optimizer):
     """Whether the rule keeps state between steps (takes its step apart
     from the gradient kernels)."""
     return optimizer.code != SGD
+
+
+@jit(inline=True)
+def step_eta(optimizer, eta):
+    """The eta the gradient kernels take: the plain step's, or 0 (the
+    gradient alone) when the rule steps apart (``step_layer_rows``)."""
+    return eta * 0 if keeps_state(optimizer) else eta
 
 
 @jit
@@ -127,7 +140,9 @@ def step_range(params, grad, optimizer, eta, batch, begin, end, l2):
         one_minus_b1 = cast_like(1.0 - optimizer.momentum, params)
         one_minus_b2 = cast_like(1.0 - optimizer.beta_2, params)
         eps = cast_like(optimizer.epsilon, params)
-        rate_t = cast_like(adam_rate(np.float64(eta), optimizer.momentum, optimizer.beta_2,
+        # eta as the drivers hold it (in the parameters' dtype; some pass it
+        # so, some as float64), then eta_t in float64: the same in each
+        rate_t = cast_like(adam_rate(np.float64(rate), optimizer.momentum, optimizer.beta_2,
                                      optimizer.steps[0] + batch + 1), params)
         for q in range(p.shape[0]):
             g_q = g[q] + c * p[q]

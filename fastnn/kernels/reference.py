@@ -23,13 +23,16 @@ from ._jit import jit
 from .layout import layer_biases, layer_rows, layer_weights
 from .activation import LOGISTIC, SOFTMAX, activation_derivative, activation_value
 from .dropout import sample_key, unit_bits
+from .optimizer import ADAM as OPTIMIZER_ADAM, MOMENTUM as OPTIMIZER_MOMENTUM
+from .optimizer import NESTEROV as OPTIMIZER_NESTEROV
 from .objective import (CROSS_ENTROPY_SIGMOID, CROSS_ENTROPY_SOFTMAX, LOG_FLOOR,
                         QUADRATIC_SIGMOID, layer_activation, layer_dropout, layer_slope)
 
 __all__ = ["weighted_sum", "forward_layer_reference", "softmax_reference", "cost_reference",
            "output_delta_reference", "backward_delta_reference", "dropout_reference",
            "layer_gradient_reference", "step_reference", "unit_offset", "train_epoch_reference",
-           "momentum_step_reference", "nesterov_step_reference", "adam_step_reference"]
+           "momentum_step_reference", "nesterov_step_reference", "adam_step_reference",
+           "optimizer_step_reference"]
 
 
 @jit
@@ -247,8 +250,29 @@ def train_epoch_reference(params, grad, sizes, inputs, targets, order, batch_siz
                                                                  batch_size),
                                      layer_weights(grad, sizes, i), layer_biases(grad, sizes, i),
                                      1.0 / m)
-        step_reference(params, grad, eta, objective.decay, n_weights)
+        optimizer_step_reference(params, grad, eta, objective, n_weights, start // batch_size)
     return cost
+
+
+@jit
+def optimizer_step_reference(params, grad, eta, objective, n_weights, batch):
+    """§9's step by the objective's optimizer (§13) at batch ``batch`` of
+    the epoch: the plain step with §10's decay, or the reference step of
+    momentum, Nesterov's momentum or Adam (t = steps + batch + 1)."""
+    optimizer = objective.optimizer
+    code = optimizer.code
+    if code == OPTIMIZER_MOMENTUM:
+        momentum_step_reference(params, grad, optimizer.first, eta, optimizer.momentum,
+                                optimizer.l2, n_weights)
+    elif code == OPTIMIZER_NESTEROV:
+        nesterov_step_reference(params, grad, optimizer.first, eta, optimizer.momentum,
+                                optimizer.l2, n_weights)
+    elif code == OPTIMIZER_ADAM:
+        adam_step_reference(params, grad, optimizer.first, optimizer.second,
+                            optimizer.steps[0] + batch + 1, eta, optimizer.momentum,
+                            optimizer.beta_2, optimizer.epsilon, optimizer.l2, n_weights)
+    else:
+        step_reference(params, grad, eta, objective.decay, n_weights)
 
 
 @jit
