@@ -1,444 +1,496 @@
-"""What the two estimators share: parameters, validation, and a fit in four parts.
+"""What both estimators share: scikit-learn's fit, step by step, on fastnn's
+network and kernels.
 
-``BaseFastMLP._fit`` is a transaction: it checks the hyperparameters
-(``parameters.check_parameters``), then
+``BaseMLP._fit`` follows scikit-learn 1.9's ``BaseMultilayerPerceptron._fit``
+in its order and its draws from ``random_state``, so that the same
+parameters give the same kind of model, and, for an int random_state, the
+same initial weights and validation split as scikit-learn's:
 
-1. ``_initialize``: validates X, y and the sample weights, and prepares a
-   :class:`FitRun` (a copy of the fitted network to continue from, or a
-   new one; the random generator; the curves so far; the early-stopping
-   split);
-2. ``_train``: ``Network.train`` on the run, its callback the
-   :class:`StoppingPolicy` (scikit-learn's rule: stop after more than
-   ``n_iter_no_change`` epochs without improving the training loss, or
-   with ``early_stopping`` the validation score, by more than ``tol``);
-3. the policy keeps the best epoch's parameters (``early_stopping``) and
-   says whether training stopped or ran out of ``max_iter``;
-4. ``_commit``: only now are the estimator's fitted attributes assigned,
-   so a call that raises (bad input, a bad parameter, divergence) leaves a
-   fitted model exactly as it was.
+* initialize (``_initialize``): the layer sizes, the output layer and
+  cost, Glorot-uniform weights drawn as scikit-learn draws them;
+* train: ``_fit_stochastic`` (sgd, adam: one ``Network.train`` epoch at a
+  time, the optimizer's state carried from epoch to epoch and, for
+  ``partial_fit``, from call to call) or ``_fit_lbfgs`` (``fastnn.lbfgs``);
+* early-stopping policy (``_update_no_improvement_count``), scikit-learn's;
+* commit: a fit that raises leaves the estimator as it was (``_fit``).
+
+The model is ``_network``; ``coefs_`` and ``intercepts_`` are views of its
+parameters in scikit-learn's orientation. Arrays assigned to them by hand
+(as scikit-learn's tests do) are copied into the network before it is used.
 """
 from __future__ import annotations
 
-import copy
 import math
 import warnings
-from abc import ABCMeta, abstractmethod
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+import scipy.sparse
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-try:
-    from sklearn.utils.validation import validate_data as _sklearn_validate_data
-except ImportError:  # scikit-learn < 1.6 has the method instead of the function
-
-    def _sklearn_validate_data(estimator, *args, **kwargs):
-        return estimator._validate_data(*args, **kwargs)
-
-
+from .. import lbfgs
+from .. import optimizers
+from ..kernels.objective import plain_objective
 from ..network import Network
-from ..training import l2_decay_fails
-from .parameters import CLASSIFIER_LOSSES, check_parameters
+from .parameters import PARAMETER_CONSTRAINTS, STOCHASTIC_SOLVERS, check_dtype_parameter
 
-__all__ = ["BaseFastMLP", "FitRun", "StoppingPolicy", "sklearn_layout", "SEED_BOUND"]
+__all__ = ["BaseMLP", "NON_FINITE_WEIGHTS"]
 
-# Seeds handed to Network (init, shuffling, validation split) are drawn from
-# the estimator's RandomState in [0, SEED_BOUND).
-SEED_BOUND = 2**31 - 1
-
-
-@dataclass
-class FitRun:
-    """One fit call's data and starting point (``BaseFastMLP._initialize``)."""
-
-    X: np.ndarray
-    targets: np.ndarray
-    y: np.ndarray
-    sample_weight: np.ndarray | None
-    network: Network
-    rng: np.random.RandomState
-    loss_curve: list
-    n_iter: int
-    samples_seen: int
-    best_loss: float
-    validation_scores: list | None
-    best_validation_score: float | None
-    validation: tuple | None = None  # (X_val, y_val, weight_val) with early stopping
+# scikit-learn's messages, word for word where its tests match them
+NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may"
+                      " contain large values and need to be preprocessed.")
+# seeds handed to Network.train, drawn from the estimator's RandomState
+_SEED_BOUND = 2**31 - 1
+# rows densified at a time from sparse X
+_SPARSE_ROWS = 2048
 
 
-class StoppingPolicy:
-    """scikit-learn's ``_update_no_improvement_count``, as a ``Network.train``
-    callback: after each epoch it appends the loss (and, with early
-    stopping, the validation score) and returns True to stop.
+class BaseMLP(BaseEstimator, ABC):
+    """Parameters, fit and predict shared by MLPClassifier and MLPRegressor."""
 
-    ``stopped``: the rule stopped training; ``best_params``: the parameters
-    of the best-scoring epoch (early stopping; None if none scored)."""
+    _parameter_constraints: dict = dict(PARAMETER_CONSTRAINTS)
 
-    def __init__(self, run, params, *, incremental, score):
-        self.run, self.incremental, self.score = run, incremental, score
-        self.tol, self.patience = params["tol"], params["n_iter_no_change"]
-        self.early_stopping = run.validation is not None
-        self.no_improvement = 0
-        self.stopped = False
-        self.best_params = None
-        if self.early_stopping:
-            if run.validation_scores is None:
-                run.validation_scores = []
-            run.best_validation_score = -np.inf
-        elif not incremental:
-            run.best_loss = np.inf
-
-    def __call__(self, epoch, history) -> bool:
-        run = self.run
-        loss = history.cost[-1]
-        run.loss_curve.append(loss)
-        if self.early_stopping:
-            score = self.score(run.network, *run.validation)
-            run.validation_scores.append(score)
-            self.no_improvement = (self.no_improvement + 1
-                                   if score < run.best_validation_score + self.tol else 0)
-            if score > run.best_validation_score:
-                run.best_validation_score = score
-                self.best_params = run.network.params.copy()
-        else:
-            if self.incremental:
-                run.best_loss = min(run.best_loss, loss)
-                return False
-            self.no_improvement = (self.no_improvement + 1
-                                   if loss > run.best_loss - self.tol else 0)
-            run.best_loss = min(run.best_loss, loss)
-        if self.no_improvement > self.patience:
-            self.stopped = True
-            return True
-        return False
-
-
-class BaseFastMLP(BaseEstimator, metaclass=ABCMeta):
-    """Parameters, validation and the fit shared by both estimators."""
-
-    # Each estimator has its own __init__ (scikit-learn reads the parameters
-    # from its signature); both store every value untouched.
-    _network_output = None  # "sigmoid" or "identity"
+    # -- what each estimator says -----------------------------------------------
+    @abstractmethod
+    def _validate_input(self, X, y, incremental, reset, dtype):
+        """(X, y) checked; y as the network's targets (2-D after _fit)."""
 
     @abstractmethod
-    def _network_cost(self, params):
-        """The Network's cost name for these checked parameters."""
-
-    # -- subclass hooks ----------------------------------------------------------
-    @abstractmethod
-    def _check_y(self, y, first_call, classes, incremental, sample_weight):
-        """Check y for this fit (first_call: not a continuation; classes: as
-        given to partial_fit; incremental: partial_fit rather than fit;
-        sample_weight: checked weights or None) and note what
-        ``_encode_targets`` needs; raises ValueError on bad y. Returns
-        nothing."""
+    def _output_layer(self, y):
+        """(out_activation_, Network cost, Network output) for targets y."""
 
     @abstractmethod
-    def _encode_targets(self, y, dtype):
-        """Targets of shape (n, n_outputs) the network trains on."""
+    def _score(self, X, y, sample_weight=None):
+        """The early-stopping score on held-out data."""
 
     @abstractmethod
-    def _validation_score(self, network, X, y, sample_weight):
-        """The early-stopping score of ``network`` on held-out (X, y)."""
+    def _loss_scale(self):
+        """scikit-learn's loss_ over fastnn's cost (1 / n_outputs for the
+        squared error, whose scikit-learn mean runs over the outputs)."""
 
-    @abstractmethod
-    def _commit_targets(self):
-        """Assign what ``_check_y`` noted (classes_, the target scaling)."""
-
-    # -- fitting ---------------------------------------------------------------------
-    def _is_initialised(self):
-        return hasattr(self, "_network")
-
-    def _fit(self, X, y, *, incremental, classes=None, sample_weight=None):
-        """Validate everything, train a copy of the network, then commit.
-
-        Every attribute is assigned only after training succeeded, so a call
-        that raises (bad input, bad parameter, divergence) leaves a fitted
-        model exactly as it was.
-        """
-        saved_state = self.__dict__.copy()
+    # -- fit -----------------------------------------------------------------------
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        """scikit-learn's _fit; on any exception the estimator is left as it was."""
+        saved = self.__dict__.copy()
+        network_params = (self._network.params.copy() if "_network" in saved else None)
         try:
-            params = check_parameters(self, self._network_cost)
-            run = self._initialize(X, y, params, incremental=incremental, classes=classes,
-                                   sample_weight=sample_weight)
-            policy = StoppingPolicy(run, params, incremental=incremental,
-                                    score=self._validation_score)
-            history = self._train(run, params, policy, incremental=incremental)
-            self._commit(run, history)
+            self._fit_checked(X, y, sample_weight, incremental)
         except BaseException:
-            # validate_data(reset=True) writes n_features_in_ and
-            # feature_names_in_ before y is checked; undo that too.
             self.__dict__.clear()
-            self.__dict__.update(saved_state)
+            self.__dict__.update(saved)
+            if network_params is not None:
+                self._network.params[...] = network_params
             raise
         return self
 
-    def _initialize(self, X, y, params, *, incremental, classes, sample_weight) -> FitRun:
-        """The data checked and the run's start: the fitted network's copy
-        (warm_start, partial_fit) or a new one, and the early-stopping split."""
-        continuing = self._is_initialised() and (incremental or params["warm_start"])
-        if continuing:
-            self._check_same_architecture(params)
-        dtype = self._network.dtype if continuing else params["dtype"]
-        X, y = self._validate_data_xy(X, y, reset=not continuing, dtype=dtype)
-        sample_weight = _checked_sample_weight(sample_weight, X)
-        self._check_y(y, first_call=not continuing, classes=classes,
-                      incremental=incremental, sample_weight=sample_weight)
-        targets = self._encode_targets(y, dtype)
-        # C order and the network's dtype, copied only if needed: a
-        # read-only input (a memmap) reaches the kernels as a writable
-        # alias (fastnn._validation), with no compile of its own.
-        X = np.require(X, dtype=dtype, requirements=["C"])
-        if continuing:
-            # A copy, so that a call failing after it drew seeds (divergence)
-            # leaves the stored generator where it was.
-            run = FitRun(
-                X, targets, y, sample_weight, network=self._network.copy(),
-                rng=copy.deepcopy(self._random_state), loss_curve=list(self.loss_curve_),
-                n_iter=self.n_iter_, samples_seen=self.t_,
-                # None after an early-stopping fit, which tracks scores instead
-                best_loss=np.inf if self.best_loss_ is None else self.best_loss_,
-                validation_scores=(None if self.validation_scores_ is None
-                                   else list(self.validation_scores_)),
-                best_validation_score=self.best_validation_score_)
+    def _fit_checked(self, X, y, sample_weight, incremental):
+        self._validate_params()
+        hidden_layer_sizes = self.hidden_layer_sizes
+        if not hasattr(hidden_layer_sizes, "__iter__"):
+            hidden_layer_sizes = [hidden_layer_sizes]
+        hidden_layer_sizes = list(hidden_layer_sizes)
+        if np.any(np.array(hidden_layer_sizes) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden_layer_sizes}.")
+        requested_dtype = check_dtype_parameter(self.dtype)
+        self._sync_network()
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        dtype = (self._network.dtype if not first_pass and hasattr(self, "_network")
+                 else requested_dtype)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        self.n_outputs_ = y.shape[1]
+        layer_units = [X.shape[1]] + hidden_layer_sizes + [self.n_outputs_]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, layer_units, X.dtype)
+        elif not hasattr(self, "_network"):
+            self._adopt_attributes(y, layer_units, X.dtype)
         else:
-            rng = check_random_state(self.random_state)
-            sizes = [X.shape[1], *params["hidden"], targets.shape[1]]
-            # scikit-learn's initial weights for the activations scikit-learn
-            # users choose; the logistic default keeps the design document's,
-            # which the defaults' learning rates were tuned with (issue 24
-            # moves the defaults, and the weights with them, to scikit-learn's)
-            init = "document" if params["activation"] == "logistic" else "sklearn"
-            network = Network(sizes, cost=params["cost"], output=self._network_output,
-                              seed=int(rng.randint(SEED_BOUND)), dtype=dtype,
-                              activation=params["activation"], init=init)
-            run = FitRun(X, targets, y, sample_weight, network, rng, loss_curve=[], n_iter=0,
-                         samples_seen=0, best_loss=np.inf, validation_scores=None,
-                         best_validation_score=None)
-        if params["early_stopping"] and not incremental:
-            split = _validation_split(
-                X, targets, y, sample_weight, params["validation_fraction"],
-                stratify=isinstance(self, ClassifierMixin), rng=run.rng)
-            # None: too few samples, or only zero weights on one side; then
-            # fit stops on the training cost, as without early_stopping
-            if split is not None:
-                run.X, X_val, run.targets, run.y, y_val, run.sample_weight, weight_val = split
-                run.validation = (X_val, y_val, weight_val)
-        return run
+            self._check_same_network(layer_units)
+        targets = np.ascontiguousarray(y, dtype=self._network.dtype)
+        if self.solver in STOCHASTIC_SOLVERS:
+            self._fit_stochastic(X, targets, sample_weight, incremental)
+        else:
+            self._fit_lbfgs(X, targets, sample_weight)
+        if not np.isfinite(self._network.params).all():
+            raise ValueError(NON_FINITE_WEIGHTS)
+        self.coefs_, self.intercepts_ = _sklearn_layout(self._network)
 
-    def _train(self, run, params, policy, *, incremental):
-        """``Network.train`` on the run, stopped by ``policy``; the warnings
-        scikit-learn gives (divergence, saturation, max_iter reached)."""
-        lmbda, train_weight = _book_l2_and_weights(
-            params["alpha"], params["batch_size"], run.X.shape[0], run.sample_weight)
-        if l2_decay_fails(params["eta"], lmbda, run.X.shape[0]):
-            raise ValueError(
-                f"learning_rate_init * alpha / b = {params['eta']:g} * {params['alpha']:g} / "
-                f"{run.X.shape[0] / lmbda * params['alpha']:g} is at least 1 (b = "
-                "min(batch_size, total sample weight)): every step would flip or zero the "
-                "weights; lower alpha or learning_rate_init")
-        history = run.network.train(
-            run.X, run.targets, epochs=1 if incremental else params["max_iter"],
-            batch_size=params["batch_size"], eta=params["eta"], lmbda=lmbda,
-            sample_weight=train_weight, shuffle=params["shuffle"],
-            seed=int(run.rng.randint(SEED_BOUND)), callback=policy,
-            n_threads=params["n_threads"], on_divergence="stop")
-        name = type(self).__name__
-        if history.diverged_at is not None:
-            # Network.train restored the last finite epoch's parameters.
-            warnings.warn(
-                f"{name}: training diverged in epoch {history.diverged_at} (the cost or the "
-                f"weights became NaN or inf) and stopped; the weights of the epoch before "
-                f"are kept. Lower learning_rate_init (now {params['eta']:g}) or scale the "
-                "inputs", ConvergenceWarning)
-            policy.stopped = True
-        elif history.saturated_at is not None:
-            warnings.warn(
-                f"{name}: the output neurons are pinned at 0 or 1 and the training cost "
-                f"stopped moving after epoch {history.saturated_at}: "
-                f"learning_rate_init={params['eta']:g} is probably too large",
-                ConvergenceWarning)
-        if policy.best_params is not None:
-            run.network.params[...] = policy.best_params
-        if not incremental and not policy.stopped:
-            warnings.warn(
-                f"{name}: the maximum number of iterations (max_iter={params['max_iter']}) "
-                "was reached and the training cost has not converged yet",
-                ConvergenceWarning)
-        return history
-
-    def _commit(self, run, history):
-        """Assign the fitted attributes. Before this, self was only touched
-        by validate_data's bookkeeping and the _pending_* values of
-        _check_y, which _fit undoes on failure."""
-        network = run.network
+    def _initialize(self, y, layer_units, dtype):
+        """scikit-learn's _initialize: the attributes of a new model, and its
+        network with Glorot-uniform weights drawn from ``_random_state``
+        layer by layer as scikit-learn draws them (coefs, then intercepts)."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_, cost, output = self._output_layer(y)
+        network = Network(layer_units, activation=self.activation, output=output, cost=cost,
+                          dtype=dtype)
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for w, b in zip(network.weights, network.biases):
+            fan_out, fan_in = w.shape
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            w[...] = self._random_state.uniform(-bound, bound, (fan_in, fan_out)).T
+            b[...] = self._random_state.uniform(-bound, bound, fan_out)
         self._network = network
-        self._random_state = run.rng
-        self.coefs_, self.intercepts_ = sklearn_layout(network)
-        self.loss_curve_ = run.loss_curve
-        self.n_iter_ = run.n_iter + history.epochs
-        self.t_ = run.samples_seen + run.X.shape[0] * history.epochs
-        self.best_loss_ = None if run.validation is not None else run.best_loss
-        self.validation_scores_ = run.validation_scores
-        self.best_validation_score_ = run.best_validation_score
-        self.n_layers_ = len(network.sizes)
-        self.n_outputs_ = network.sizes[-1]
-        self.out_activation_ = "logistic" if self._network_output == "sigmoid" else "identity"
-        self._commit_targets()
+        self.coefs_, self.intercepts_ = _sklearn_layout(network)
+        self._best_params = network.params.copy()
+        self.__dict__.pop("_optimizer", None)
+        if self.solver in STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
 
-    def _check_same_architecture(self, params):
-        fitted_hidden = tuple(self._network.sizes[1:-1])
-        if params["hidden"] != fitted_hidden:
-            raise ValueError(
-                f"hidden_layer_sizes is now {params['hidden']} but the model was fitted "
-                f"with {fitted_hidden}; set warm_start=False (or refit) to change it"
-            )
-        if (params["activation"],) * len(fitted_hidden) != self._network.neurons.activation:
-            raise ValueError(
-                f"activation is now {params['activation']!r} but the model was fitted with "
-                f"{self._network.activation!r}; set warm_start=False (or refit) to change it")
-        if params["dtype"] != self._network.dtype:
-            raise ValueError(
-                f"dtype is now {params['dtype']} but the model was fitted with "
-                f"{self._network.dtype}; set warm_start=False (or refit) to change it"
-            )
-        if params["cost"] != self._network.cost_name:
-            names = {cost: loss for loss, cost in CLASSIFIER_LOSSES.items()}
-            raise ValueError(
-                f"loss is now {names[params['cost']]!r} but the model was fitted with "
-                f"{names[self._network.cost_name]!r}; set warm_start=False (or refit) "
-                "to change it"
-            )
+    def _adopt_attributes(self, y, layer_units, dtype):
+        """A model whose coefs_ and intercepts_ were set by hand, without a
+        network (scikit-learn's tests do this): a network holding them."""
+        _, cost, output = self._output_layer(y)
+        network = Network(layer_units, activation=self.activation, output=output, cost=cost,
+                          dtype=dtype)
+        for w, b, coef, intercept in zip(network.weights, network.biases, self.coefs_,
+                                         self.intercepts_):
+            w[...] = np.asarray(coef).T
+            b[...] = intercept
+        self._network = network
+        for name, value in (("n_iter_", 0), ("t_", 0), ("loss_curve_", []),
+                            ("_no_improvement_count", 0), ("best_loss_", np.inf),
+                            ("validation_scores_", None), ("best_validation_score_", None)):
+            if not hasattr(self, name):
+                setattr(self, name, value)
+        self.n_layers_ = len(layer_units)
 
-    def _validate_data_xy(self, X, y, *, reset, dtype):
-        # scikit-learn's quick finiteness test sums the values: y = +-1e308
-        # sums to NaN with a RuntimeWarning before its exact test passes.
-        with np.errstate(over="ignore", invalid="ignore"):
-            return _sklearn_validate_data(
-                self, X, y, reset=reset, dtype=dtype, multi_output=self._multi_output_y,
-                y_numeric=not isinstance(self, ClassifierMixin),
-            )
+    def _sync_network(self):
+        """Copy coefs_ / intercepts_ into the network where they were replaced
+        by other arrays (they are views of it otherwise)."""
+        network = self.__dict__.get("_network")
+        if network is None or "coefs_" not in self.__dict__:
+            return
+        for w, b, coef, intercept in zip(network.weights, network.biases, self.coefs_,
+                                         self.intercepts_):
+            if not (isinstance(coef, np.ndarray) and np.shares_memory(coef, w)):
+                w[...] = np.asarray(coef).T
+            if not (isinstance(intercept, np.ndarray) and np.shares_memory(intercept, b)):
+                b[...] = intercept
 
-    def _validate_X(self, X):
+    def _check_same_network(self, layer_units):
+        fitted = list(self._network.sizes)
+        if layer_units != fitted:
+            raise ValueError(
+                f"the layer sizes are now {layer_units} but the model was fitted with {fitted}; "
+                "set warm_start=False (or refit) to change hidden_layer_sizes or the data's "
+                "number of features or outputs")
+
+    # -- the stochastic solvers ------------------------------------------------------
+    def _new_optimizer(self):
+        if self.solver == "sgd":
+            spec = optimizers.SGD(momentum=self.momentum, nesterov=bool(self.nesterovs_momentum),
+                                  schedule=self.learning_rate, power_t=self.power_t)
+        else:
+            spec = optimizers.Adam(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+        state = optimizers.OptimizerState.new(spec, self.learning_rate_init,
+                                              self._network.params.size, self._network.dtype)
+        # the schedule moves here, after each epoch, as scikit-learn moves it
+        state.options["loop_schedule"] = False
+        return state
+
+    def _fit_stochastic(self, X, targets, sample_weight, incremental):
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._new_optimizer()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            # scikit-learn's split, drawn from _random_state as it draws it
+            should_stratify = is_classifier(self) and self.n_outputs_ == 1
+            stratify = targets.astype(bool) if should_stratify else None
+            arrays = (X, targets) if sample_weight is None else (X, targets, sample_weight)
+            parts = train_test_split(*arrays, random_state=self._random_state,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X_train, X_val, y_train, y_val = parts[:4]
+            weight_train, weight_val = parts[4:] if sample_weight is not None else (None, None)
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            y_val = self._decode_targets(y_val)
+        else:
+            X_train, y_train, weight_train = X, targets, sample_weight
+            X_val = y_val = weight_val = None
+
+        n_samples = X_train.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                              "going to be clipped")
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        total = n_samples if weight_train is None else float(np.sum(weight_train))
+        lmbda, weight_train = _l2_and_weights(self.alpha, batch_size, n_samples, weight_train)
+        network = self._network
+        self.n_iter_ = 0
+        for _ in range(self.max_iter):
+            seed = int(self._random_state.randint(_SEED_BOUND)) if self.shuffle else None
+            diverged, cost = self._one_epoch(network, X_train, y_train, weight_train, batch_size,
+                                             lmbda, seed)
+            if diverged:
+                self._diverged(early_stopping)
+                break
+            self.n_iter_ += 1
+            n_batches = math.ceil(n_samples / batch_size)
+            weights = np.concatenate([w.ravel() for w in network.weights]).astype(np.float64)
+            # scikit-learn's loss_: each batch's cost plus 0.5 alpha |W|^2 / (its
+            # weight), averaged over the rows (the batch's W: here the epoch's last)
+            self.loss_ = (cost * self._loss_scale()
+                          + 0.5 * self.alpha * float(weights @ weights) * n_batches / total)
+            self.t_ += n_samples
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+            self._update_no_improvement_count(early_stopping, X_val, y_val, weight_val)
+            self._optimizer.iteration_ends(self.t_)
+            if self._no_improvement_count > self.n_iter_no_change:
+                if early_stopping:
+                    message = ("Validation score did not improve more than tol=%f for %d "
+                               "consecutive epochs." % (self.tol, self.n_iter_no_change))
+                else:
+                    message = ("Training loss did not improve more than tol=%f for %d "
+                               "consecutive epochs." % (self.tol, self.n_iter_no_change))
+                if self._optimizer.trigger_stopping(message, self.verbose):
+                    break
+                self._no_improvement_count = 0
+            if incremental:
+                break
+            if self.n_iter_ == self.max_iter:
+                warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                              "optimization hasn't converged yet." % self.max_iter,
+                              ConvergenceWarning)
+        if early_stopping:
+            network.params[...] = self._best_params
+
+    def _one_epoch(self, network, X, targets, sample_weight, batch_size, lmbda, seed):
+        """One epoch of the optimizer over (X, targets); (diverged, mean cost).
+        Sparse X is densified a block of batches at a time, never whole."""
+        options = dict(epochs=1, batch_size=batch_size, eta=self._optimizer.learning_rate,
+                       lmbda=lmbda, n_threads=self.n_threads, on_divergence="stop",
+                       optimizer=self._optimizer)
+        if not scipy.sparse.issparse(X):
+            history = network.train(X, targets, sample_weight=sample_weight,
+                                    shuffle=bool(self.shuffle), seed=seed, **options)
+            return history.diverged_at is not None, history.cost[0] if history.cost else np.nan
+        n = X.shape[0]
+        order = (np.random.default_rng(seed).permutation(n) if self.shuffle
+                 else np.arange(n))
+        per_block = max(1, _SPARSE_ROWS // batch_size) * batch_size
+        total = 0.0
+        for start in range(0, n, per_block):
+            rows = order[start:start + per_block]
+            # the same L2 per step: lmbda_block / n_block = lmbda / n
+            block_options = dict(options, lmbda=lmbda * rows.size / n)
+            history = network.train(
+                np.ascontiguousarray(X[rows].toarray(), dtype=network.dtype), targets[rows],
+                sample_weight=None if sample_weight is None else sample_weight[rows],
+                shuffle=False, **block_options)
+            if history.diverged_at is not None:
+                return True, np.nan
+            total += history.cost[0] * rows.size
+        return False, total / n
+
+    def _diverged(self, early_stopping):
+        """An epoch made the cost or the weights NaN or inf (Network.train
+        restored the weights of its start). scikit-learn would go on with
+        NaN weights: its validation score is NaN from there, and without
+        early stopping its fit ends in ValueError."""
+        if not early_stopping:
+            raise ValueError(NON_FINITE_WEIGHTS)
+        self.n_iter_ += 1
+        self.validation_scores_.append(float("nan"))
+        warnings.warn(f"{type(self).__name__}: training diverged in epoch {self.n_iter_} (the "
+                      "cost or the weights became NaN or inf) and stopped; the weights of the "
+                      "best validation score are kept. Lower learning_rate_init or scale the "
+                      "inputs", ConvergenceWarning)
+
+    def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
+        """scikit-learn's rule: count the epochs that did not improve by tol."""
+        if early_stopping:
+            score = self._score(X, y, sample_weight=sample_weight)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print("Validation score: %f" % self.validation_scores_[-1])
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params = self._network.params.copy()
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    # -- L-BFGS ----------------------------------------------------------------------
+    def _fit_lbfgs(self, X, targets, sample_weight):
+        if scipy.sparse.issparse(X):
+            X = _DenseRows(X, self._network.dtype)
+        result = lbfgs.minimize(self._network, X, targets,
+                                objective=_objective(self._network),
+                                lmbda=self.alpha, sample_weight=sample_weight,
+                                max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol)
+        if result.status != 0:
+            warnings.warn(
+                f"lbfgs failed to converge after {result.n_iter} iteration(s) "
+                f"(status={result.status}):\n{result.message}.\n\nIncrease the number of "
+                f"iterations to improve the convergence (max_iter={self.max_iter}).\nYou "
+                "might also want to scale the data as shown in:\n    "
+                "https://scikit-learn.org/stable/modules/preprocessing.html",
+                ConvergenceWarning)
+        self.n_iter_ = min(result.n_iter, self.max_iter)
+        self.loss_ = result.loss
+
+    def _loss_grad_lbfgs(self, packed_coef_inter, X, y, sample_weight, activations=None,
+                         deltas=None, coef_grads=None, intercept_grads=None):
+        """scikit-learn's function of the same name, for code that calls it:
+        L and dL/dp (``fastnn.lbfgs``) at the parameters ``packed_coef_inter``
+        in scikit-learn's packing (coefs_ raveled, then intercepts_); the
+        gradient packed the same way. The buffers are not used."""
+        network = self._network
+        sizes = network.sizes
+        fastnn_order = _sklearn_packing(sizes)
+        flat = np.empty(network.params.size, np.float64)
+        flat[fastnn_order] = packed_coef_inter
+        targets = np.ascontiguousarray(np.asarray(y).reshape(len(y), -1), dtype=network.dtype)
+        X = np.ascontiguousarray(X, dtype=network.dtype)
+        cost = lbfgs.FullBatchCost(network, X, targets, lmbda=self.alpha,
+                                   sample_weight=sample_weight,
+                                   objective=_objective(network))
+        loss, grad = cost(flat)
+        return loss, grad[fastnn_order]
+
+    # -- predict -----------------------------------------------------------------------
+    def _forward(self, X):
+        """Output activations (n, n_outputs), in the network's dtype."""
         check_is_fitted(self, "_network")
-        return _sklearn_validate_data(self, X, reset=False, dtype=self._network.dtype)
+        self._sync_network()
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                          dtype=self._network.dtype)
+        if not scipy.sparse.issparse(X):
+            return self._network.feedforward(X)
+        parts = [self._network.feedforward(X[start:start + _SPARSE_ROWS].toarray())
+                 for start in range(0, X.shape[0], _SPARSE_ROWS)]
+        return np.concatenate(parts) if parts else np.empty((0, self.n_outputs_),
+                                                             self._network.dtype)
 
-    def _outputs(self, X):
-        """Output activations a^(l), shape (n_samples, n_outputs), float64."""
-        X = self._validate_X(X)
-        return self._network.feedforward(X).astype(np.float64, copy=False)
+    def _predict_finite(self, X):
+        outputs = self._forward(X)
+        return outputs
 
-    # -- persistence: coefs_ / intercepts_ are views into the network's
-    # parameters; pickled separately they would come back as detached copies.
+    # -- persistence: coefs_ / intercepts_ are views into the network's parameters
     def __getstate__(self):
         state = dict(super().__getstate__())
         state.pop("coefs_", None)
         state.pop("intercepts_", None)
         return state
 
-    # What an estimator pickled before the loss/alpha parameters (and the
-    # regressor's identity output) did, so that it unpickles doing the same.
-    _BEFORE_OBJECTIVES = {"alpha": 0.0}
-
     def __setstate__(self, state):
         state = dict(state)
-        # pickled before the activations (issue 23): logistic hidden layers
-        state.setdefault("activation", "logistic")
-        if "alpha" not in state:  # pickled by a fastnn without the objectives
-            for name, value in self._BEFORE_OBJECTIVES.items():
-                state.setdefault(name, value)
+        if "solver" not in state:  # pickled by fastnn before scikit-learn's parameters
             self._migrate_old_state(state)
         super().__setstate__(state)
         if "_network" in state:
-            self.coefs_, self.intercepts_ = sklearn_layout(self._network)
+            self.coefs_, self.intercepts_ = _sklearn_layout(self._network)
 
     def _migrate_old_state(self, state):
-        """Subclass hook for a state pickled before the objectives."""
-
-    def _more_tags(self):  # scikit-learn < 1.6
-        return {"multioutput": self._multi_output_y}
+        """An estimator pickled before scikit-learn's parameters (fastnn's
+        sigmoid networks, plain SGD at a constant step) keeps doing what it
+        did: these parameters say so for fit and partial_fit."""
+        state.setdefault("alpha", 0.0)
+        state.update(solver="sgd", activation="logistic", learning_rate="constant",
+                     momentum=0.0, nesterovs_momentum=False, power_t=0.5, verbose=False,
+                     beta_1=0.9, beta_2=0.999, epsilon=1e-8, max_fun=15000)
+        state.setdefault("dtype", np.float64)
+        state.setdefault("n_threads", None)
+        state["_fastnn_legacy"] = True
+        if "_network" in state:
+            network = state["_network"]
+            state.setdefault("n_layers_", len(network.sizes))
+            state.setdefault("n_outputs_", network.sizes[-1])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = self._multi_output_y
+        tags.input_tags.sparse = True
         return tags
 
 
-def sklearn_layout(network):
-    """coefs_[i] of shape (n_in, n_out) and intercepts_[i] of shape (n_out,).
+def _l2_and_weights(alpha, batch_size, n_samples, sample_weight):
+    """Network.train's ``lmbda`` for scikit-learn's ``alpha``, and the weights.
 
-    scikit-learn stores weights input-major; fastnn stores ``weights[i]`` as
-    (sizes[i+1], sizes[i]). The coefs are transposed *views*, so writing into
-    them changes the network, as writing into sklearn's coefs_ does.
-    """
-    return [w.T for w in network.weights], list(network.biases)
-
-
-def _checked_sample_weight(sample_weight, X):
-    """sample_weight as float64 of shape (n,), or None for no weights.
-
-    scikit-learn's rules (``_check_sample_weight``): a scalar or an array of
-    shape (n,), finite; all zero is refused. Unlike scikit-learn's MLP,
-    negative weights are refused too (a negative weight would climb the
-    cost).
-    """
-    if sample_weight is None:
-        return None
-    weights = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                   ensure_non_negative=True)
-    if not np.any(weights):  # scikit-learn < 1.6 lets all-zero weights through
-        raise ValueError("Sample weights must contain at least one non-zero number.")
-    return weights
-
-
-def _validation_split(X, targets, y, sample_weight, fraction, *, stratify, rng):
-    """early_stopping's split: (X, X_val, targets, y, y_val, weight, weight_val),
-    or None where it cannot score: fewer than 2 held-out samples (R^2 needs
-    two; scikit-learn's MLP raises there) or none left to train on, or a
-    side whose sample weights are all 0. The split's seed is drawn from rng
-    in every case, so the later seeds do not depend on the outcome."""
-    seed = int(rng.randint(SEED_BOUND))
-    n_samples = X.shape[0]
-    n_validation = math.ceil(fraction * n_samples)  # as train_test_split counts
-    if n_validation < 2 or n_samples - n_validation < 1:
-        return None
-    arrays = [X, targets, y] + ([] if sample_weight is None else [sample_weight])
-    parts = train_test_split(*arrays, test_size=fraction, random_state=seed,
-                             stratify=y if stratify else None)
-    X_train, X_val, targets_train, _, y_train, y_val = parts[:6]
-    weight, weight_val = parts[6:] if sample_weight is not None else (None, None)
-    if weight is not None and not (np.any(weight) and np.any(weight_val)):
-        return None
-    return (np.ascontiguousarray(X_train), X_val, np.ascontiguousarray(targets_train),
-            y_train, y_val, weight, weight_val)
-
-
-def _book_l2_and_weights(alpha, batch_size, n_samples, sample_weight):
-    """Network.train's ``lmbda`` for scikit-learn's ``alpha``, and its weights.
-
-    scikit-learn's SGD step on a batch B is
-    W <- W - eta (sum_B s_n dC_n/dW + alpha W) / (weight of B): the decay is
-    eta * alpha / b per step, b the batch's weight (its size without
-    weights). The book's step decays by eta * lmbda / n per step, n the
-    training-set size, so lmbda = alpha * n / b, with b = min(batch_size, S)
-    and S = sum of the weights (n without weights): the weight a batch
-    holds when the weights are counts of repeated samples. Unweighted, this
-    is scikit-learn's update exactly (for every full batch); weighted, a
-    weight of 2 acts as the sample given twice, penalty included.
-
-    Equal weights are passed as None: rescaled to mean 1 (as Network.train
-    does) they are all 1, but S still sets the penalty.
-    """
+    scikit-learn adds alpha W / b to the gradient of a batch, b the batch's
+    sum of sample weights (its size without weights); fastnn's optimizers
+    add (lmbda / n) W, so lmbda = alpha n / b, with b = batch_size S / n,
+    the weight a batch of batch_size rows holds on average (S the sum of
+    the weights, n without). Without weights b is the batch size, and with
+    full batches b = S: scikit-learn's own penalty, exactly (a weight of 2
+    then acts as the sample given twice, penalty included). Equal weights
+    are passed as None (rescaled to mean 1 they are all 1), but S still
+    sets the penalty."""
     if sample_weight is None:
         total = float(n_samples)
     else:
-        with np.errstate(over="ignore"):  # a sum of inf clips to batch_size below
+        with np.errstate(over="ignore"):
             total = float(sample_weight.sum())
-    lmbda = alpha * n_samples / min(float(batch_size), total)
+    lmbda = alpha * n_samples / (batch_size * total / n_samples)
     if sample_weight is not None and np.all(sample_weight == sample_weight[0]):
         sample_weight = None
     return lmbda, sample_weight
+
+
+class _DenseRows:
+    """Sparse rows read as dense ones, a slice at a time (for L-BFGS's chunks)."""
+
+    def __init__(self, X, dtype):
+        self.X, self.dtype = X.tocsr(), dtype
+        self.shape = X.shape
+
+    def __getitem__(self, rows):
+        return np.asarray(self.X[rows].toarray(), dtype=self.dtype)
+
+
+def _objective(network):
+    """The Objective of the whole network (no decay, weights or dropout)."""
+    return plain_objective(network.dtype, network._rule, network._hidden)
+
+
+def _sklearn_layout(network):
+    """coefs_[i] of shape (n_in, n_out) and intercepts_[i] of shape (n_out,):
+    views of the network's parameters (writing into them changes it)."""
+    return [w.T for w in network.weights], list(network.biases)
+
+
+def _sklearn_packing(sizes):
+    """Index, into fastnn's flat vector, of each entry of scikit-learn's
+    packing (coefs_[i] of shape (n_in, n_out) raveled, then intercepts_)."""
+    order, offset = [], 0
+    for fan_out, fan_in in zip(sizes[1:], sizes[:-1]):
+        order.append((offset + np.arange(fan_out * fan_in).reshape(fan_out, fan_in)).T.ravel())
+        offset += fan_out * fan_in
+    order.append(np.arange(offset, offset + sum(sizes[1:])))
+    return np.concatenate(order)
