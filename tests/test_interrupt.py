@@ -392,6 +392,7 @@ def test_estimators_give_a_convergence_warning_for_saturation():
     X, y, _, _ = fastnn.datasets.load_digits()
     with pytest.warns(ConvergenceWarning, match="pinned at 0 or 1"):
         fastnn.MLPClassifier(loss="squared_error", alpha=0.0, learning_rate_init=1e6,
+                             solver="sgd", momentum=0.0, activation="logistic",
                              max_iter=20, random_state=0).fit(X, y)
     # a learning rate that float32 cannot hold is refused before any step
     clf = fastnn.MLPClassifier(learning_rate_init=1e300, alpha=0.0, dtype=np.float32,

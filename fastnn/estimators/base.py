@@ -189,6 +189,11 @@ class BaseMLP(BaseEstimator, ABC):
                 b[...] = intercept
 
     def _check_same_network(self, layer_units):
+        fitted_activation = self._network.activation
+        if self.activation != fitted_activation:
+            raise ValueError(
+                f"activation is now {self.activation!r} but the model was fitted with "
+                f"{fitted_activation!r}; set warm_start=False (or refit) to change it")
         fitted = list(self._network.sizes)
         if layer_units != fitted:
             raise ValueError(
@@ -212,9 +217,11 @@ class BaseMLP(BaseEstimator, ABC):
     def _fit_stochastic(self, X, targets, sample_weight, incremental):
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._new_optimizer()
-        if self.early_stopping and incremental:
+        legacy = getattr(self, "_fastnn_legacy", False)
+        if self.early_stopping and incremental and not legacy:
             raise ValueError("partial_fit does not support early_stopping=True")
-        early_stopping = self.early_stopping
+        # (fastnn's earlier estimators ignored early_stopping in partial_fit)
+        early_stopping = self.early_stopping and not incremental
         if early_stopping:
             # scikit-learn's split, drawn from _random_state as it draws it
             should_stratify = is_classifier(self) and self.n_outputs_ == 1
@@ -262,6 +269,7 @@ class BaseMLP(BaseEstimator, ABC):
             self.loss_curve_.append(self.loss_)
             if self.verbose:
                 print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+            self._warn_if_saturated(X_train)
             self._update_no_improvement_count(early_stopping, X_val, y_val, weight_val)
             self._optimizer.iteration_ends(self.t_)
             if self._no_improvement_count > self.n_iter_no_change:
@@ -311,6 +319,28 @@ class BaseMLP(BaseEstimator, ABC):
             total += history.cost[0] * rows.size
         return False, total / n
 
+    def _warn_if_saturated(self, X):
+        """The quadratic cost of logistic outputs (loss="squared_error") can
+        stop learning with every output pinned at 0 or 1, where f'(z) ~ 0
+        passes no gradient: say so once (scikit-learn's MLPs have no such
+        cost)."""
+        network = self._network
+        curve = self.loss_curve_
+        if ((network.cost_name, network.output) != ("quadratic", "sigmoid") or len(curve) < 2
+                or abs(curve[-1] - curve[-2]) > 1e-9 * max(abs(curve[-2]), 1e-300)
+                or getattr(self, "_saturation_warned", False)):
+            return
+        probe = X[:256]
+        if scipy.sparse.issparse(probe):
+            probe = probe.toarray()
+        outputs = network.feedforward(np.asarray(probe, dtype=network.dtype)).astype(np.float64)
+        if np.all(outputs * (1.0 - outputs) < 1e-6):
+            self._saturation_warned = True
+            warnings.warn(f"{type(self).__name__}: the output neurons are pinned at 0 or 1 and "
+                          f"the training cost stopped moving after epoch {self.n_iter_}: "
+                          f"learning_rate_init={self.learning_rate_init:g} is probably too "
+                          "large", ConvergenceWarning)
+
     def _diverged(self, early_stopping):
         """An epoch made the cost or the weights NaN or inf (Network.train
         restored the weights of its start). scikit-learn would go on with
@@ -340,6 +370,8 @@ class BaseMLP(BaseEstimator, ABC):
                 self.best_validation_score_ = score
                 self._best_params = self._network.params.copy()
         else:
+            if self.best_loss_ is None:  # after an early-stopping fit (fastnn's earlier ones)
+                self.best_loss_ = np.inf
             if self.loss_curve_[-1] > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1
             else:
@@ -429,6 +461,7 @@ class BaseMLP(BaseEstimator, ABC):
         state.setdefault("dtype", np.float64)
         state.setdefault("n_threads", None)
         state["_fastnn_legacy"] = True
+        state.setdefault("_no_improvement_count", 0)
         if "_network" in state:
             network = state["_network"]
             state.setdefault("n_layers_", len(network.sizes))
