@@ -514,3 +514,27 @@ def test_activation_output_and_dropout_from_the_command_line(tmp_path):
             status = main(["train", "--epochs", "1", "--quiet", *arguments])
         assert status == 2, (arguments, error.getvalue())
         assert phrase in error.getvalue() and len(error.getvalue().splitlines()) == 1
+
+
+def test_train_takes_an_optimizer_its_momentum_and_a_schedule(tmp_path):
+    """Issue 24: --optimizer, --momentum and --learning-rate reach
+    Network.train (in this process); what does not go together is one line
+    and status 2, before anything is trained."""
+    from fastnn.cli import main
+
+    out = tmp_path / "model.npz"
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert main(["train", "--epochs", "2", "--optimizer", "nesterov", "--momentum", "0.5",
+                     "--learning-rate", "invscaling", "--eta", "0.5", "--out", str(out),
+                     "--quiet"]) == 0
+        assert main(["train", "--epochs", "1", "--optimizer", "adam", "--eta", "0.001",
+                     "--quiet"]) == 0
+    assert out.exists()
+    for arguments, phrase in ((["--optimizer", "adam", "--momentum", "0.5"], "not adam"),
+                              (["--momentum", "0.5"], "needs --optimizer momentum"),
+                              (["--optimizer", "momentum", "--momentum", "2"], "[0, 1]")):
+        error = io.StringIO()
+        with contextlib.redirect_stderr(error):
+            status = main(["train", "--epochs", "1", "--quiet", *arguments])
+        assert status == 2, (arguments, error.getvalue())
+        assert phrase in error.getvalue() and len(error.getvalue().splitlines()) == 1

@@ -167,6 +167,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the initial weights (docs/theory.md section 11): the document's "
                             "N(0, 1/inputs), Glorot's, He's (for relu) or scikit-learn's "
                             "(default: document)")
+    train.add_argument("--optimizer", choices=("sgd", "momentum", "nesterov", "adam"),
+                       default="sgd",
+                       help="the step (docs/theory.md section 13): plain SGD, SGD with "
+                            "momentum or Nesterov's momentum, or Adam (default: sgd)")
+    train.add_argument("--momentum", type=_non_negative_float, default=None,
+                       help="mu of --optimizer momentum or nesterov, in [0, 1] "
+                            "(default: 0.9)")
+    train.add_argument("--learning-rate", choices=("constant", "invscaling", "adaptive"),
+                       default="constant",
+                       help="how --eta moves between epochs, as scikit-learn's learning_rate: "
+                            "invscaling eta / (t + 1)^0.5 after t samples, adaptive eta / 5 "
+                            "when the cost stops falling (sgd, momentum, nesterov; default: "
+                            "constant)")
     train.add_argument("--lmbda", type=_non_negative_float, default=0.0,
                        help="L2 regularisation as in network2: w <- (1 - eta lmbda / n) w - "
                             "... (default: 0)")

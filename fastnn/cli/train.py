@@ -88,6 +88,10 @@ def train_command(args) -> int:
             if message is None:
                 raise
             raise CommandError(message) from None
+    optimizer = cli_optimizer(args)
+    if streaming and optimizer != "sgd":
+        raise CommandError(f"--optimizer {args.optimizer} --learning-rate {args.learning_rate}: "
+                           "a chunked store trains with plain SGD at a constant eta only")
     n_train = X_train.shape[0]
     # The kernels are compiled (first run) or loaded before the progress
     # bar starts, so that its ETA counts epochs only.
@@ -133,7 +137,8 @@ def train_command(args) -> int:
                                           seed=args.seed, **settings)
         else:
             history = net.train(X_train, y_train, epochs=epochs, batch_size=batch_size,
-                                eta=eta, lmbda=args.lmbda, seed=args.seed, **settings)
+                                eta=eta, lmbda=args.lmbda, seed=args.seed,
+                                optimizer=optimizer, **settings)
     except KeyboardInterrupt as interrupt:
         if bar is not None:
             bar.close()
@@ -241,3 +246,25 @@ def _import_tqdm():
             f"the progress bar needs tqdm: {CLI_EXTRA} (or pass --quiet)"
         ) from None
     return tqdm
+
+
+def cli_optimizer(args):
+    """Network.train's optimizer for --optimizer, --momentum, --learning-rate."""
+    from ..optimizers import SGD, Adam
+
+    if args.optimizer == "adam":
+        if args.momentum is not None or args.learning_rate != "constant":
+            raise CommandError("--momentum and --learning-rate go with --optimizer sgd, "
+                               "momentum or nesterov, not adam")
+        return Adam()
+    momentum = args.momentum
+    if momentum is None:
+        momentum = 0.0 if args.optimizer == "sgd" else 0.9
+    elif args.optimizer == "sgd" and momentum:
+        raise CommandError("--momentum needs --optimizer momentum or nesterov")
+    if momentum > 1:
+        raise CommandError(f"--momentum must be in [0, 1], got {momentum:g}")
+    if args.optimizer == "sgd" and args.learning_rate == "constant":
+        return "sgd"
+    return SGD(momentum=momentum, nesterov=args.optimizer == "nesterov",
+               schedule=args.learning_rate)
