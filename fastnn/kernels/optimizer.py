@@ -97,7 +97,9 @@ def keeps_state(optimizer):
 def step_eta(optimizer, eta):
     """The eta the gradient kernels take: the plain step's, or 0 (the
     gradient alone) when the rule steps apart (``step_layer_rows``)."""
-    return eta * 0 if keeps_state(optimizer) else eta
+    # (eta - eta, not eta * 0: of eta's own type, so that a float32 eta
+    # stays float32 and the plain path compiles as it did)
+    return eta - eta if keeps_state(optimizer) else eta
 
 
 @jit
