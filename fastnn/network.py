@@ -299,6 +299,12 @@ class Network:
                 terms = np.where(targets != 0,
                                  targets * np.log(np.maximum(outputs, LOG_FLOOR)), 0.0)
             return float(-np.mean(np.sum(terms, axis=1)))
+        if self.cost_name == "poisson":  # the half Poisson deviance (docs/theory.md §15)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                terms = np.where(targets != 0, targets * (np.log(np.where(
+                    targets != 0, targets, 1.0)) - np.log(np.maximum(outputs, LOG_FLOOR))),
+                    0.0) - targets + outputs
+            return float(np.mean(np.sum(terms, axis=1)))
         if self.cost_name == "cross_entropy":
             with np.errstate(invalid="ignore"):
                 terms = (np.where(targets != 0, targets * np.log(np.maximum(outputs, LOG_FLOOR)),

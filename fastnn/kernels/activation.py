@@ -32,7 +32,7 @@ from numba.extending import overload
 
 from ._jit import jit
 
-__all__ = ["IDENTITY", "LOGISTIC", "TANH", "RELU", "LEAKY_RELU", "SOFTMAX",
+__all__ = ["IDENTITY", "LOGISTIC", "TANH", "RELU", "LEAKY_RELU", "SOFTMAX", "EXP", "exp_row",
            "HIDDEN_ACTIVATIONS", "ACTIVATION_NAMES", "DEFAULT_LEAKY_SLOPE", "hidden_activation",
            "cast_like", "sigmoid", "sigmoid_prime", "sigmoid_in_loop", "tanh", "tanh_in_loop",
            "relu", "leaky_relu", "exp_in_loop", "activation_value", "activation_in_loop",
@@ -47,13 +47,15 @@ TANH = 2
 RELU = 3
 LEAKY_RELU = 4
 SOFTMAX = 5
+# a_j = exp(z_j): the output of Poisson regression (§15), output only
+EXP = 6
 
 # Hidden layers' activations by name (scikit-learn's names, and
 # leaky_relu); "sigmoid" is the output layer's name for the logistic.
 HIDDEN_ACTIVATIONS = {"logistic": LOGISTIC, "tanh": TANH, "relu": RELU,
                       "leaky_relu": LEAKY_RELU, "identity": IDENTITY}
 ACTIVATION_NAMES = {IDENTITY: "identity", LOGISTIC: "logistic", TANH: "tanh", RELU: "relu",
-                    LEAKY_RELU: "leaky_relu", SOFTMAX: "softmax"}
+                    LEAKY_RELU: "leaky_relu", SOFTMAX: "softmax", EXP: "exp"}
 # PyTorch's and Keras's default slope of leaky ReLU.
 DEFAULT_LEAKY_SLOPE = 0.01
 
@@ -146,6 +148,8 @@ def activation_value(z, code, slope):
         return relu(z)
     if code == LEAKY_RELU:
         return leaky_relu(z, slope)
+    if code == EXP:
+        return np.exp(z)
     return z
 
 
@@ -427,6 +431,15 @@ def softmax_row(row):
 
 
 @jit
+def exp_row(row):
+    """§15: a_j = exp(z_j) for one sample's output, in place (libm's exp:
+    z may be of either sign; above about 709 in float64, 88 in float32,
+    a_j is inf, and training reports the divergence)."""
+    for j in range(row.shape[0]):
+        row[j] = np.exp(row[j])
+
+
+@jit
 def activate_row(row, code, slope):
     """§2, §11: row[j] <- f(row[j]) for every j of one sample's layer (the
     softmax of the row for SOFTMAX), with the libm-free forms. One loop per
@@ -447,3 +460,5 @@ def activate_row(row, code, slope):
             row[j] = leaky_relu(row[j], c)
     elif code == SOFTMAX:
         softmax_row(row)
+    elif code == EXP:
+        exp_row(row)

@@ -27,9 +27,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ._jit import jit
-from .activation import (LEAKY_RELU, LOGISTIC, RELU, SOFTMAX, TANH, activate_row,
-                         activation_in_loop, cast_like, leaky_relu, relu, sigmoid_in_loop,
-                         softmax_row, tanh_in_loop)
+from .activation import (EXP, LEAKY_RELU, LOGISTIC, RELU, SOFTMAX, TANH, activate_row,
+                         activation_in_loop, cast_like, exp_row, leaky_relu, relu,
+                         sigmoid_in_loop, softmax_row, tanh_in_loop)
 from .dropout import sample_key, unit_bits
 from .objective import layer_activation, layer_dropout, layer_slope
 
@@ -173,6 +173,9 @@ def complete_rows(a, n_begin, n_end, rule):
     if rule.code == SOFTMAX:
         for n in range(n_begin, n_end):
             softmax_row(a[n])
+    elif rule.code == EXP:
+        for n in range(n_begin, n_end):
+            exp_row(a[n])
 
 
 @jit(inline=True)

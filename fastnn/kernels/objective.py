@@ -2,8 +2,8 @@
 §10, §11 and §12): the output layer and the cost, the hidden layers'
 activations, dropout, L2 weight decay, and per-sample weights.
 
-Four output rules, each a pair (cost, output activation) with its own
-output delta dC/dz_j^(l) (§5, §10, §11):
+Five output rules, each a pair (cost, output activation) with its own
+output delta dC/dz_j^(l) (§5, §10, §11, §15):
 
 =========================  ===============================  ====================
 rule                       C for one sample                 dC/dz_j^(l)
@@ -14,11 +14,14 @@ rule                       C for one sample                 dC/dz_j^(l)
 ``QUADRATIC_IDENTITY``     1/2 sum_j (y_j - a_j)^2,         a_j - y_j
                            a_j = z_j
 ``CROSS_ENTROPY_SOFTMAX``  -sum_j y_j ln a_j, a = softmax(z)  a_j - y_j  (sum_j y_j = 1)
+``POISSON_EXP``            sum_j [y_j ln(y_j / a_j) - y_j    a_j - y_j  (y_j >= 0)
+                           + a_j], a_j = exp(z_j)
 =========================  ===============================  ====================
 
 The other pairs are refused, each for its reason (``PAIRS``): the
 cross-entropy of an identity output (ln of a z that can be negative), the
-quadratic cost of a softmax output.
+quadratic cost of a softmax output, the Poisson deviance of any output
+but exp and exp with any other cost.
 
 An epoch's ``Objective`` carries the rule, the decay factor of L2
 regularisation, the sample weights, the hidden layers' activations
@@ -33,11 +36,11 @@ from typing import NamedTuple
 import numpy as np
 
 from ._jit import jit
-from .activation import IDENTITY, LOGISTIC, SOFTMAX, cast_like
+from .activation import EXP, IDENTITY, LOGISTIC, SOFTMAX, cast_like
 from .optimizer import PLAIN_SGD, Optimizer
 
 __all__ = ["QUADRATIC_SIGMOID", "CROSS_ENTROPY_SIGMOID", "QUADRATIC_IDENTITY",
-           "CROSS_ENTROPY_SOFTMAX", "COSTS", "OUTPUTS", "PAIRS", "Objective",
+           "CROSS_ENTROPY_SOFTMAX", "POISSON_EXP", "COSTS", "OUTPUTS", "PAIRS", "Objective",
            "HiddenActivations", "Dropout", "DOCUMENT_HIDDEN", "NO_DROPOUT", "output_rule",
            "plain_objective", "activates_output", "output_activation", "layer_activation",
            "layer_slope", "layer_dropout", "output_cost", "output_delta_value",
@@ -47,9 +50,10 @@ QUADRATIC_SIGMOID = 0
 CROSS_ENTROPY_SIGMOID = 1
 QUADRATIC_IDENTITY = 2
 CROSS_ENTROPY_SOFTMAX = 3
+POISSON_EXP = 4
 
-COSTS = ("quadratic", "cross_entropy")
-OUTPUTS = ("sigmoid", "identity", "softmax")
+COSTS = ("quadratic", "cross_entropy", "poisson")
+OUTPUTS = ("sigmoid", "identity", "softmax", "exp")
 
 _NEEDS_SIGMOID = (
     "cost='cross_entropy' needs output='sigmoid' or 'softmax': the cross-entropy "
@@ -62,6 +66,13 @@ _SOFTMAX_NEEDS_CROSS_ENTROPY = (
     "output's delta would depend on every other's through the softmax, and it learns slowly "
     "where the output saturates")
 
+_POISSON_NEEDS_EXP = (
+    "cost='poisson' needs output='exp': the Poisson deviance is defined for a positive "
+    "mean a = exp(z), whose delta is then a - y (docs/theory.md §15)")
+_EXP_NEEDS_POISSON = (
+    "output='exp' needs cost='poisson' (the half Poisson deviance): it is the output of "
+    "Poisson regression (docs/theory.md §15)")
+
 # (cost, output) -> the rule, or the reason the pair is refused
 # (docs/theory.md §11, the table of pairs).
 PAIRS = {
@@ -71,6 +82,12 @@ PAIRS = {
     ("cross_entropy", "identity"): _NEEDS_SIGMOID,
     ("cross_entropy", "softmax"): CROSS_ENTROPY_SOFTMAX,
     ("quadratic", "softmax"): _SOFTMAX_NEEDS_CROSS_ENTROPY,
+    ("poisson", "exp"): POISSON_EXP,
+    ("poisson", "sigmoid"): _POISSON_NEEDS_EXP,
+    ("poisson", "identity"): _POISSON_NEEDS_EXP,
+    ("poisson", "softmax"): _POISSON_NEEDS_EXP,
+    ("quadratic", "exp"): _EXP_NEEDS_POISSON,
+    ("cross_entropy", "exp"): _EXP_NEEDS_POISSON,
 }
 
 # The cross-entropy takes ln of max(a, LOG_FLOOR) and of max(1 - a,
@@ -175,6 +192,8 @@ def output_activation(rule):
         return IDENTITY
     if rule == CROSS_ENTROPY_SOFTMAX:
         return SOFTMAX
+    if rule == POISSON_EXP:
+        return EXP
     return LOGISTIC
 
 
@@ -209,6 +228,11 @@ def layer_dropout(objective, i, n_layers):
 @jit(inline=True)
 def output_cost(a, y, rule):
     """§3, §10, §11: the cost term of one output neuron, in a's dtype."""
+    if rule == POISSON_EXP:
+        # §15, the half Poisson deviance y ln(y / a) - y + a (0 ln 0 = 0)
+        if y != 0:
+            return y * (np.log(y) - np.log(max(a, cast_like(LOG_FLOOR, a)))) - y + a
+        return a
     if rule == CROSS_ENTROPY_SOFTMAX:
         # -y ln a, taken only where y is nonzero (0 ln 0 = 0)
         if y != 0:
@@ -231,7 +255,7 @@ def output_cost(a, y, rule):
 
 @jit(inline=True)
 def output_delta_value(a, y, rule):
-    """§5, §10, §11: dC/dz_j^(l) of one output neuron (a_j already the
+    """§5, §10, §11, §15: dC/dz_j^(l) of one output neuron (a_j already the
     softmax of the row for CROSS_ENTROPY_SOFTMAX)."""
     diff = a - y
     if rule == QUADRATIC_SIGMOID:

@@ -25,7 +25,7 @@ from .activation import LOGISTIC, SOFTMAX, activation_derivative, activation_val
 from .dropout import sample_key, unit_bits
 from .optimizer import ADAM as OPTIMIZER_ADAM, MOMENTUM as OPTIMIZER_MOMENTUM
 from .optimizer import NESTEROV as OPTIMIZER_NESTEROV
-from .objective import (CROSS_ENTROPY_SIGMOID, CROSS_ENTROPY_SOFTMAX, LOG_FLOOR,
+from .objective import (CROSS_ENTROPY_SIGMOID, CROSS_ENTROPY_SOFTMAX, LOG_FLOOR, POISSON_EXP,
                         QUADRATIC_SIGMOID, layer_activation, layer_dropout, layer_slope)
 
 __all__ = ["weighted_sum", "forward_layer_reference", "softmax_reference", "cost_reference",
@@ -78,10 +78,16 @@ def cost_reference(a, y, n, rule):
     """§3: C_n = 1/2 sum_j (y_j - a_j^(l))^2 for sample n; §10 for the
     cross-entropy: C_n = -sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)], each
     term 0 where its factor is 0 and ln taken of at least LOG_FLOOR; §11
-    for a softmax output: C_n = -sum_j y_j ln a_j, likewise."""
+    for a softmax output: C_n = -sum_j y_j ln a_j, likewise; §15 for the
+    half Poisson deviance: C_n = sum_j [y_j ln(y_j / a_j) - y_j + a_j]
+    (0 ln 0 = 0)."""
     cost = 0.0
     for j in range(a.shape[1]):
-        if rule == CROSS_ENTROPY_SIGMOID or rule == CROSS_ENTROPY_SOFTMAX:
+        if rule == POISSON_EXP:
+            if y[n, j] != 0:
+                cost += y[n, j] * np.log(y[n, j] / max(a[n, j], LOG_FLOOR))
+            cost += a[n, j] - y[n, j]
+        elif rule == CROSS_ENTROPY_SIGMOID or rule == CROSS_ENTROPY_SOFTMAX:
             if y[n, j] != 0:
                 cost -= y[n, j] * np.log(max(a[n, j], LOG_FLOOR))
             if y[n, j] != 1 and rule == CROSS_ENTROPY_SIGMOID:
