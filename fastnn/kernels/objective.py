@@ -227,7 +227,7 @@ def layer_dropout(objective, i, n_layers):
 
 @jit(inline=True)
 def output_cost(a, y, rule):
-    """§3, §10, §11: the cost term of one output neuron, in a's dtype."""
+    """§3, §10, §11, §15: the cost term of one output neuron, in a's dtype."""
     if rule == POISSON_EXP:
         # §15, the half Poisson deviance y ln(y / a) - y + a (0 ln 0 = 0)
         if y != 0:
