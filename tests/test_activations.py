@@ -178,8 +178,8 @@ def test_the_loops_exp_is_as_accurate_as_libm():
 
 # -- the table of pairs ------------------------------------------------------------
 def test_the_pairs_table_gives_a_rule_or_a_reason():
-    """§11: each accepted pair has its rule; the refused ones say why."""
-    every = ("sigmoid", "identity", "softmax")
+    """§11 (§15): each accepted pair has its rule; the refused ones say why."""
+    every = ("sigmoid", "identity", "softmax", "exp")
     for cost, output, rule in RULES:
         assert objective.output_rule(cost, output, outputs=every) == rule
     with pytest.raises(ValueError, match="cross_entropy.*needs output='sigmoid'"):
