@@ -62,7 +62,7 @@ except ImportError as error:  # pragma: no cover - exercised without dask
         "fastnn.dask needs dask[array] and distributed: pip install \"fastnn[dask]\" "
         f"({error})") from error
 
-from fastnn import kernels, training
+from fastnn import engine, kernels, training
 from fastnn.checkpoint import DASK_WRITER, read_checkpoint
 from fastnn.kernels.dropout import epoch_key
 from fastnn.kernels.objective import plain_objective
@@ -135,6 +135,7 @@ class _Spec:
     sub_batch: int
     neurons: object  # fastnn.activations.Neurons: activations, output, cost, dropout
     dropout_seed: int = 0  # the run's (fastnn.run_state.dropout_seed)
+    plan: dict = field(default_factory=dict)  # the driver's kernel plan, run by every worker
 
 
 # -- the tasks (run on the workers) ------------------------------------------------
@@ -176,15 +177,13 @@ def _chunk_sgd(start, x, y, spec, batch_size, eta, lmbda, n_train, shuffle_seed,
     ready for the weighted average. ``part=(lo, hi)``: only positions
     lo..hi-1 of the chunk's shuffled order (a round of average_every)."""
     started = time.perf_counter()
-    if isinstance(start, tuple):
-        params, cost, timings = start
-        params = params.copy()
-    else:
-        params, cost, timings = start.copy(), 0.0, []
+    params, cost, timings = start if isinstance(start, tuple) else (start, 0.0, [])
+    params = params.copy()
     dtype, neurons = np.dtype(spec.dtype), spec.neurons
     inputs = np.ascontiguousarray(x, dtype=dtype)
     targets = check_targets(y, inputs.shape[0], spec.sizes[-1], dtype, softmax=neurons.softmax)
-    plan = EpochPlan(spec.sizes, batch_size, dtype, inputs.shape[0], 1, neurons=neurons)
+    plan = EpochPlan(spec.sizes, batch_size, dtype, inputs.shape[0], 1, neurons=neurons,
+                     layer_plan=spec.plan)
     order = np.arange(inputs.shape[0], dtype=np.int64)
     kernels.shuffle_order(order, shuffle_seed)
     rows = None if part in (None, (0, inputs.shape[0])) else order[part[0]:part[1]]
@@ -474,7 +473,7 @@ class _Rounds(training.EpochSource):
         self.options, self.retries = options, retries
         self.n_samples = data.n
         self.spec = _Spec(tuple(net.sizes), net.dtype.name, options.sub_batch, net.neurons,
-                          dropout_seed(state.seed_entropy))
+                          dropout_seed(state.seed_entropy), engine.run_plan(state, net))
         n_weights = sum(a * b for a, b in zip(net.sizes[1:], net.sizes[:-1]))
         self.is_weight = np.zeros(net.n_params, bool)
         self.is_weight[:n_weights] = True

@@ -16,8 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from . import kernels
-from .kernels import control, reference
+from . import _blas, engine, kernels
+from .kernels import control, reference, staged
 from .kernels.objective import DOCUMENT_HIDDEN, NO_DROPOUT, Dropout, Objective, output_rule
 from .kernels.optimizer import SGD as SGD_CODE, plain_optimizer
 from ._threads import borrow_threads, parallel_region
@@ -33,9 +33,10 @@ class Driver:
         ``kernels.LOOKAHEAD`` samples); the others take any batch size.
     shared: keeps worker threads for the epoch, sharing layer 1
         (``kernels.use_shared_epoch``); its plan holds their input ring.
-    picks(sizes, batch_size, threaded): whether ``EpochPlan`` chooses it
-        (the first driver of ``DRIVERS`` that says so wins); None: only
-        when asked for by name.
+    picks(sizes, batch_size, threaded, layer_plan): whether ``EpochPlan``
+        chooses it (the first driver of ``DRIVERS`` that says so wins);
+        None: only when asked for by name. layer_plan: the run's
+        ``fastnn.engine.LayerPlan``.
     run(plan, params, inputs, targets, order, eta, objective): one epoch.
     example: (sizes, batch_size, n_threads) of the smallest network that
         picks it, which ``fastnn compile`` trains to compile it; None: not
@@ -92,6 +93,15 @@ def _run_threaded(plan, params, inputs, targets, order, eta, objective):
         return _run_minibatch(driver, plan, params, inputs, targets, order, eta, objective)
 
 
+def _run_staged(plan, params, inputs, targets, order, eta, objective):
+    blas_threads = _blas.one_thread() if plan.layer_plan.uses_blas else contextlib.nullcontext()
+    with plan.threads() as threads, blas_threads:
+        return staged.train_epoch_staged(
+            params, plan.grad, plan.sizes_array, inputs, targets, order, plan.batch_size, eta,
+            plan.activations, plan.deltas, plan.batch_targets, plan.control, objective,
+            plan.layer_plan.array, plan.stages, threads)
+
+
 def _run_reference(plan, params, inputs, targets, order, eta, objective):
     cost = reference.train_epoch_reference(
         params, plan.grad, plan.sizes_array, inputs, targets, order, plan.batch_size, eta,
@@ -105,38 +115,49 @@ def _run_reference(plan, params, inputs, targets, order, eta, objective):
 # driver, not the threads, is what gets compiled.
 DRIVERS = {driver.name: driver for driver in (
     Driver("train_epoch_per_sample_shared", per_sample=True, shared=True,
-           picks=lambda sizes, batch_size, threaded: (
+           picks=lambda sizes, batch_size, threaded, layer_plan: (
                batch_size == 1 and threaded and kernels.use_shared_epoch(sizes, batch_size)),
            run=_run_per_sample_shared, example=([784, 30, 10], 1, 2)),
     Driver("train_epoch_per_sample", per_sample=True, shared=False,
-           picks=lambda sizes, batch_size, threaded: batch_size == 1,
+           picks=lambda sizes, batch_size, threaded, layer_plan: batch_size == 1,
            run=_run_per_sample, example=([4, 3, 2], 1, 1)),
+    # A plan with BLAS layers runs the staged epoch whatever the thread
+    # count: it alone has the BLAS kernels, and one thread must compute
+    # what two do.
+    Driver("train_epoch_staged", per_sample=False, shared=False,
+           picks=lambda sizes, batch_size, threaded, layer_plan: (
+               layer_plan.uses_blas or kernels.uses_layer_threads(sizes, batch_size)
+               and not (threaded and kernels.use_shared_epoch(sizes, batch_size))),
+           run=_run_staged, example=([512, 512, 512, 2], 4, 2)),
     Driver("train_epoch_shared", per_sample=False, shared=True,
-           picks=lambda sizes, batch_size, threaded: (
+           picks=lambda sizes, batch_size, threaded, layer_plan: (
                threaded and kernels.use_shared_epoch(sizes, batch_size)),
            run=_run_shared, example=([784, 30, 10], 10, 2)),
-    Driver("train_epoch_threaded", per_sample=False, shared=False,
-           picks=lambda sizes, batch_size, threaded: (
-               threaded and kernels.uses_layer_threads(sizes, batch_size)),
-           run=_run_threaded, example=([512, 512, 512, 2], 4, 2)),
     Driver("train_epoch", per_sample=False, shared=False,
-           picks=lambda sizes, batch_size, threaded: True,
+           picks=lambda sizes, batch_size, threaded, layer_plan: True,
            run=_run_train_epoch, example=([4, 3, 2], 2, 1)),
+    # Big layers split by numba's prange; the staged epoch replaced it in
+    # training (one compiled loop for any thread count, no parallel
+    # region per layer), kept for comparisons.
+    Driver("train_epoch_threaded", per_sample=False, shared=False, picks=None,
+           run=_run_threaded, example=None),
     Driver("train_epoch_reference", per_sample=False, shared=False, picks=None,
            run=_run_reference, example=None),
 )}
 
 
-def choose_driver(sizes, batch_size, n_threads, *, stateful=False) -> str:
+def choose_driver(sizes, batch_size, n_threads, layer_plan=None, *, stateful=False) -> str:
     """The name of the driver ``EpochPlan`` runs for these layer sizes,
-    batch size (capped at the sample count) and thread count. ``stateful``:
-    the optimizer keeps state (docs/theory.md §13), and steps on the
-    mini-batch path also with batch 1 (per-sample SGD's deferred step is
-    plain SGD's)."""
+    batch size (capped at the sample count), thread count and layer plan
+    (``fastnn.engine.plan_for``'s when None). ``stateful``: the optimizer
+    keeps state (docs/theory.md §13), and steps on the mini-batch path also
+    with batch 1 (per-sample SGD's deferred step is plain SGD's)."""
     threaded = n_threads > 1
+    if layer_plan is None:
+        layer_plan = engine.default_plan(sizes, batch_size)
     return next(name for name, driver in DRIVERS.items()
                 if driver.picks is not None and not (stateful and driver.per_sample)
-                and driver.picks(sizes, batch_size, threaded))
+                and driver.picks(sizes, batch_size, threaded, layer_plan))
 
 
 class EpochPlan:
@@ -154,9 +175,17 @@ class EpochPlan:
     * ``train_epoch_per_sample_shared`` / ``train_epoch_shared``: layer 1
       shared between worker threads kept for the epoch, for networks whose
       layer 1 holds most of the work (``kernels.use_shared_epoch``);
-    * ``train_epoch_threaded``: big layers split by numba's prange
-      (``kernels.uses_layer_threads``); an epoch that gets one thread (a
-      busy machine, another call holding the cores) runs ``train_epoch``.
+    * ``train_epoch_staged``: every layer's work in parts that any thread
+      takes (``kernels.staged``), through the register-blocked kernels or
+      BLAS as the layer plan says; for networks with big layers
+      (``kernels.uses_layer_threads``) and every plan that uses BLAS, on
+      any thread count;
+    * ``train_epoch_threaded``: big layers split by numba's prange (only
+      when asked for by name).
+
+    layer_plan : the per-layer plan (``fastnn.engine.LayerPlan``, or the
+    dict a run recorded, ``LayerPlan.record()``); None: ``engine.plan_for``
+    chooses it (wisdom of this cache, else the default rule).
 
     ``driver`` (one of ``DRIVERS``) forces a driver instead of the choice
     above, for tests and benchmarks that compare drivers; it must suit the
@@ -177,7 +206,7 @@ class EpochPlan:
 
     def __init__(self, sizes, batch_size, dtype, n_samples, n_threads, *, driver=None,
                  borrow_cores=True, cost="quadratic", output="sigmoid", neurons=None,
-                 stateful=False):
+                 stateful=False, layer_plan=None):
         self.sizes = tuple(int(s) for s in sizes)
         self.sizes_array = np.asarray(self.sizes, dtype=np.int64)
         self.dtype = np.dtype(dtype)
@@ -196,9 +225,16 @@ class EpochPlan:
                 self.dropout_rates = self.dropout_thresholds = None
         self.last_run = None
         self.stateful = bool(stateful)
+        if isinstance(layer_plan, engine.LayerPlan):
+            self.layer_plan = layer_plan
+        else:
+            self.layer_plan = engine.plan_for(self.sizes, self.batch_size, self.dtype,
+                                              recorded=layer_plan)
+        self.stages = staged.stage_table(self.layer_plan.array, self.sizes, self.batch_size,
+                                         self.layer_plan.parts)
         if driver is None:
             driver = choose_driver(self.sizes, self.batch_size, self.n_threads,
-                                   stateful=self.stateful)
+                                   self.layer_plan, stateful=self.stateful)
         elif driver not in DRIVERS:
             raise ValueError(f"driver must be one of {', '.join(DRIVERS)}; got {driver!r}")
         elif DRIVERS[driver].per_sample and self.batch_size != 1:

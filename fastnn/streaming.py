@@ -290,7 +290,9 @@ class _Chunks(training.EpochSource):
         check_memory(n_buffers * rows * (network.sizes[0] + network.sizes[-1]) * dtype.itemsize,
                      f"{n_buffers} chunk buffer(s) of {rows:,} rows (give a smaller chunk_rows)")
         self.plan = EpochPlan(network.sizes, self.state.batch_size, dtype, source.n_rows,
-                              self.n_threads, neurons=network.neurons)
+                              self.n_threads, neurons=network.neurons,
+                              layer_plan=self.state.plan or None)
+        self.state.plan = self.plan.layer_plan.record()  # the run's plan, for a resume
         self.x_buffers = [np.empty((rows, network.sizes[0]), dtype) for _ in range(n_buffers)]
         self.t_buffers = [np.empty((rows, network.sizes[-1]), dtype) for _ in range(n_buffers)]
         self.loaded = [-1] * n_buffers  # the chunk each buffer holds

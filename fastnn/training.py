@@ -206,11 +206,15 @@ class EpochSource:
         """Release what the run held (threads, buffers)."""
 
 
-def plan_for(network, batch_size, n_samples, n_threads, stateful=False) -> EpochPlan:
+def plan_for(network, batch_size, n_samples, n_threads, layer_plan=None,
+             stateful=False) -> EpochPlan:
     """The EpochPlan of ``network`` (its sizes, dtype and neurons);
-    ``stateful``: for an optimizer with state (docs/theory.md §13)."""
+    layer_plan: a run's recorded kernel plan (``TrainingState.plan``), or
+    None (empty) to choose one (``fastnn.engine.plan_for``); ``stateful``:
+    for an optimizer with state (docs/theory.md §13)."""
     return EpochPlan(network.sizes, batch_size, network.dtype, n_samples, n_threads,
-                     neurons=network.neurons, stateful=stateful)
+                     neurons=network.neurons, layer_plan=layer_plan or None,
+                     stateful=stateful)
 
 
 def dropout_key(network, state, epoch):
@@ -301,7 +305,11 @@ class InMemory(EpochSource):
 
     def prepare(self):
         self.plan = plan_for(self.network, self.state.batch_size, self.n_samples,
-                             self.n_threads, stateful=self.state.optimizer != "sgd")
+                             self.n_threads, self.state.plan,
+                             stateful=self.state.optimizer != "sgd")
+        # The kernel plan is part of the run: a resume takes it from the
+        # checkpoint, so that it runs the same kernels (bitwise).
+        self.state.plan = self.plan.layer_plan.record()
         self.order = np.arange(self.n_samples, dtype=np.int64)
         warm_up(self.network, self.plan, self.inputs, self.targets)
         self.first = 0  # where the running epoch started (a stopped one's rest)
@@ -446,6 +454,7 @@ class _Loop:
             history.compile_seconds = (time.perf_counter() - started if seconds is None
                                        else seconds)
             history.driver = source.driver
+            history.plan = state.plan  # as the source's prepare chose or took it
             self.start = _Snapshot(network, state)
             self.last_finite = _Snapshot(network, state)
             while state.epochs_done < state.epochs:

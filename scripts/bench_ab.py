@@ -59,6 +59,10 @@ def main(argv=None):
         destination = pathlib.Path(temporary)
         version_a = extract(args.a, destination, "fastnn_version_a")
         version_b = extract(args.b, destination, "fastnn_version_b")
+        try:
+            print(importlib.import_module("fastnn_version_b._machine").describe())
+        except ImportError:  # a version without fastnn/_machine.py
+            pass
         print(f"A = {args.a}, B = {args.b}; {args.pairs} alternating epochs each\n")
         print(f"{'workload':8s} {'A samples/s':>12s} {'B samples/s':>12s} {'B/A (median of pairs)':>22s}"
               f" {'pairs B faster':>15s}")

@@ -114,6 +114,12 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=1,
                         help="cold/warm pairs per target (medians are printed)")
     args = parser.parse_args(argv)
+    try:
+        from fastnn import _machine
+
+        print(_machine.describe())
+    except ImportError:  # an older fastnn
+        pass
     print(f"{'target':8s} {'cold s':>8s} {'warm s':>8s}  compiled kernels (cold, first run)")
     for target in args.targets:
         runs = measure(target, args.repeats)

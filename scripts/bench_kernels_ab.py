@@ -222,6 +222,12 @@ def main(argv=None):
         packages = [extract(args.a, destination, "fastnn_kernels_a"),
                     extract(args.b, destination, "fastnn_kernels_b")]
         version_a, version_b = (package.kernels for package in packages)
+        try:
+            machine = importlib.import_module(f"{packages[1].__name__}._machine").describe()
+        except ImportError:  # a version without fastnn/_machine.py
+            machine = None
+        if machine:
+            print(machine)
         print(f"A = {args.a}, B = {args.b}; median over {args.rounds} alternating rounds "
               "of A's time / B's time (quartiles), same arrays for both\n")
         rng = np.random.default_rng(0)

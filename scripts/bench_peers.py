@@ -369,6 +369,14 @@ def describe_machine():
     lines = [f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
              f"python {platform.python_version()}, numpy {np.__version__}, fastnn {fastnn.__version__}"]
     try:
+        from fastnn import _machine
+
+        import numpy.linalg  # noqa: F401 - NumPy's BLAS, loaded so that its core type shows
+        import scipy.linalg.cython_blas  # noqa: F401 - SciPy's, fastnn's BLAS engine
+        lines.append(_machine.describe())
+    except ImportError:  # an older fastnn, or no SciPy
+        pass
+    try:
         import numba
 
         lines.append(f"numba {numba.__version__}, {numba.get_num_threads()} threads")

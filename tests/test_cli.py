@@ -150,10 +150,17 @@ def test_info_evaluate_predict_on_the_saved_model(trained, tmp_path):
 
     info = fastnn("info", model)
     assert info.returncode == 0, info.stderr
-    assert info.stdout.splitlines() == [
+    lines = info.stdout.splitlines()
+    assert lines[:4] == [
         "sizes: 64-30-10", "dtype: float64", "cost: quadratic, output: sigmoid",
         "hidden layers: logistic", "parameters: 2260 (2220 weights, 40 biases)"
     ]
+    # then the kernel plan a training with batch 10 would run, layer by layer
+    assert lines[4].startswith("kernel plan for batch 10 (default; "), lines
+    assert re.fullmatch(r"  layer 1 \(64->30\): forward tiles, backward -, gradient tiles; "
+                        r"parts of \d+ rows, \d+ samples", lines[5]), lines
+    assert lines[6].startswith("  layer 2 (30->10): forward tiles, backward tiles, "), lines
+    assert len(lines) == 7
 
     evaluate = fastnn("evaluate", model, "--data", "digits")
     assert evaluate.returncode == 0, evaluate.stderr
@@ -199,7 +206,15 @@ def test_info_without_a_model_shows_the_cache_and_the_threading_layer(tmp_path):
                          r" \(none yet\)", lines[3])
     assert build, lines[3]
     assert re.fullmatch(r"threading layer: (omp|tbb|workqueue) \(\d+ threads?\)", lines[4]), lines
-    assert len(lines) == 5
+    # the machine: CPU, the ISA the kernels are built for, their tiles, the
+    # BLAS engine, the wisdom beside the cache
+    assert lines[5].startswith("CPU: ") and lines[5].endswith(" cores"), lines
+    assert re.fullmatch(r"kernels built for: (avx512|avx2|sse2|neon) \(.+\): \d+ vector "
+                        r"registers of \d+ bits.*", lines[6]), lines
+    assert lines[7].startswith("register tiles: forward "), lines
+    assert lines[8].startswith("BLAS engine: "), lines
+    assert lines[9].startswith("wisdom: none yet") and str(cache) in lines[9], lines
+    assert len(lines) == 10
 
     build = Path(build[1])
     build.mkdir(parents=True)
@@ -223,7 +238,8 @@ def test_info_without_a_model_shows_the_cache_and_the_threading_layer(tmp_path):
 def test_info_reports_the_cache_and_threads_switched_off(tmp_path):
     lines = fastnn_info(FASTNN_CACHE_DIR=tmp_path, FASTNN_CACHE="0", FASTNN_PARALLEL="0")
     assert lines[1] == "cache: off (FASTNN_CACHE=0)"
-    assert lines[-1].endswith("; fastnn's threaded kernels are off (FASTNN_PARALLEL=0)")
+    assert lines[4].endswith("; fastnn's threaded kernels are off (FASTNN_PARALLEL=0)")
+    assert lines[-1] == "wisdom: none (the cache is off)"
     # The single-threaded build has a key of its own.
     assert lines[3] != fastnn_info(FASTNN_CACHE_DIR=tmp_path)[3]
 

@@ -36,7 +36,8 @@ def problem(n, n_inputs, n_outputs=10, dtype=np.float64, seed=0):
 # A stop request ends an epoch at a unit boundary, with exactly those steps
 # ---------------------------------------------------------------------------
 DRIVERS = [("train_epoch", 10), ("train_epoch_threaded", 10), ("train_epoch_shared", 10),
-           ("train_epoch_per_sample", 1), ("train_epoch_per_sample_shared", 1)]
+           ("train_epoch_staged", 10), ("train_epoch_per_sample", 1),
+           ("train_epoch_per_sample_shared", 1)]
 
 
 def _one_hot(y, n_outputs, dtype):

@@ -88,7 +88,8 @@ for sizes, batch, dtype in cases:
     order = rng.permutation(n).astype(np.int64)
     start = (rng.standard_normal(kernels.parameter_count(sizes)) * 0.3).astype(dtype)
     finals = {}
-    drivers = ["train_epoch_reference", "train_epoch", "train_epoch_threaded"]
+    drivers = ["train_epoch_reference", "train_epoch", "train_epoch_threaded",
+               "train_epoch_staged"]
     drivers += ["train_epoch_per_sample", "train_epoch_per_sample_shared"] if batch == 1 \
         else ["train_epoch_shared"]
     for driver in drivers:
@@ -136,18 +137,57 @@ def _run_variant(name, features, *, asm, cache_dir=None):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+# The default run's representative: the AVX2 build's blocked kernels alone
+# (a few seconds to compile, where the drivers take minutes on a cold cache).
+BLOCKS_CHECK = r"""
+import json
+import numpy as np
+from fastnn import kernels
+from fastnn.kernels import blocked, layers
+rng = np.random.default_rng(0)
+worst = 0.0
+for dtype in (np.float64, np.float32):
+    m, n_j, n_k = 13, 11, 37  # every block, leftover samples and rows
+    w = rng.standard_normal((n_j, n_k)).astype(dtype)
+    x = rng.random((m, n_k)).astype(dtype)
+    delta = rng.standard_normal((m, n_j)).astype(dtype)
+    z = np.zeros((m, n_j), dtype)
+    layers.weighted_sums_rows(w, x, z, np.int64(0), np.int64(n_j))
+    worst = max(worst, float(np.max(np.abs(z - x @ w.T))))
+    sums = np.zeros((m, n_k), dtype)
+    for n0 in range(0, m - blocked.BACKWARD_BLOCK + 1, blocked.BACKWARD_BLOCK):
+        blocked.backward_sums_block(w, delta, sums, np.int64(n0))
+    done = m - m % blocked.BACKWARD_BLOCK
+    worst = max(worst, float(np.max(np.abs(sums[:done] - delta[:done] @ w))))
+    grad_w, grad_b, b = np.zeros_like(w), np.zeros(n_j, dtype), np.zeros(n_j, dtype)
+    layers.gradient_rows(delta, x, w.copy(), b, grad_w, grad_b, dtype(1), dtype(0), dtype(1),
+                         np.int64(0), np.int64(n_j))
+    worst = max(worst, float(np.max(np.abs(grad_w - delta.T @ x))))
+print(json.dumps({"family": kernels.HOST_ISA.family, "tiles": list(kernels.HOST_TILES),
+                  "worst": worst}))
+"""
+
+
 @pytest.mark.skipif(JIT_DISABLED, reason="builds compiled code for another ISA")
-def test_the_avx2_kernels_train_as_the_reference_and_alike_on_any_thread_count():
-    """The default run's representative of the variants: AVX2 code (built
-    with Haswell's features on this x86 machine; on the disk cache, so that
-    it compiles once per source change)."""
+def test_the_avx2_blocks_compute_the_products():
+    """The default run's representative of the variants: the AVX2 build's
+    blocked kernels (Haswell's features on this x86 machine), against
+    NumPy's products; the slow test below trains every driver."""
     import platform
 
     if platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip("x86 only")
-    result = _run_variant(*BUILDS["avx2"], asm=False)
+    env = dict(os.environ, NUMBA_CPU_NAME=BUILDS["avx2"][0], NUMBA_CPU_FEATURES=BUILDS["avx2"][1])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.abspath(blocked.__file__)))]
+        + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    done = subprocess.run([sys.executable, "-c", BLOCKS_CHECK], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["family"] == "avx2"
     assert result["tiles"] == list(isa.selectable_tiles()["avx2"])
+    assert result["worst"] < 1e-3
 
 
 @pytest.mark.slow

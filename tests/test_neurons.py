@@ -118,7 +118,7 @@ SETTINGS = [("logistic", "cross_entropy", "softmax"), ("tanh", "quadratic", "sig
 
 
 def run_epochs(driver, sizes, batch_size, n_samples, dtype, setting, dropout, n_threads=2,
-               epochs=2, eta=0.3):
+               epochs=2, eta=0.3, layer_plan=None):
     activation, cost, output = setting
     rng = np.random.default_rng(n_samples)
     neurons = Neurons.of(sizes, activation=activation, cost=cost, output=output,
@@ -132,7 +132,7 @@ def run_epochs(driver, sizes, batch_size, n_samples, dtype, setting, dropout, n_
         targets *= 0.2
         eta = min(eta, 0.02)
     plan = EpochPlan(sizes, batch_size, dtype, n_samples, n_threads, driver=driver,
-                     borrow_cores=False, neurons=neurons)
+                     borrow_cores=False, neurons=neurons, layer_plan=layer_plan)
     order = np.arange(n_samples, dtype=np.int64)
     costs = []
     for epoch in range(epochs):
@@ -153,7 +153,8 @@ def test_every_driver_matches_the_reference_epoch(case, setting, dropout):
                                           n_samples, np.float64, setting, dropout)
     assert np.all(np.isfinite(expected))
     drivers = (["train_epoch_per_sample", "train_epoch_per_sample_shared"] if batch_size == 1
-               else ["train_epoch", "train_epoch_threaded", "train_epoch_shared"])
+               else ["train_epoch", "train_epoch_threaded", "train_epoch_shared",
+                     "train_epoch_staged"])
     for driver in drivers:
         params, costs = run_epochs(driver, sizes, batch_size, n_samples, np.float64, setting,
                                    dropout)
@@ -205,6 +206,37 @@ def test_layer_threads_are_bitwise_one_thread(setting):
     params, costs = run_epochs("train_epoch_threaded", sizes, batch_size, n_samples,
                                np.float64, setting, 0.25, n_threads=2, eta=0.05)
     assert np.array_equal(params, expected) and costs == expected_costs
+    # the staged epoch on the blocked kernels (this shape is below the BLAS
+    # rule's crossover), on two threads, computes what train_epoch does
+    params, costs = run_epochs("train_epoch_staged", sizes, batch_size, n_samples,
+                               np.float64, setting, 0.25, n_threads=2, eta=0.05)
+    assert np.array_equal(params, expected) and costs == expected_costs
+
+
+@pytest.mark.skipif(not __import__("fastnn._blas")._blas.available(),
+                    reason="SciPy's OpenBLAS is not available")
+@pytest.mark.parametrize("setting", SETTINGS, ids=str)
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_the_blas_engine_runs_every_rule_as_the_reference(setting, dropout):
+    """The staged epoch with every layer's §1, §6, §7 on BLAS (layers in
+    three parts): every activation, output and dropout as the reference
+    epoch, and bitwise the same on one and two threads."""
+    from fastnn import engine
+    from fastnn.kernels import staged
+
+    sizes, batch_size, n_samples = (20, 17, 9, 5), 6, 41
+    plan = engine.default_plan(sizes, batch_size, 3, blas=True)
+    plan.array[1:, :3] = staged.BLAS
+    expected, expected_costs = run_epochs("train_epoch_reference", sizes, batch_size,
+                                          n_samples, np.float64, setting, dropout)
+    runs = [run_epochs("train_epoch_staged", sizes, batch_size, n_samples, np.float64,
+                       setting, dropout, n_threads=threads, layer_plan=plan)
+            for threads in (1, 2)]
+    for params, costs in runs:
+        np.testing.assert_allclose(params, expected, rtol=1e-10,
+                                   atol=1e-10 * np.abs(expected).max())
+        np.testing.assert_allclose(costs, expected_costs, rtol=1e-10)
+    assert np.array_equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
 
 
 @pytest.mark.parametrize("batch_size", [1, 8])

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from fastnn import kernels
-from fastnn.kernels import blocked, isa, layers, reference, sample_loops
+from fastnn import _blas
+from fastnn.kernels import blas, blocked, isa, layers, reference, sample_loops
 from fastnn.kernels.objective import (CROSS_ENTROPY_SIGMOID, QUADRATIC_IDENTITY,
                                       QUADRATIC_SIGMOID)
 from fastnn.plan import EpochPlan
@@ -29,6 +30,8 @@ RULES = [QUADRATIC_SIGMOID, CROSS_ENTROPY_SIGMOID, QUADRATIC_IDENTITY]
 # family (built here for this host's ISA: the loops are the same source;
 # tests/test_isa.py builds the other ISAs' code in subprocesses).
 SELECTABLE = list(isa.selectable_tiles().values())
+# The big-layer engine's kernels need SciPy's BLAS (fastnn._blas).
+HAS_BLAS = _blas.available()
 FORWARD_TILES = sorted({(t.forward_samples, t.forward_rows) for t in SELECTABLE}
                        | {(t.forward_small_samples, t.forward_rows) for t in SELECTABLE})
 BACKWARD_TILES = sorted({(t.backward_samples, t.backward_rows) for t in SELECTABLE})
@@ -81,6 +84,12 @@ def test_forward_kernels_match_the_reference(dtype, m, n_j):
         a = np.empty_like(expected)
         layers.forward_rows(w, b, a_prev, a, FIRST, n_j, rule, NO_ROWS)
         np.testing.assert_allclose(a, wanted, **tolerance)
+        if HAS_BLAS:  # one BLAS product per part of the rows: here rows 0-1 and 1-n_j
+            a = np.empty_like(expected)
+            split = np.int64(min(1, n_j))
+            blas.forward_rows_blas(w, b, a_prev, a, FIRST, split, rule, NO_ROWS)
+            blas.forward_rows_blas(w, b, a_prev, a, split, np.int64(n_j), rule, NO_ROWS)
+            np.testing.assert_allclose(a, wanted, **tolerance)
         for n in range(m):
             a_n = np.empty(n_j, dtype)
             sample_loops.forward_one(w.ravel(), b, a_prev[n], a_n, rule, NO_KEY)
@@ -205,6 +214,13 @@ def test_backward_kernels_match_the_reference(dtype, m, n_j):
     delta_prev = np.empty_like(a_prev)
     layers.backward_delta_samples(w, delta, a_prev, delta_prev, FIRST, rule, NO_ROWS)
     np.testing.assert_allclose(delta_prev, expected, **tolerance)
+    if HAS_BLAS:  # samples 0..half-1 and half..m-1, one BLAS product each
+        delta_prev = np.empty_like(a_prev)
+        half = np.int64(m // 2)
+        blas.backward_samples_blas(w, delta, a_prev, delta_prev, FIRST, half, rule, NO_ROWS)
+        blas.backward_samples_blas(w, delta, a_prev, delta_prev, half, np.int64(m), rule,
+                                   NO_ROWS)
+        np.testing.assert_allclose(delta_prev, expected, **tolerance)
     for block, rows in BACKWARD_TILES:
         if m >= block:
             sums = np.empty_like(a_prev)
@@ -257,6 +273,15 @@ def test_gradient_kernels_match_the_reference(dtype, m, n_j, decay):
     check(lambda w_, b_, gw, gb, e: layers.gradient_rows(delta, a_prev, w_, b_, gw, gb,
                                                          dtype(scale), e, d, FIRST, n_j),
           every_row)
+    if HAS_BLAS:  # rows 0..half-1 and half..n_j-1, one BLAS product each
+        half = np.int64(n_j // 2)
+
+        def through_blas(w_, b_, gw, gb, e):
+            blas.gradient_rows_blas(delta, a_prev, w_, b_, gw, gb, dtype(scale), e, d,
+                                    FIRST, half)
+            blas.gradient_rows_blas(delta, a_prev, w_, b_, gw, gb, dtype(scale), e, d, half,
+                                    np.int64(n_j))
+        check(through_blas, every_row)
     if decay != 1:
         # the blocked kernels take the plain step; layers.decay_rows decays first
         def decayed(kernel, rows):
@@ -352,7 +377,7 @@ OBJECTIVES = [
 
 
 def _epochs(driver, sizes, batch_size, n_samples, dtype, n_threads=2, epochs=2,
-            objective=OBJECTIVES[0]):
+            objective=OBJECTIVES[0], layer_plan=None):
     cost, output, lmbda, weighted = objective
     rng = np.random.default_rng(n_samples)
     network_sizes = np.asarray(sizes)
@@ -362,7 +387,7 @@ def _epochs(driver, sizes, batch_size, n_samples, dtype, n_threads=2, epochs=2,
     targets = rng.random((n_samples, sizes[-1])).astype(dtype)
     weights = (rng.random(n_samples) * 2).astype(dtype) if weighted else None
     plan = EpochPlan(sizes, batch_size, dtype, n_samples, n_threads, driver=driver,
-                     borrow_cores=False, cost=cost, output=output)
+                     borrow_cores=False, cost=cost, output=output, layer_plan=layer_plan)
     order = np.arange(n_samples, dtype=np.int64)
     costs = []
     for epoch in range(epochs):
@@ -382,7 +407,8 @@ def test_every_epoch_driver_matches_the_reference_epoch(dtype, case, objective):
     if batch_size == 1:
         drivers = ["train_epoch_per_sample", "train_epoch_per_sample_shared"]
     else:
-        drivers = ["train_epoch", "train_epoch_threaded", "train_epoch_shared"]
+        drivers = ["train_epoch", "train_epoch_threaded", "train_epoch_shared",
+                   "train_epoch_staged"]
     # per-sample SGD takes its steps in another order (docs/theory.md §9);
     # over 58 steps its rounding differs more than one batch's
     tolerance = (dict(rtol=1e-10, atol=1e-12) if dtype == np.float64
@@ -392,6 +418,42 @@ def test_every_epoch_driver_matches_the_reference_epoch(dtype, case, objective):
                                 objective=objective)
         np.testing.assert_allclose(params, expected, **tolerance, err_msg=driver)
         np.testing.assert_allclose(costs, expected_costs, **tolerance, err_msg=driver)
+
+
+def _blas_plan(sizes, batch_size, parts):
+    """Every layer's §1, §6, §7 on BLAS, in ``parts`` parts."""
+    from fastnn import engine
+    from fastnn.kernels import staged
+
+    plan = engine.default_plan(sizes, batch_size, parts, blas=True)
+    plan.array[1:, :3] = staged.BLAS
+    plan.array[1, staged.BACKWARD] = staged.TILES  # layer 1's §6 never runs
+    return plan
+
+
+@pytest.mark.skipif(not __import__("fastnn._blas")._blas.available(),
+                    reason="SciPy's OpenBLAS is not available")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", [c for c in EPOCH_CASES if c[1] > 1], ids=str)
+@pytest.mark.parametrize("objective", OBJECTIVES, ids=str)
+def test_the_blas_engine_matches_the_reference_epoch(dtype, case, objective):
+    """§1, §6, §7 through BLAS's product (fastnn.kernels.blas) in the staged
+    epoch, layers cut in one part or three: the reference epoch's results,
+    and bitwise the same with one, two or three threads."""
+    sizes, batch_size, n_samples = case
+    expected, expected_costs = _epochs("train_epoch_reference", sizes, batch_size, n_samples,
+                                       dtype, objective=objective)
+    tolerance = (dict(rtol=1e-10, atol=1e-12) if dtype == np.float64
+                 else dict(rtol=1e-3, atol=1e-4))
+    for parts in (1, 3):
+        runs = [_epochs("train_epoch_staged", sizes, batch_size, n_samples, dtype,
+                        n_threads=threads, objective=objective,
+                        layer_plan=_blas_plan(sizes, batch_size, parts))
+                for threads in (1, 2, 3)]
+        for params, costs in runs:
+            np.testing.assert_allclose(params, expected, **tolerance)
+            np.testing.assert_allclose(costs, expected_costs, **tolerance)
+            assert np.array_equal(params, runs[0][0]) and costs == runs[0][1]
 
 
 # -- the map from docs/theory.md to the code -------------------------------------

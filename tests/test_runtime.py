@@ -124,7 +124,7 @@ def test_fastnn_compile_fills_the_cache_for_every_driver(tmp_path):
     result = run_cli("compile", "--dtype", "float32", cache_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     for driver in ("train_epoch", "train_epoch_per_sample", "train_epoch_shared",
-                   "train_epoch_per_sample_shared", "train_epoch_threaded"):
+                   "train_epoch_per_sample_shared", "train_epoch_staged"):
         assert f" {driver} " in result.stdout, result.stdout
     again = run_cli("compile", "--dtype", "float32", cache_dir=tmp_path)
     assert again.stdout.count("loaded from the cache") == 6, again.stdout
@@ -164,18 +164,19 @@ def test_fastnn_compile_examples_still_pick_their_driver():
         assert plan.driver == driver
     assert set(_precompile.EXAMPLES) == {
         "train_epoch", "train_epoch_per_sample", "train_epoch_shared",
-        "train_epoch_per_sample_shared", "train_epoch_threaded"}
+        "train_epoch_per_sample_shared", "train_epoch_staged"}
 
 
 def test_serial_kernels_are_not_compiled_through_the_parfor_passes():
     """The one-thread kernels must not be parallel=True (nor call a
     parallel kernel): that made a 64-30-10 epoch compile through numba's
     parfor passes for 20 s although it never starts a thread."""
-    from fastnn.kernels import scheduler
+    from fastnn.kernels import scheduler, staged
 
     assert len(scheduler._WORKERS) == 2  # the scheduler's loop, for each shared epoch
     for serial in (kernels.train_epoch, kernels.train_epoch_per_sample, kernels.forward_pass,
-                   kernels.backward_pass, *scheduler._WORKERS.values()):
+                   kernels.backward_pass, *scheduler._WORKERS.values(),
+                   staged._staged_worker):
         assert not serial.targetoptions.get("parallel"), serial.py_func.__name__
     assert kernels.train_epoch_threaded.targetoptions.get("parallel") or not (
         fastnn._config.PARALLEL)

@@ -34,18 +34,20 @@ DRIVER_KINDS = {
     # layer 1 split between Python threads running nogil worker kernels
     "shared": ([784, 30, 10], 10, 300),
     "per_sample_shared": ([784, 30, 10], 1, 300),
-    # numba prange: 128 * 256 * 784 >= kernels.PARALLEL_MIN_WORK multiply-adds
-    "prange": ([784, 256, 256, 10], 128, 512),
+    # big layers: 128 * 256 * 784 >= kernels.PARALLEL_MIN_WORK multiply-adds,
+    # each layer's work in parts that Python threads running nogil worker
+    # kernels take (the staged epoch, for any thread count)
+    "staged": ([784, 256, 256, 10], 128, 512),
 }
 THREADED_DRIVER = {
     "shared": "train_epoch_shared",
     "per_sample_shared": "train_epoch_per_sample_shared",
-    "prange": "train_epoch_threaded",
+    "staged": "train_epoch_staged",
 }
 ONE_THREAD_DRIVER = {
     "shared": "train_epoch",
     "per_sample_shared": "train_epoch_per_sample",
-    "prange": "train_epoch",
+    "staged": "train_epoch_staged",
 }
 
 needs_two_cores = pytest.mark.skipif(
@@ -95,7 +97,7 @@ def watch_threads(patch):
     from contextlib import contextmanager
 
     from fastnn import _threads, kernels, network, plan
-    from fastnn.kernels import scheduler
+    from fastnn.kernels import scheduler, staged
 
     seen = {"workers": [], "threaded_epochs": [], "regions": []}
     run_workers = scheduler.run_workers
@@ -118,6 +120,7 @@ def watch_threads(patch):
 
     patch(_threads, "_other_runnable_threads", lambda: 0)
     patch(scheduler, "run_workers", counting_run_workers)
+    patch(staged, "run_workers", counting_run_workers)
     patch(kernels, "train_epoch_threaded", counting_train_epoch_threaded)
     patch(plan, "parallel_region", recording_parallel_region)
     patch(network, "parallel_region", recording_parallel_region)
@@ -320,26 +323,19 @@ def test_two_networks_in_two_threads_train_as_each_alone(layer, kind):
     seen = report["kinds"][kind]
     assert seen["errors"] == []
     assert seen["drivers_alone"] == [THREADED_DRIVER[kind]] * 2
-    # Side by side, a prange epoch that finds the region taken (by the other
-    # network or a feedforward) runs the one-thread train_epoch instead.
-    together_allowed = {THREADED_DRIVER[kind]} | ({"train_epoch"} if kind == "prange" else set())
-    assert set(seen["drivers_together"]) <= together_allowed, seen["drivers_together"]
+    assert set(seen["drivers_together"]) <= {THREADED_DRIVER[kind]}, seen["drivers_together"]
     assert seen["epochs_together"] == [3, 3]
     assert seen["equal"] == [True, True]
     assert seen["feedforward_calls"] > 0
     assert seen["bad_outputs"] == []
     # threads really ran while the two networks trained
-    if kind == "prange":
-        # train_epoch_threaded, or feedforward's threaded kernel
-        assert seen["regions_entered"] >= 1, seen
-    else:
-        assert max(seen["workers"]) == 2, seen
+    assert max(seen["workers"]) == 2, seen
 
 
 # ---------------------------------------------------------------------------
 # feedforward / predict during training, in this process
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["shared", "prange"])
+@pytest.mark.parametrize("kind", ["shared", "staged"])
 def test_feedforward_and_predict_from_another_thread_during_training(kind, monkeypatch):
     """The training thread keeps running epochs until the main thread has
     made CALLS feedforward and predict calls that started and ended inside
@@ -392,9 +388,9 @@ def test_feedforward_and_predict_from_another_thread_during_training(kind, monke
     assert during == calls_needed
     assert outcome["history"].driver in (THREADED_DRIVER[kind], ONE_THREAD_DRIVER[kind])
     assert np.isfinite(net.params).all()
-    if kind == "prange" and available_cores() > 1:
-        # the training's and feedforward's threaded kernels both asked
-        assert any(entered for n, entered in seen["regions"])
+    if kind == "staged" and available_cores() > 1:
+        # the training's epochs ran on two workers
+        assert 2 in seen["workers"], seen["workers"]
 
 
 # ---------------------------------------------------------------------------
@@ -414,12 +410,13 @@ def test_every_thread_count_gives_bitwise_the_same_parameters(kind, monkeypatch)
                             n_threads=n_threads)
         results[n_threads], drivers[n_threads] = net.params, history.driver
         # the warm-up's run and two epochs
-        used[n_threads] = (list(seen["workers"]) if kind != "prange"
-                           else [entered for n, entered in seen["regions"]])
+        used[n_threads] = list(seen["workers"])
     assert drivers == {1: ONE_THREAD_DRIVER[kind], 2: THREADED_DRIVER[kind],
                        3: THREADED_DRIVER[kind]}
-    if kind == "prange":
-        assert used == {1: [], 2: [True] * 3, 3: [True] * 3}
+    if kind == "staged":
+        # one worker, or as many as the plan's parts (this machine's cores)
+        most = min(available_cores(), 3)
+        assert used == {1: [1] * 3, 2: [2] * 3, 3: [most] * 3}
     else:
         # 784-30-10: layer 1's 30 rows make two parts, for two workers at most
         most = min(available_cores(), 2)

@@ -31,7 +31,27 @@ def compile_command(args) -> int:
 
     total = compile_kernels(dtypes, report)
     print(f"done in {total:.1f} s")
+    if args.tune:
+        _tune(args, dtypes)
     return 0
+
+def _tune(args, dtypes):
+    """Time the blocked kernels against BLAS on the layers of --tune's
+    networks and store the winners (fastnn.engine.tune)."""
+    from .. import _blas, engine
+
+    shapes = [(args.batch_size, sizes[i], sizes[i - 1])
+              for sizes in args.tune for i in range(1, len(sizes))]
+    if not _blas.available():
+        print(f"tuning skipped: the BLAS engine is {_blas.describe()}; every layer runs the "
+              "register-blocked kernels")
+        return
+    path = engine.wisdom_path()
+    print(f"tuning {len(shapes)} layer shape{'s' if len(shapes) != 1 else ''} (batch "
+          f"{args.batch_size}): register-blocked kernels against {_blas.describe()}", flush=True)
+    engine.tune(sorted(set(shapes)), dtypes, report=lambda line: print("  " + line, flush=True))
+    print(f"winners stored in {path}" if path is not None
+          else "winners not stored: the cache is off (FASTNN_CACHE=0)")
 
 
 def _cache_location() -> str:
@@ -139,6 +159,7 @@ def info_command(args) -> int:
     print(f"cost: {net.cost_name}, output: {net.output}")
     print(f"hidden layers: {_hidden_layers(net)}")
     print(f"parameters: {net.n_params} ({n_weights} weights, {n_biases} biases)")
+    _plan_info(net, args.batch_size)
     return 0
 
 def _hidden_layers(net) -> str:
@@ -183,7 +204,56 @@ def _environment_info() -> int:
               f"{_megabytes(total)} in {_files(files)} (fastnn info --clear-cache deletes them)")
     print(f"threading layer: {_threading_layer()}"
           + ("" if _config.PARALLEL else "; fastnn's threaded kernels are off (FASTNN_PARALLEL=0)"))
+    _machine_info()
     return 0
+
+def _machine_info():
+    """The CPU, the ISA the kernels are built for and their tiles, the BLAS
+    engine and the stored wisdom (docs/performance.md)."""
+    from .. import _blas, _machine, engine
+    from ..kernels import isa
+
+    host = isa.host_isa()
+    print(f"CPU: {_machine.cpu_model()}, {_machine.machine_facts()['cores']} cores")
+    emulated = (" (set by NUMBA_CPU_NAME/NUMBA_CPU_FEATURES)"
+                if os.environ.get("NUMBA_CPU_NAME") or os.environ.get("NUMBA_CPU_FEATURES")
+                else "")
+    print(f"kernels built for: {host.describe()}{emulated}")
+    print(f"register tiles: {isa.tiles_for(host).label()}")
+    print(f"BLAS engine: {_blas.describe()}")
+    path = engine.wisdom_path()
+    wisdom = engine.load_wisdom()
+    if path is None:
+        print("wisdom: none (the cache is off)")
+    elif wisdom:
+        print(f"wisdom: {len(wisdom)} measured shape{'s' if len(wisdom) != 1 else ''} in {path}")
+    else:
+        print(f"wisdom: none yet (fastnn compile --tune SIZES --batch-size N measures; "
+              f"{path})")
+
+def _plan_info(net, batch_size):
+    """The kernel plan a training of ``net`` with batch_size would run."""
+    from .. import engine
+    from ..plan import EpochPlan
+
+    plan = EpochPlan(net.sizes, batch_size, net.dtype, batch_size, _threads_for_info(),
+                     cost=net.cost_name, output=net.output)
+    layer_plan = plan.layer_plan
+    print(f"kernel plan for batch {batch_size} ({layer_plan.source}; {layer_plan.isa} tiles, "
+          f"{layer_plan.parts} part{'s' if layer_plan.parts != 1 else ''} per layer): "
+          f"{plan.driver}")
+    for i in range(1, len(net.sizes)):
+        engines = [layer_plan.engine(i, e) if (e != "backward" or i > 1) else "-"
+                   for e in engine.EQUATIONS]
+        rows, samples = plan.layer_plan.array[i, 3], plan.layer_plan.array[i, 4]
+        print(f"  layer {i} ({net.sizes[i - 1]}->{net.sizes[i]}): forward {engines[0]}, "
+              f"backward {engines[1]}, gradient {engines[2]}; parts of {rows} rows, "
+              f"{samples} samples")
+
+def _threads_for_info():
+    from .._threads import default_thread_count
+
+    return default_thread_count()
 
 
 def _threading_layer() -> str:

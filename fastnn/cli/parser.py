@@ -231,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "numba's threading layer.",
     )
     info.add_argument("model", metavar="MODEL", nargs="?", help="a file written by train --out")
+    info.add_argument("--batch-size", type=_positive_int, default=10, metavar="N",
+                      help="with MODEL: show the kernel plan of a training with batch size N "
+                           "(default: 10)")
     info.add_argument("--clear-cache", action="store_true",
                       help="first delete every cached build of the kernels (the kernels-* "
                            "directories of the cache directory); the next run compiles again")
@@ -245,5 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compile_.add_argument("--dtype", choices=("float64", "float32", "all"), default="all",
                           help="default: all")
+    compile_.add_argument("--tune", nargs="+", metavar="SIZES", default=[], type=_layer_sizes,
+                          help="also time the register-blocked kernels against BLAS on the "
+                               "layers of these networks (e.g. 784-256-256-10) and store the "
+                               "winners beside the cache, for later runs of those shapes")
+    compile_.add_argument("--batch-size", type=_positive_int, default=200, metavar="N",
+                          help="the batch size --tune measures (default: 200, "
+                               "scikit-learn's)")
     compile_.set_defaults(handler=compile_command)
     return parser

@@ -265,7 +265,7 @@ def backward_sums_one(w, delta, delta_prev, n):
 # ---------------------------------------------------------------------------
 # §7: the weight gradient and the step
 # ---------------------------------------------------------------------------
-@jit
+@jit(inline=True)
 def _finish_gradient_rows(delta, w, b, grad_w, grad_b, scale, eta, j_begin, j_end):
     """§7 and the step, finished: the bias gradient, the 1/m scale and
     (eta != 0) the step for the rows j_begin..j_end-1, whose weight

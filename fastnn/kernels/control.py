@@ -36,13 +36,13 @@ def new_control():
     return np.zeros(CONTROL_SIZE, np.int64)
 
 
-@jit
+@jit(inline=True)
 def stop_requested(control):
     """Whether Python asked the epoch to stop."""
     return load_acquire(control, STOP) != 0
 
 
-@jit
+@jit(inline=True)
 def report_progress(control, units_done):
     """Tell Python that ``units_done`` units of the epoch are finished."""
     store_release(control, PROGRESS, units_done)

@@ -54,7 +54,7 @@ PARALLEL_MIN_WORK = 1_000_000
 # backward_delta_samples), beside the int64 version the threads use.
 
 
-@jit
+@jit(inline=True)
 def _forward_blocks(m):
     """Split m samples into blocks of FORWARD_BLOCK and of FORWARD_SMALL_BLOCK
     samples, and single samples.
@@ -77,7 +77,7 @@ def _forward_blocks(m):
     return best_big, best_small, best_single
 
 
-@jit
+@jit(inline=True)
 def _forward_block_start(block, n_big):
     """First sample of block ``block``: the n_big big blocks come first,
     then the small ones."""

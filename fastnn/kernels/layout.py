@@ -9,6 +9,10 @@ parameters element for element.
 The work buffers (activations and deltas) are flat too: slot i holds the
 rows of layer i, ``capacity`` rows of L_i each (``layer_rows``), so that
 one allocation serves every layer and every batch of an epoch.
+
+The views are inlined into their callers (``jit(inline=True)``): each is a
+few integer operations, and compiled on its own each cost a third of a
+second of every cold start (docs/runtime.md, "Cold start").
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ __all__ = ["layer_weights", "flat_weights", "layer_biases", "layer_rows", "sampl
            "slot_start", "workspace_size", "parameter_count"]
 
 
-@jit
+@jit(inline=True)
 def layer_weights(params, sizes, i):
     """§8: view of w^(i), shape (L_i, L_{i-1}), inside the flat parameter vector.
 
@@ -31,7 +35,7 @@ def layer_weights(params, sizes, i):
     return flat_weights(params, sizes, i).reshape((sizes[i], sizes[i - 1]))
 
 
-@jit
+@jit(inline=True)
 def flat_weights(params, sizes, i):
     """§8: w^(i) as a flat slice, w_jk at [j * L_{i-1} + k]."""
     start = 0
@@ -40,7 +44,7 @@ def flat_weights(params, sizes, i):
     return params[start:start + sizes[i] * sizes[i - 1]]
 
 
-@jit
+@jit(inline=True)
 def layer_biases(params, sizes, i):
     """§8: view of b^(i), shape (L_i,), inside the flat parameter vector."""
     start = 0
@@ -51,7 +55,7 @@ def layer_biases(params, sizes, i):
     return params[start:start + sizes[i]]
 
 
-@jit
+@jit(inline=True)
 def slot_start(sizes, i, capacity):
     """Where layer i's rows begin in a buffer with capacity rows per layer."""
     start = 0
@@ -60,14 +64,14 @@ def slot_start(sizes, i, capacity):
     return start
 
 
-@jit
+@jit(inline=True)
 def layer_rows(buffer, sizes, i, m, capacity):
     """Rows (m, L_i) of layer i in a buffer with capacity rows per layer."""
     start = slot_start(sizes, i, capacity)
     return buffer[start:start + m * sizes[i]].reshape((m, sizes[i]))
 
 
-@jit
+@jit(inline=True)
 def sample_row(buffer, sizes, i, capacity, n):
     """Row of sample n in layer i's slot of a buffer with capacity rows per layer."""
     start = slot_start(sizes, i, capacity) + n * sizes[i]

@@ -285,7 +285,7 @@ def uses_layer_threads(sizes, batch_size):
                for i in range(1, len(sizes)))
 
 
-@jit
+@jit(inline=True)
 def _batch_inputs(inputs, x_ring, in_order, batch, capacity, m):
     """The inputs of batch ``batch``: its rows of ``inputs`` themselves when
     the epoch takes the samples in order, else its copy in the ring of three

@@ -188,7 +188,7 @@ def train_epoch_per_sample(params, sizes, inputs, targets, order, eta, activatio
     return cost
 
 
-@jit
+@jit(inline=True)
 def _lookahead_block(inputs, x_ring, in_order, block):
     """The inputs of block ``block`` of per-sample SGD, flat
     (LOOKAHEAD L_0,): a full block of samples taken in order is read where

@@ -78,20 +78,20 @@ def use_shared_epoch(sizes, batch_size):
             and SHARED_MAX_TAIL_SHARE * sum(products[1:]) <= products[0])
 
 
-@jit
+@jit(inline=True)
 def part_rows(n_j, part):
     """Rows j_begin, j_end of layer 1 in part ``part``: ROWS_PER_PART rows
     a part (the last may have fewer)."""
     return ROWS_PER_PART * part, min(ROWS_PER_PART * (part + 1), n_j)
 
 
-@jit
+@jit(inline=True)
 def count_parts(n_j):
     """How many parts layer 1's n_j rows make."""
     return (n_j + ROWS_PER_PART - 1) // ROWS_PER_PART
 
 
-@jit
+@jit(inline=True)
 def _part_to_try(worker, n_workers, n_parts, attempt):
     """The part that ``worker`` tries to claim at its attempt-th try.
 
