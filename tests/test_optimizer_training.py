@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import kernels, optimizers
+from fastnn import _blas, engine, kernels, optimizers
+from fastnn.kernels import staged
 from fastnn.plan import EpochPlan
 
 from sklearn_optimizers import Adam as AdamReference
@@ -17,7 +18,7 @@ ETA = {"momentum": 0.1, "nesterov": 0.1, "adam": 0.01, "sgd": 0.5}
 
 
 def _run_epochs(driver, name, sizes=(9, 7, 3), batch_size=4, n_samples=23, n_threads=2,
-                epochs=2, lmbda=2.0, weighted=True, dtype=np.float64):
+                epochs=2, lmbda=2.0, weighted=True, dtype=np.float64, layer_plan=None):
     rng = np.random.default_rng(n_samples)
     n_params = kernels.parameter_count(sizes)
     params = (rng.standard_normal(n_params) / 3).astype(dtype)
@@ -25,7 +26,7 @@ def _run_epochs(driver, name, sizes=(9, 7, 3), batch_size=4, n_samples=23, n_thr
     targets = rng.random((n_samples, sizes[-1])).astype(dtype)
     weights = (rng.random(n_samples) * 2).astype(dtype) if weighted else None
     plan = EpochPlan(sizes, batch_size, dtype, n_samples, n_threads, driver=driver,
-                     borrow_cores=False, stateful=True)
+                     borrow_cores=False, stateful=True, layer_plan=layer_plan)
     state = optimizers.OptimizerState.new(name, ETA[name], n_params, dtype)
     order = np.arange(n_samples, dtype=np.int64)
     costs = []
@@ -40,7 +41,8 @@ def _run_epochs(driver, name, sizes=(9, 7, 3), batch_size=4, n_samples=23, n_thr
 def test_every_driver_with_an_optimizer_matches_the_reference_epoch(name):
     expected, expected_costs, expected_state = _run_epochs("train_epoch_reference", name)
     assert expected_state.arrays["steps"][0] == 2 * 6  # 23 samples in batches of 4, twice
-    for driver in ("train_epoch", "train_epoch_threaded", "train_epoch_shared"):
+    for driver in ("train_epoch", "train_epoch_threaded", "train_epoch_shared",
+                   "train_epoch_staged"):
         params, costs, state = _run_epochs(driver, name)
         np.testing.assert_allclose(params, expected, rtol=1e-10, atol=1e-12, err_msg=driver)
         np.testing.assert_allclose(costs, expected_costs, rtol=1e-10, err_msg=driver)
@@ -62,6 +64,29 @@ def test_shared_and_threaded_drivers_are_bitwise_train_epoch_with_an_optimizer(n
                             ("train_epoch_threaded", 2)):
         params, _, _ = _run_epochs(driver, name, n_threads=threads, **shape)
         np.testing.assert_array_equal(params, expected, err_msg=f"{driver}, {threads}")
+
+
+@pytest.mark.parametrize("name", STATEFUL)
+@pytest.mark.parametrize("blas", [False, True])
+def test_the_staged_epoch_steps_each_optimizer_as_the_reference(name, blas):
+    # the big-layer engine (fastnn.engine): every layer's parts on the tiles
+    # or, forced here on a small network, on BLAS; the step follows each
+    # part's gradient (§13), the same on one thread or two
+    if blas and not _blas.available():
+        pytest.skip("SciPy's OpenBLAS is not available")
+    sizes = (40, 96, 72, 10)
+    layer_plan = engine.default_plan(sizes, 16, parts=2, blas=blas)
+    if blas:
+        layer_plan.array[1:, [staged.FORWARD, staged.GRADIENT]] = staged.BLAS
+        layer_plan.array[2:, staged.BACKWARD] = staged.BLAS  # layer 1 passes no delta back
+    shape = dict(sizes=sizes, batch_size=16, n_samples=53)
+    expected, expected_costs, _ = _run_epochs("train_epoch_reference", name, **shape)
+    runs = [_run_epochs("train_epoch_staged", name, n_threads=threads, layer_plan=layer_plan,
+                        **shape) for threads in (1, 2)]
+    for params, costs, _ in runs:
+        np.testing.assert_allclose(params, expected, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(costs, expected_costs, rtol=1e-9)
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
 
 
 def test_batch_1_with_an_optimizer_steps_on_the_mini_batch_path():
