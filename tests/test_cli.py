@@ -151,16 +151,16 @@ def test_info_evaluate_predict_on_the_saved_model(trained, tmp_path):
     info = fastnn("info", model)
     assert info.returncode == 0, info.stderr
     lines = info.stdout.splitlines()
-    assert lines[:4] == [
+    assert lines[:5] == [
         "sizes: 64-30-10", "dtype: float64", "cost: quadratic, output: sigmoid",
         "hidden layers: logistic", "parameters: 2260 (2220 weights, 40 biases)"
     ]
     # then the kernel plan a training with batch 10 would run, layer by layer
-    assert lines[4].startswith("kernel plan for batch 10 (default; "), lines
+    assert lines[5].startswith("kernel plan for batch 10 (default; "), lines
     assert re.fullmatch(r"  layer 1 \(64->30\): forward tiles, backward -, gradient tiles; "
-                        r"parts of \d+ rows, \d+ samples", lines[5]), lines
-    assert lines[6].startswith("  layer 2 (30->10): forward tiles, backward tiles, "), lines
-    assert len(lines) == 7
+                        r"parts of \d+ rows, \d+ samples", lines[6]), lines
+    assert lines[7].startswith("  layer 2 (30->10): forward tiles, backward tiles, "), lines
+    assert len(lines) == 8
 
     evaluate = fastnn("evaluate", model, "--data", "digits")
     assert evaluate.returncode == 0, evaluate.stderr
