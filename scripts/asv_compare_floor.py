@@ -8,13 +8,13 @@ In a scratch clone of this repository at HEAD it makes
 
 * ``same``: an empty commit on HEAD (identical code, built and installed
   anew by asv, its kernels compiled anew), and
-* ``slow``: HEAD with the mini-batch epoch loop (fastnn/kernels/minibatch.py,
-  the body of train_epoch and train_epoch_threaded) computing the forward
-  pass of every third batch twice. The repeat writes the same activations,
-  so the results do not change. On 2 cores W4 runs that loop
-  (train_epoch_threaded; W1-W3 take the shared epochs): its forward pass is
-  44% of a mini-batch's multiply-adds (268,800 of 605,696), a third of them
-  again is +15% on its epoch,
+* ``slow``: HEAD with the staged epoch (fastnn/kernels/staged.py, the
+  big-layer engine's loop) computing every forward part of every third
+  batch twice. The repeat writes the same activations, so the results do
+  not change. W4 runs that epoch (train_epoch_staged, on one thread or
+  two; W1-W3 take the shared epochs): its forward pass is 44% of a
+  mini-batch's multiply-adds (268,800 of 605,696), a third of them again is
+  +15% on its epoch,
 
 then runs ``scripts/asv_run.sh compare HEAD same`` and ``compare HEAD slow``
 on the epoch benchmarks (``bench_training.TrainEpoch.time_train_epoch``,
@@ -35,25 +35,25 @@ import tempfile
 import time
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EPOCH_LOOP_FILE = os.path.join("fastnn", "kernels", "minibatch.py")
-# The statement of the epoch loop that runs a batch's forward pass.
-FORWARD_CALL = re.compile(r"^(?P<indent>[ \t]+)(?P<call>forward_pass_from\(.*\))[ \t]*$",
-                          re.MULTILINE)
+EPOCH_LOOP_FILE = os.path.join("fastnn", "kernels", "staged.py")
+# The statement of a staged worker that runs one part of one stage.
+PART_CALL = re.compile(r"^(?P<indent>[ \t]+)(?P<call>_run_part\(epoch, batch, stage, .*\))"
+                       r"[ \t]*$", re.MULTILINE)
 REPEAT_EVERY = 3  # batches: the first of every three is computed twice
 
 
 def plant_slowdown(text: str) -> str:
-    """``text`` (minibatch.py) with the forward pass of every third batch computed twice."""
-    matches = list(FORWARD_CALL.finditer(text))
-    if len(matches) != 1 or "for batch, start in enumerate(" not in text:
+    """``text`` (staged.py) with the forward parts of every third batch run twice."""
+    matches = list(PART_CALL.finditer(text))
+    if len(matches) != 1 or "FORWARD" not in text:
         raise SystemExit(
             f"cannot plant the slowdown: {EPOCH_LOOP_FILE} no longer has one "
-            "`forward_pass_from(...)` statement inside a `for batch, start in enumerate(...)` "
-            f"loop (found {len(matches)}); update FORWARD_CALL in {os.path.basename(__file__)}")
+            "`_run_part(epoch, batch, stage, ...)` statement in its worker loop "
+            f"(found {len(matches)}); update PART_CALL in {os.path.basename(__file__)}")
     match = matches[0]
     indent, call = match.group("indent"), match.group("call")
-    planted = (f"{indent}# planted by scripts/asv_compare_floor.py: the same forward pass twice\n"
-               f"{indent}if batch % {REPEAT_EVERY} == 0:\n"
+    planted = (f"{indent}# planted by scripts/asv_compare_floor.py: the same forward part twice\n"
+               f"{indent}if batch % {REPEAT_EVERY} == 0 and epoch.stages[stage, 0] == FORWARD:\n"
                f"{indent}    {call}\n"
                f"{indent}{call}")
     return text[:match.start()] + planted + text[match.end():]
