@@ -7,6 +7,7 @@ scikit-learn's defaults.
     python scripts/compare_sklearn.py --hidden 30 --repeats 1
     python scripts/compare_sklearn.py --threads 1     # both single-threaded
     python scripts/compare_sklearn.py --table regression --seeds 5
+    python scripts/compare_sklearn.py --table same-model --seeds 5   # issue 24's table
 
 Classification
 --------------
@@ -158,7 +159,8 @@ def main():
                         help="timed fits per model; the fastest counts (default: 3)")
     parser.add_argument("--threads", type=int, default=None,
                         help="cap numba's and BLAS's threads at this many (default: no cap)")
-    parser.add_argument("--table", choices=["both", "classification", "regression", "mnist"],
+    parser.add_argument("--table", choices=["both", "classification", "regression", "mnist",
+                                            "same-model"],
                         default="both", help="which table(s) to print (default: both: the "
                                              "digits and regression tables)")
     parser.add_argument("--mnist", default="/work/shared/data/mnist",
@@ -179,6 +181,9 @@ def main():
     threads = "default threads" if args.threads is None else f"{args.threads} thread(s)"
     if args.table == "mnist":
         mnist_table(args, threads)
+        return
+    if args.table == "same-model":
+        same_model_table(args, threads)
         return
     if args.table in ("both", "classification"):
         classification_table(args, threads)
@@ -241,6 +246,69 @@ def classification_table(args, threads):
         difference = 100 * (ours.score(X_test, y_test) - theirs.score(X_test, y_test))
         print(f"{width:>6}  fastnn fits {their_time / our_time:.1f}x faster; accuracy "
               f"difference {difference:+.2f} points")
+
+
+# issue 24's "same model, same quality": the margin of fastnn's mean test
+# score below scikit-learn's, per data set
+SAME_MODEL_MARGIN = {"digits": 0.01, "breast_cancer": 0.01, "iris": 0.03, "diabetes": 0.02,
+                     "friedman1": 0.02}
+ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+SOLVERS = ("sgd", "adam", "lbfgs")
+
+
+def same_model_data():
+    """{name: (X_train, X_test, y_train, y_test, classification?)}: scikit-learn's
+    loaders and generators, split by train_test_split(random_state=0) and
+    standardized on the training part (regression targets too)."""
+    from sklearn.datasets import load_breast_cancer, load_iris
+
+    sets = {"digits": (*load_digits(return_X_y=True), True),
+            "iris": (*load_iris(return_X_y=True), True),
+            "breast_cancer": (*load_breast_cancer(return_X_y=True), True),
+            "diabetes": (*load_diabetes(return_X_y=True), False),
+            "friedman1": (*make_friedman1(n_samples=2000, noise=1.0, random_state=0), False)}
+    prepared = {}
+    for name, (X, y, classification) in sets.items():
+        X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+        scaler = StandardScaler().fit(X_train)
+        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+        if not classification:
+            mean, std = y_train.mean(), y_train.std()
+            y_train, y_test = (y_train - mean) / std, (y_test - mean) / std
+        prepared[name] = (X_train, X_test, y_train, y_test, classification)
+    return prepared
+
+
+def same_model_table(args, threads):
+    """Mean test score over seeds 0..--seeds-1 of the same parameters in both
+    libraries (each library's defaults otherwise), activation x solver."""
+    print(f"same model, same quality: test score (accuracy or R^2), mean of random_state "
+          f"0..{args.seeds - 1}; max_iter=200 (lbfgs 200 iterations); {threads}")
+    print(f"CPU: {cpu_description()}")
+    header = (f"{'data':<14}{'activation':<11}{'solver':<7}{'scikit-learn':>13}{'fastnn':>9}"
+              f"{'diff':>8}  floor")
+    print(header)
+    print("-" * (len(header) + 10))
+    missed = 0
+    for name, (X_train, X_test, y_train, y_test, classification) in same_model_data().items():
+        ours_class = FastnnMLPClassifier if classification else FastnnMLPRegressor
+        theirs_class = SklearnMLPClassifier if classification else SklearnMLPRegressor
+        for activation in ACTIVATIONS:
+            for solver in SOLVERS:
+                scores = {"scikit-learn": [], "fastnn": []}
+                for seed in range(args.seeds):
+                    for library, make in (("scikit-learn", theirs_class), ("fastnn", ours_class)):
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            model = make(activation=activation, solver=solver,
+                                         random_state=seed).fit(X_train, y_train)
+                            scores[library].append(model.score(X_test, y_test))
+                theirs, ours = np.mean(scores["scikit-learn"]), np.mean(scores["fastnn"])
+                met = ours >= theirs - SAME_MODEL_MARGIN[name]
+                missed += not met
+                print(f"{name:<14}{activation:<11}{solver:<7}{theirs:>13.4f}{ours:>9.4f}"
+                      f"{ours - theirs:>+8.4f}  {'met' if met else 'MISSED'}", flush=True)
+    print(f"floors missed: {missed}")
 
 
 # issue 24's floors at scikit-learn's defaults on MNIST
