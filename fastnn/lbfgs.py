@@ -93,7 +93,9 @@ class FullBatchCost:
             total += m * self.grad.astype(np.float64)
         weights = params[:self.n_weights].astype(np.float64)
         total[:self.n_weights] += self.lmbda * weights
-        loss = (cost + 0.5 * self.lmbda * float(weights @ weights)) / self.total_weight
+        # a NumPy reduction, not a BLAS dot: OpenBLAS's threads would spin
+        # beside the kernels of the next evaluation (estimators/base.py)
+        loss = (cost + 0.5 * self.lmbda * float(np.square(weights).sum())) / self.total_weight
         return loss, total / self.total_weight
 
 

