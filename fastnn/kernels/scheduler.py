@@ -67,6 +67,18 @@ YIELDS_BEFORE_SLEEP = 64
 SLEEP_MICROSECONDS = 50
 
 
+@jit(inline=True)
+def back_off(tries):
+    """Try ``tries`` (from 0) of a waiting thread: spin, yield or sleep, as
+    the rule above says."""
+    if tries < SPINS_BEFORE_YIELD:
+        spin_pause()
+    elif tries < SPINS_BEFORE_YIELD + YIELDS_BEFORE_SLEEP:
+        yield_core()
+    else:
+        sleep_microseconds(SLEEP_MICROSECONDS)
+
+
 def use_shared_epoch(sizes, batch_size):
     """Whether the shared epoch (``train_epoch_shared``, or for batch_size 1
     ``train_epoch_per_sample_shared``, whose units are LOOKAHEAD samples) is
@@ -128,12 +140,7 @@ def _wait_for_stage(sync, stage_index, stage):
     """Wait until sync[stage_index] >= stage: spin, then yield, then sleep."""
     tries = 0
     while load_acquire(sync, stage_index) < stage:
-        if tries < SPINS_BEFORE_YIELD:
-            spin_pause()
-        elif tries < SPINS_BEFORE_YIELD + YIELDS_BEFORE_SLEEP:
-            yield_core()
-        else:
-            sleep_microseconds(SLEEP_MICROSECONDS)
+        back_off(tries)
         tries += 1
 
 

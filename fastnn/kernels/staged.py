@@ -45,8 +45,7 @@ import numpy as np
 
 from ._jit import jit
 from .activation import cast_like
-from .atomics import fetch_add, load_acquire, sleep_microseconds, spin_pause, store_release, \
-    yield_core
+from .atomics import fetch_add, load_acquire, store_release
 from .blas import backward_samples_blas, forward_rows_blas, gradient_rows_blas
 from .control import report_progress, stop_requested
 from .layers import backward_delta_samples, forward_rows, gradient_rows, output_delta
@@ -54,6 +53,7 @@ from .layout import layer_biases, layer_rows, layer_weights
 from .neurons import complete_rows, layer_rule
 from .objective import Objective
 from .optimizer import keeps_state, step_eta, step_layer_rows
+from .scheduler import back_off
 from .._threads import run_workers
 
 __all__ = ["TILES", "BLAS", "FORWARD", "BACKWARD", "GRADIENT", "ROWS", "SAMPLES",
@@ -87,10 +87,6 @@ CLAIMED = 0
 DONE = 8
 LIMIT = 16
 SYNC_SIZE = 24
-# Waiting: spin, then yield the core, then sleep (as fastnn.kernels.scheduler).
-SPINS_BEFORE_YIELD = 2048
-YIELDS_BEFORE_SLEEP = 64
-SLEEP_MICROSECONDS = 50
 
 
 def stage_table(layer_plan, sizes, batch_size, gather_parts):
@@ -240,12 +236,7 @@ def _wait_until_done(sync, parts_done, batch):
     while load_acquire(sync, DONE) < parts_done:
         if load_acquire(sync, LIMIT) <= batch:
             return False
-        if tries < SPINS_BEFORE_YIELD:
-            spin_pause()
-        elif tries < SPINS_BEFORE_YIELD + YIELDS_BEFORE_SLEEP:
-            yield_core()
-        else:
-            sleep_microseconds(SLEEP_MICROSECONDS)
+        back_off(tries)
         tries += 1
     return load_acquire(sync, LIMIT) > batch
 
