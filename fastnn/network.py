@@ -426,18 +426,32 @@ class Network:
         its next block of eight samples), with every step before it taken,
         and raises KeyboardInterrupt carrying ``history`` (docs/reliability.md).
         """
+        inputs, targets = self.check_pair(X, Y)
+        weights = check_sample_weight(sample_weight, inputs.shape[0], self.dtype)
+        return self._train_checked(
+            inputs, targets, weights, epochs=epochs, batch_size=batch_size, eta=eta,
+            lmbda=lmbda, shuffle=shuffle, seed=seed, checkpoint_every=checkpoint_every,
+            optimizer=optimizer, n_threads=n_threads, test_data=test_data, callback=callback,
+            progress=progress, checkpoint=checkpoint, on_divergence=on_divergence)
+
+    def _train_checked(self, inputs, targets, weights, *, epochs, batch_size, eta, lmbda,
+                       shuffle, seed, optimizer, n_threads, checkpoint_every=1, warm=False,
+                       **run_options):
+        """``train`` on data already checked for this network: inputs and
+        targets as ``check_pair`` returns them, weights as
+        ``check_sample_weight`` does. For callers that train on one data set
+        epoch by epoch (the estimators): they check it once per fit, not
+        once per epoch (a pass over X each time, ~5% of an MNIST epoch at
+        scikit-learn's defaults), and pass ``warm=True`` after the first
+        epoch, whose kernels are then compiled (no warm-up batch)."""
         state = training.new_state(epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
                                    shuffle=shuffle, seed=seed,
                                    checkpoint_every=checkpoint_every)
         if not (isinstance(optimizer, str) and optimizer == "sgd"):
             training.set_optimizer(state, optimizer, self.n_params, self.dtype)
-        inputs, targets = self.check_pair(X, Y)
-        weights = check_sample_weight(sample_weight, inputs.shape[0], self.dtype)
         source = training.InMemory(self, inputs, targets, state, check_thread_count(n_threads),
-                                   weights)
-        history = training.run(self, source, state, test_data=test_data, callback=callback,
-                               progress=progress, checkpoint=checkpoint,
-                               on_divergence=on_divergence)
+                                   weights, warm=warm)
+        history = training.run(self, source, state, **run_options)
         history.optimizer = training.optimizer_of(state)
         return history
 

@@ -293,9 +293,13 @@ class InMemory(EpochSource):
     visits the samples in the order drawn from its epoch seed, through one
     EpochPlan; a stopped epoch's rest runs from a copy of its samples."""
 
-    def __init__(self, network, inputs, targets, state, n_threads, sample_weight=None):
+    def __init__(self, network, inputs, targets, state, n_threads, sample_weight=None,
+                 warm=False):
+        # warm: the caller ran this plan's kernels in this process already
+        # (an estimator's later epochs), so prepare() skips warm_up's batch.
         self.network, self.inputs, self.targets = network, inputs, targets
         self.state, self.n_threads, self.sample_weight = state, n_threads, sample_weight
+        self.warm = warm
         self.n_samples = inputs.shape[0]
         self.plan = None
 
@@ -311,7 +315,8 @@ class InMemory(EpochSource):
         # checkpoint, so that it runs the same kernels (bitwise).
         self.state.plan = self.plan.layer_plan.record()
         self.order = np.arange(self.n_samples, dtype=np.int64)
-        warm_up(self.network, self.plan, self.inputs, self.targets)
+        if not self.warm:
+            warm_up(self.network, self.plan, self.inputs, self.targets)
         self.first = 0  # where the running epoch started (a stopped one's rest)
         progress = None if self.report_progress is None else (
             lambda samples: self.report_progress(self.first + samples))

@@ -33,6 +33,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .. import lbfgs
+from .._validation import check_sample_weight
 from .. import optimizers
 from ..kernels.objective import plain_objective
 from ..network import Network
@@ -250,11 +251,15 @@ class BaseMLP(BaseEstimator, ABC):
         total = n_samples if weight_train is None else float(np.sum(weight_train))
         lmbda, weight_train = _l2_and_weights(self.alpha, batch_size, n_samples, weight_train)
         network = self._network
+        # Dense data is checked for the network once, not by each epoch's call.
+        checked = None if scipy.sparse.issparse(X_train) else (
+            *network.check_pair(X_train, y_train),
+            check_sample_weight(weight_train, n_samples, network.dtype))
         self.n_iter_ = 0
         for _ in range(self.max_iter):
             seed = int(self._random_state.randint(_SEED_BOUND)) if self.shuffle else None
             diverged, cost = self._one_epoch(network, X_train, y_train, weight_train, batch_size,
-                                             lmbda, seed)
+                                             lmbda, seed, checked, warm=self.n_iter_ > 0)
             if diverged:
                 self._diverged(early_stopping)
                 break
@@ -295,15 +300,18 @@ class BaseMLP(BaseEstimator, ABC):
         if early_stopping:
             network.params[...] = self._best_params
 
-    def _one_epoch(self, network, X, targets, sample_weight, batch_size, lmbda, seed):
+    def _one_epoch(self, network, X, targets, sample_weight, batch_size, lmbda, seed,
+                   checked=None, warm=False):
         """One epoch of the optimizer over (X, targets); (diverged, mean cost).
-        Sparse X is densified a block of batches at a time, never whole."""
+        checked: dense (X, targets, sample_weight) as the network checked
+        them; warm: an epoch of this fit ran before. Sparse X is densified
+        a block of batches at a time, never whole."""
         options = dict(epochs=1, batch_size=batch_size, eta=self._optimizer.learning_rate,
                        lmbda=lmbda, n_threads=self.n_threads, on_divergence="stop",
                        optimizer=self._optimizer)
         if not scipy.sparse.issparse(X):
-            history = network.train(X, targets, sample_weight=sample_weight,
-                                    shuffle=bool(self.shuffle), seed=seed, **options)
+            history = network._train_checked(*checked, shuffle=bool(self.shuffle), seed=seed,
+                                             warm=warm, **options)
             return history.diverged_at is not None, history.cost[0] if history.cost else np.nan
         n = X.shape[0]
         order = (np.random.default_rng(seed).permutation(n) if self.shuffle
