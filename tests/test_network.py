@@ -538,3 +538,25 @@ def test_kernels_reload_from_the_cache_in_new_processes(tmp_path):
         outputs.append(result.stdout)
     assert any(tmp_path.rglob("*.nbc"))
     assert outputs[1] == outputs[2]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_epochs_on_checked_data_equal_train_bitwise(optimizer):
+    """The estimators' path (data checked once, later epochs without a
+    warm-up batch: Network._train_checked) steps exactly as train does."""
+    rng = np.random.default_rng(5)
+    X = rng.random((57, 12))
+    Y = rng.integers(0, 3, 57)
+    by_train = fastnn.Network([12, 7, 3], seed=2)
+    checked = by_train.copy()
+    inputs, targets = checked.check_pair(X, Y)
+    options = dict(epochs=1, batch_size=8, eta=0.5, lmbda=0.1, n_threads=2)
+    state_train = state_checked = optimizer
+    for epoch in range(3):
+        history = by_train.train(X, Y, seed=epoch, optimizer=state_train, **options)
+        state_train = history.optimizer or "sgd"
+        history = checked._train_checked(inputs, targets, None, shuffle=True, seed=epoch,
+                                         optimizer=state_checked, warm=epoch > 0, **options)
+        state_checked = history.optimizer or "sgd"
+        np.testing.assert_array_equal(checked.params, by_train.params)
+    assert not np.array_equal(checked.params, fastnn.Network([12, 7, 3], seed=2).params)
