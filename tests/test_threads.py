@@ -512,13 +512,15 @@ needs_sklearn = pytest.mark.skipif(importlib.util.find_spec("sklearn") is None,
 @needs_sklearn
 def test_estimators_store_n_threads_and_pass_it_to_train(monkeypatch):
     seen = []
-    original = fastnn.Network.train
+    # the estimators' epochs enter the loop through Network._train_checked
+    # (train after its checks of the data, which they make once per fit)
+    original = fastnn.Network._train_checked
 
     def spy(self, *args, **kwargs):
         seen.append(kwargs.get("n_threads"))
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(fastnn.Network, "train", spy)
+    monkeypatch.setattr(fastnn.Network, "_train_checked", spy)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     X = np.random.default_rng(0).random((40, 5))
     y = np.arange(40) % 3
@@ -532,7 +534,7 @@ def test_estimators_store_n_threads_and_pass_it_to_train(monkeypatch):
             estimator_class(hidden_layer_sizes=(4,), max_iter=2, n_threads=3).partial_fit(
                 X, target, **({"classes": [0, 1, 2]} if target is y else {}))
             estimator_class(hidden_layer_sizes=(4,), max_iter=2).fit(X, target)
-    # one Network.train call per epoch (max_iter=2), one for partial_fit;
+    # one call per epoch (max_iter=2), one for partial_fit;
     # None (numba's count, capped as Network.train caps it) is passed as it is
     assert seen == [1, 1, 3, None, None] * 2
 
