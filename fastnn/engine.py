@@ -1,13 +1,34 @@
 """The per-layer plan of a run: which engine computes each layer's
 equations (the register-blocked kernels or BLAS), in parts of what size.
 
-* ``default_plan``: the rule a run takes when nothing was measured. A
-  layer's forward (§1), backward (§6) and gradient (§7) go to BLAS when the
-  layer has at least ``BLAS_MIN_WORK`` multiply-adds per batch, at least
-  ``BLAS_MIN_ROWS`` neurons and BLAS is usable (``fastnn._blas``); the
-  rest to the register-blocked kernels. The crossover was measured with
-  ``scripts/bench_engine.py`` (docs/performance.md, "The big-layer
-  engine").
+* ``default_plan``: the rule a run takes when nothing was measured, per
+  layer and per equation. A layer's backward (§6) and gradient (§7) go to
+  BLAS when the layer has at least ``BLAS_MIN_WORK`` multiply-adds per
+  batch, at least ``BLAS_MIN_ROWS`` neurons and BLAS is usable
+  (``fastnn._blas``); so does its forward (§1), except when its inputs
+  L_{i-1} are within ``FORWARD_TILES_INPUTS`` (384 to 800: a layer that
+  reads an MNIST image), where the forward stays on the register-blocked
+  kernels; everything else goes to the register-blocked kernels.
+
+  Why the forward differs: the blocked forward kernel is a dot-product
+  tile (samples x rows of sums, each a vector over k, added across at the
+  end), reading w's rows and a^(i-1)'s rows in place, both contiguous in
+  k, with nothing packed. The longer k, the more its closing horizontal
+  sums and loop start are amortized: its time per multiply-add fell by a
+  third from 256 to 784 inputs, BLAS's by a quarter (BLAS packs both
+  operands of every call). At 1024 inputs the tiles lose again (rows
+  4 KiB apart, likely cache-set conflicts). The backward and gradient
+  kernels are of the other form (vectors along k, sums over L_i or the
+  batch's m, every tile of the result loaded and stored), and BLAS's
+  packed micro-kernel beats them from the same size as before.
+  Measured with ``scripts/bench_engine.py --parts 2`` (one thread, one
+  part of the layer as the staged epoch cuts it on two cores, AMD Zen 4,
+  AVX-512 and AVX2 code): forward tiles/BLAS time 0.80-0.98 on AVX-512
+  and 0.57-0.93 on AVX2 for 384 to 784 inputs and batches of 64 to 200
+  (W4's first layer, 128 x 256 x 784: 0.89 and 0.86); 0.93-1.04 at 256
+  inputs and 0.82-1.17 at 1024, so those keep BLAS; a batch of 256 at 512
+  inputs (256 x 512 x 512) ties, 1.01 and 1.03
+  (docs/performance.md, "The big-layer engine" and "Per CPU").
 * wisdom: ``fastnn compile`` (and ``tune``) times both engines on the
   layer shapes it is given and stores the winners beside the kernel cache,
   keyed like it (``wisdom-<key>.json``; as FFTW keeps its wisdom); a later
@@ -36,7 +57,7 @@ from .kernels import staged
 from .kernels.blocked import BACKWARD_BLOCK, ROWS_PER_PART
 from .kernels.isa import HOST_ISA, HOST_TILES
 
-__all__ = ["BLAS_MIN_WORK", "BLAS_MIN_ROWS", "LayerPlan", "default_plan", "plan_for",
+__all__ = ["BLAS_MIN_WORK", "BLAS_MIN_ROWS", "FORWARD_TILES_INPUTS", "LayerPlan", "default_plan", "plan_for",
            "describe_plan", "wisdom_path", "load_wisdom", "tune", "measure", "default_parts",
            "run_plan"]
 
@@ -47,6 +68,11 @@ __all__ = ["BLAS_MIN_WORK", "BLAS_MIN_ROWS", "LayerPlan", "default_plan", "plan_
 # in the forward pass; see docs/performance.md.
 BLAS_MIN_WORK = 4_000_000
 BLAS_MIN_ROWS = 64
+# ... except the forward pass (§1) of a layer whose inputs L_{i-1} lie in
+# this range (inclusive), which stays on the blocked kernels: measured (same
+# script, --parts 2) 5-20% faster there on both ISAs; see the module
+# docstring for why.
+FORWARD_TILES_INPUTS = (384, 800)
 
 ENGINE_NAMES = {staged.TILES: "tiles", staged.BLAS: "blas"}
 _ENGINES = {name: value for value, name in ENGINE_NAMES.items()}
@@ -143,6 +169,9 @@ def default_plan(sizes, batch_size, parts=None, *, blas=None) -> LayerPlan:
         engine = staged.BLAS if (blas and not shared and work >= BLAS_MIN_WORK
                                  and sizes[i] >= BLAS_MIN_ROWS) else staged.TILES
         array[i, :3] = engine
+        low, high = FORWARD_TILES_INPUTS
+        if low <= sizes[i - 1] <= high:  # the tiles' forward wins here (docstring)
+            array[i, staged.FORWARD] = staged.TILES
         if i == 1:  # layer 1 passes no delta back: its §6 never runs
             array[i, staged.BACKWARD] = staged.TILES
         array[i, staged.ROWS], array[i, staged.SAMPLES] = _part_sizes(sizes[i], batch_size,

@@ -20,14 +20,43 @@ needs_blas = pytest.mark.skipif(not HAS_BLAS, reason="SciPy's OpenBLAS is not av
 
 def test_the_default_rule_sends_big_layers_to_blas_and_small_ones_to_the_tiles():
     plan = engine.default_plan([784, 256, 256, 10], 128, parts=2, blas=True)
-    assert [plan.engine(i, "forward") for i in (1, 2, 3)] == ["blas", "blas", "tiles"]
-    assert plan.engine(2, "backward") == "blas" and plan.engine(3, "gradient") == "tiles"
+    # the forward of a layer reading 784 inputs stays on the tiles, its
+    # gradient goes to BLAS (engine's docstring: measured per equation)
+    assert [plan.engine(i, "forward") for i in (1, 2, 3)] == ["tiles", "blas", "tiles"]
+    assert [plan.engine(i, "gradient") for i in (1, 2, 3)] == ["blas", "blas", "tiles"]
+    assert plan.engine(2, "backward") == "blas" and plan.engine(3, "backward") == "tiles"
     # parts: whole row blocks, whole sample blocks, at least the layer over two
     assert plan.array[1, staged.ROWS] == 128 and plan.array[1, staged.SAMPLES] == 64
     assert not engine.default_plan([784, 256, 256, 10], 128, parts=2, blas=False).uses_blas
     # the workloads of the shared epoch keep the blocked kernels
     for sizes, batch in (([784, 30, 10], 10), ([784, 100, 10], 32)):
         assert not engine.default_plan(sizes, batch, parts=2, blas=True).uses_blas
+
+
+@pytest.mark.parametrize("inputs, forward", [(256, "blas"), (383, "blas"), (384, "tiles"),
+                                             (784, "tiles"), (800, "tiles"), (801, "blas"),
+                                             (1024, "blas")])
+def test_the_default_forward_stays_on_the_tiles_for_inputs_in_its_range(inputs, forward):
+    plan = engine.default_plan([inputs, 256, 256, 10], 128, parts=2, blas=True)
+    assert plan.engine(1, "forward") == forward
+    assert plan.engine(1, "gradient") == "blas" and plan.engine(2, "forward") == "blas"
+    assert engine.FORWARD_TILES_INPUTS == (384, 800)
+
+
+def test_a_plan_recorded_before_the_per_equation_rule_keeps_its_engines():
+    # a run recorded when the default sent the whole of W4's layer 1 to BLAS
+    # resumes on BLAS: a record means what it says, not today's default
+    record = {"engine": 1, "source": "default", "isa": "avx512", "tiles": [6, 4, 4, 4, 4, 8, 4, 4], "parts": 2,
+              "layers": [{"forward": "blas", "backward": "-", "gradient": "blas",
+                          "rows_per_part": 128, "samples_per_part": 64},
+                         {"forward": "blas", "backward": "blas", "gradient": "blas",
+                          "rows_per_part": 128, "samples_per_part": 64},
+                         {"forward": "tiles", "backward": "tiles", "gradient": "tiles",
+                          "rows_per_part": 16, "samples_per_part": 64}]}
+    plan = engine.LayerPlan.from_record(record, 3)
+    assert [plan.engine(1, e) for e in ("forward", "gradient")] == ["blas", "blas"]
+    assert plan.array[1, staged.BACKWARD] == staged.TILES
+    assert plan.record()["layers"] == record["layers"]
 
 
 def test_a_plan_survives_its_record():
