@@ -12,6 +12,12 @@ median of the per-pair ratios B/A is what is reported. ``WORKTREE`` means
 the files as they are now, uncommitted edits included. The workloads are
 those of scripts/workloads.py (the epochs of bench_peers.py).
 
+Both versions' epochs take every thread they ask for: each version's
+``_threads._other_runnable_threads`` is made to report an idle machine (as
+scripts/bench_kernels_ab.py does). Otherwise an epoch that starts while
+another process is runnable runs in one thread, about twice as long, and a
+pair holding one such epoch says nothing about the versions.
+
 Run the control ``bench_ab.py HEAD HEAD`` beside any comparison: two copies
 of the same code, compiled separately, have differed here by up to 9% per
 workload (0.956x-1.085x over 6 pairs), so only a larger ratio says anything.
@@ -44,7 +50,14 @@ def extract(revision: str, destination: pathlib.Path, package: str):
         subprocess.run(["tar", "-x", "-C", str(destination)], input=archive, check=True)
         (destination / "fastnn").rename(target)
     sys.path.insert(0, str(destination))
-    return importlib.import_module(package)
+    version = importlib.import_module(package)
+    try:
+        threads = importlib.import_module(f"{package}._threads")
+    except ModuleNotFoundError:  # a version older than fastnn/_threads.py
+        return version
+    if hasattr(threads, "_other_runnable_threads"):
+        threads._other_runnable_threads = lambda: 0  # see the module docstring
+    return version
 
 
 def main(argv=None):
