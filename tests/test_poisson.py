@@ -50,18 +50,27 @@ def test_every_driver_trains_the_same_steps_as_the_reference():
     X, y = poisson_data(n=23)
     start = fastnn.Network([3, 5, 1], cost="poisson", output="exp", seed=2).params
     results = {}
-    for driver in ("train_epoch_reference", "train_epoch", "train_epoch_threaded",
-                   "train_epoch_shared"):
-        plan = EpochPlan((3, 5, 1), 4, np.float64, 23, 2, driver=driver, borrow_cores=False,
-                         cost="poisson", output="exp")
+    # (batch size 1 too: the per-sample loops once left the exp output at z)
+    for driver, batch_size in (("train_epoch_reference", 4), ("train_epoch", 4),
+                               ("train_epoch_threaded", 4), ("train_epoch_shared", 4),
+                               ("train_epoch_per_sample", 1),
+                               ("train_epoch_per_sample_shared", 1)):
+        plan = EpochPlan((3, 5, 1), batch_size, np.float64, 23, 2, driver=driver,
+                         borrow_cores=False, cost="poisson", output="exp")
         params = start.copy()
         order = np.arange(23, dtype=np.int64)
         kernels.shuffle_order(order, 1)
         plan.run(params, X, y, order, 0.05)
-        results[driver] = params
-    for driver, params in results.items():
-        np.testing.assert_allclose(params, results["train_epoch_reference"], rtol=1e-10,
-                                   err_msg=driver)
+        results[driver, batch_size] = params
+    # (per-sample SGD against the reference epoch of batch size 1)
+    reference_1 = start.copy()
+    order = np.arange(23, dtype=np.int64)
+    kernels.shuffle_order(order, 1)
+    EpochPlan((3, 5, 1), 1, np.float64, 23, 1, driver="train_epoch_reference",
+              cost="poisson", output="exp").run(reference_1, X, y, order, 0.05)
+    for (driver, batch_size), params in results.items():
+        expected = results["train_epoch_reference", 4] if batch_size == 4 else reference_1
+        np.testing.assert_allclose(params, expected, rtol=1e-10, err_msg=driver)
 
 
 def test_poisson_and_exp_go_together():

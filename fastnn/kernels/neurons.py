@@ -28,15 +28,14 @@ import numpy as np
 
 from ._jit import jit
 from .activation import (EXP, LEAKY_RELU, LOGISTIC, RELU, SOFTMAX, TANH, activate_row,
-                         activation_in_loop, cast_like, exp_row, leaky_relu, relu,
-                         sigmoid_in_loop, softmax_row, tanh_in_loop)
+                         cast_like, exp_row, leaky_relu, relu, sigmoid_in_loop, softmax_row,
+                         tanh_in_loop)
 from .dropout import sample_key, unit_bits
 from .objective import layer_activation, layer_dropout, layer_slope
 
 __all__ = ["LayerRule", "layer_rule", "plain_rule", "NO_ROWS", "row_key", "sample_key_of",
            "activate_rows", "complete_rows", "scale_by_derivative", "activate_sample",
-           "activate_value", "finish_sample", "scale_sample_by_derivative",
-           "thinned_derivative"]
+           "scale_sample_by_derivative", "thinned_derivative"]
 
 
 class LayerRule(NamedTuple):
@@ -246,28 +245,11 @@ def _scale_thinned(a, delta, rule, key):
 
 @jit(inline=True)
 def activate_sample(row, rule, key):
-    """§1's f (the softmax for SOFTMAX) and §12's dropout for one sample's
-    layer: row holds z + b and becomes D f(z + b). key: the sample's
-    ``row_key`` (read only with dropout)."""
+    """§1's f (§2, §11: the softmax for SOFTMAX, exp for EXP, §15) and
+    §12's dropout for one sample's layer: row holds z + b and becomes
+    D f(z + b), one loop per activation (``activation.activate_row``).
+    key: the sample's ``row_key`` (read only with dropout)."""
     activate_row(row, rule.code, rule.slope)
-    if rule.threshold != 0:
-        _drop(row, key, rule.first_unit, rule.threshold, rule.scale)
-
-
-@jit(inline=True)
-def activate_value(z, rule):
-    """f(z) of one neuron, in the one-sample loops (§2, §11): the
-    libm-free forms; z itself for SOFTMAX, whose row ``finish_sample``
-    completes."""
-    return activation_in_loop(z, rule.code, rule.slope)
-
-
-@jit(inline=True)
-def finish_sample(row, rule, key):
-    """After activate_value over a sample's row: its softmax (§11) and its
-    dropout (§12), where the rule has them."""
-    if rule.code == SOFTMAX:
-        softmax_row(row)
     if rule.threshold != 0:
         _drop(row, key, rule.first_unit, rule.threshold, rule.scale)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ._jit import jit, prefer_wide_vectors
 from .blocked import written_out
 from .activation import cast_like
-from .neurons import activate_sample, activate_value, finish_sample, scale_sample_by_derivative
+from .neurons import activate_sample, scale_sample_by_derivative
 from .objective import output_cost, output_delta_value
 
 __all__ = ["LOOKAHEAD", "STEP_TILE", "output_delta_one", "forward_one", "backward_one",
@@ -66,19 +66,19 @@ def forward_one(w, b, a_prev, a, rule, key):
             z1 += w[r1 + k] * x
             z2 += w[r2 + k] * x
             z3 += w[r3 + k] * x
-        a[j] = activate_value(z0 + b[j], rule)
-        a[j + 1] = activate_value(z1 + b[j + 1], rule)
-        a[j + 2] = activate_value(z2 + b[j + 2], rule)
-        a[j + 3] = activate_value(z3 + b[j + 3], rule)
+        a[j] = z0 + b[j]
+        a[j + 1] = z1 + b[j + 1]
+        a[j + 2] = z2 + b[j + 2]
+        a[j + 3] = z3 + b[j + 3]
         j += 4
     while j < n_j:
         row = j * n_k
         z = zero
         for k in range(n_k):
             z += w[row + k] * a_prev[k]
-        a[j] = activate_value(z + b[j], rule)
+        a[j] = z + b[j]
         j += 1
-    finish_sample(a, rule, key)
+    activate_sample(a, rule, key)
 
 
 @jit
@@ -143,10 +143,10 @@ def step_and_forward(w, b, delta, a_prev, a_prev_next, a_next, eta, rule, key):
         b[j + 1] -= c1
         b[j + 2] -= c2
         b[j + 3] -= c3
-        a_next[j] = activate_value(z0 + b[j], rule)
-        a_next[j + 1] = activate_value(z1 + b[j + 1], rule)
-        a_next[j + 2] = activate_value(z2 + b[j + 2], rule)
-        a_next[j + 3] = activate_value(z3 + b[j + 3], rule)
+        a_next[j] = z0 + b[j]
+        a_next[j + 1] = z1 + b[j + 1]
+        a_next[j + 2] = z2 + b[j + 2]
+        a_next[j + 3] = z3 + b[j + 3]
         j += 4
     while j < n_j:
         row = j * n_k
@@ -157,9 +157,9 @@ def step_and_forward(w, b, delta, a_prev, a_prev_next, a_next, eta, rule, key):
             w[row + k] = w_jk
             z += w_jk * a_prev_next[k]
         b[j] -= c
-        a_next[j] = activate_value(z + b[j], rule)
+        a_next[j] = z + b[j]
         j += 1
-    finish_sample(a_next, rule, key)
+    activate_sample(a_next, rule, key)
 
 
 @jit
