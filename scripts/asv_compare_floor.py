@@ -18,10 +18,11 @@ In a scratch clone of this repository at HEAD it makes
 
 then runs ``scripts/asv_run.sh compare HEAD same`` and ``compare HEAD slow``
 on the epoch benchmarks (``bench_training.TrainEpoch.time_train_epoch``,
-W1-W4) and prints both reports. Exits 0 when the first exits 0 and the second
+W1-W4 on the default threads, and ``TrainEpochOneThread``, the same on one
+thread, the timing steady enough to show 15%) and prints both reports. Exits 0 when the first exits 0 and the second
 exits 1 with a slowdown ("+", not a failure "!") flagged; else 1.
 Takes ~6-10 minutes on 2 cores: three builds, each compiling every kernel
-once, and three measured runs of the four epochs.
+once, and three measured runs of the eight epochs.
 """
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ def flagged_lines(report: str, mark: str) -> list[str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", help="make the scratch clone here and keep it")
-    parser.add_argument("--bench", default=r"TrainEpoch\.time_train_epoch",
+    parser.add_argument("--bench", default=r"TrainEpoch(OneThread)?\.time_train_epoch",
                         help="asv --bench regex of the benchmarks compared")
     arguments = parser.parse_args(argv)
 

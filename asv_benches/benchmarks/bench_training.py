@@ -66,6 +66,20 @@ class TrainEpoch:
                            eta=ETA, seed=SEED)
 
 
+class TrainEpochOneThread(TrainEpoch):
+    """``TrainEpoch`` on one thread (``n_threads=1``): what a one-core job
+    (a CI runner, a cluster slot, ``taskset -c 0``) gets, and the steadiest
+    epoch timing of the suite. On two threads, W4's epoch medians of
+    identical code differed by up to 1.4x between asv processes (36-52 ms),
+    so a planted 15% slowdown went unflagged; on one thread the same
+    slowdown showed in all 10 alternating pairs of scripts/bench_ab.py
+    (0.86x). ``compare`` flags it here (scripts/asv_compare_floor.py)."""
+
+    def time_train_epoch(self, workload):
+        self.network.train(self.inputs, self.targets, epochs=1, batch_size=self.batch_size,
+                           eta=ETA, seed=SEED, n_threads=1)
+
+
 class TrainEpochObjective:
     """``TrainEpoch`` with the objectives of docs/theory.md section 10: the
     cross-entropy, an identity output, L2 and sample weights (issue 15),
