@@ -21,8 +21,11 @@ __all__ = ["DTYPES", "EXAMPLES", "CompileCounter", "compile_kernels"]
 
 DTYPES = ("float64", "float32")
 
-# driver: (sizes, batch size, n_threads), from the drivers' table
-# (fastnn.plan.DRIVERS): the smallest network for which EpochPlan picks it.
+# driver: (sizes, batch size), from the drivers' table (fastnn.plan.DRIVERS):
+# the smallest network for which EpochPlan picks it. The choice does not
+# depend on the thread count, and neither does what numba compiles (the
+# workers' count is an argument of the compiled loops), so one thread
+# compiles what any count runs.
 EXAMPLES = {name: driver.example for name, driver in DRIVERS.items()
             if driver.example is not None}
 
@@ -81,13 +84,13 @@ def _compile_passes(dtype):
     net.gradient(np.zeros(4), 0)
 
 
-def _compile_driver(name, sizes, batch_size, n_threads, dtype):
+def _compile_driver(name, sizes, batch_size, dtype):
     net = Network(sizes, seed=0, dtype=dtype)
     n_samples = max(batch_size, 2)
     X = np.zeros((n_samples, sizes[0]), dtype=dtype)
     labels = np.zeros(n_samples, dtype=np.int64)
-    plan = EpochPlan(sizes, batch_size, net.dtype, n_samples, n_threads)
+    plan = EpochPlan(sizes, batch_size, net.dtype, n_samples, 1)
     if plan.driver != name:  # the shapes above no longer pick it
         raise RuntimeError(f"fastnn compile: {sizes} with batch {batch_size} picks "
                            f"{plan.driver}, not {name}")
-    net.prepare(X, labels, batch_size=batch_size, n_threads=n_threads, test_data=(X, labels))
+    net.prepare(X, labels, batch_size=batch_size, n_threads=1, test_data=(X, labels))

@@ -68,7 +68,7 @@ from fastnn.kernels.dropout import epoch_key
 from fastnn.kernels.objective import plain_objective
 from fastnn.network import Network
 from fastnn.persistence import network_from
-from fastnn.plan import EpochPlan
+from fastnn.plan import EpochPlan, choose_driver
 from fastnn.run_state import TrainingHistory, dropout_seed, set_total_epochs
 from fastnn._validation import check_epochs, check_inputs, check_positive_int, check_targets
 
@@ -478,8 +478,13 @@ class _Rounds(training.EpochSource):
         self.is_weight = np.zeros(net.n_params, bool)
         self.is_weight[:n_weights] = True
         average = options.mode == "average"
-        self.driver = ("train_epoch (one thread per task), averaged" if average
-                       else "forward_pass + backward_pass, tree-reduced")
+        if average:  # the driver EpochPlan picks in _chunk_sgd (any thread count)
+            epoch_driver = choose_driver(
+                net.sizes, state.batch_size,
+                engine.LayerPlan.from_record(self.spec.plan, len(net.sizes) - 1))
+            self.driver = f"{epoch_driver} (one thread per task), averaged"
+        else:
+            self.driver = "forward_pass + backward_pass, tree-reduced"
 
     def attach(self, ctrl_c, report_progress):
         super().attach(ctrl_c, report_progress)

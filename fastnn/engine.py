@@ -158,9 +158,10 @@ def default_plan(sizes, batch_size, parts=None, *, blas=None) -> LayerPlan:
 
     parts = default_parts() if parts is None else max(1, int(parts))
     blas = _blas.available() if blas is None else bool(blas)
-    # A network whose first layer goes to the shared epoch (two threads)
-    # must compute the same numbers in one thread: the shared epoch has
-    # the blocked kernels only.
+    # A network whose first layer goes to the shared epoch (on any thread
+    # count, fastnn.plan.DRIVERS) gets the blocked kernels only: the
+    # shared epoch has no BLAS path, and a BLAS layer would send it to the
+    # staged epoch instead.
     shared = use_shared_epoch(sizes, batch_size)
     n_layers = len(sizes) - 1
     array = np.zeros((n_layers + 1, staged.PLAN_COLUMNS), np.int64)

@@ -33,14 +33,14 @@ class Driver:
         ``kernels.LOOKAHEAD`` samples); the others take any batch size.
     shared: keeps worker threads for the epoch, sharing layer 1
         (``kernels.use_shared_epoch``); its plan holds their input ring.
-    picks(sizes, batch_size, threaded, layer_plan): whether ``EpochPlan``
-        chooses it (the first driver of ``DRIVERS`` that says so wins);
-        None: only when asked for by name. layer_plan: the run's
-        ``fastnn.engine.LayerPlan``.
+    picks(sizes, batch_size, layer_plan): whether ``EpochPlan`` chooses it
+        (the first driver of ``DRIVERS`` that says so wins); None: only when
+        asked for by name. layer_plan: the run's ``fastnn.engine.LayerPlan``.
+        Not the thread count: every driver runs on any number of threads.
     run(plan, params, inputs, targets, order, eta, objective): one epoch.
-    example: (sizes, batch_size, n_threads) of the smallest network that
-        picks it, which ``fastnn compile`` trains to compile it; None: not
-        compiled ahead of time.
+    example: (sizes, batch_size) of the smallest network that picks it,
+        which ``fastnn compile`` trains to compile it; None: not compiled
+        ahead of time.
     """
 
     name: str
@@ -111,31 +111,36 @@ def _run_reference(plan, params, inputs, targets, order, eta, objective):
 
 
 # In the order of preference: the first whose ``picks`` holds is chosen.
-# Two threads are asked for in the examples even on one core, since the
-# driver, not the threads, is what gets compiled.
+# The choice depends on the network and batch size only, never on the
+# thread count: a driver that shares work between threads runs as well in
+# one (its calling thread alone takes every part, bitwise the same results),
+# so one network and batch size always compile and run the same driver, and
+# a cache warmed on two cores serves a run on one (``taskset -c 0``, a
+# one-thread container, NUMBA_NUM_THREADS=1) with nothing to compile.
 DRIVERS = {driver.name: driver for driver in (
     Driver("train_epoch_per_sample_shared", per_sample=True, shared=True,
-           picks=lambda sizes, batch_size, threaded, layer_plan: (
-               batch_size == 1 and threaded and kernels.use_shared_epoch(sizes, batch_size)),
-           run=_run_per_sample_shared, example=([784, 30, 10], 1, 2)),
+           picks=lambda sizes, batch_size, layer_plan: (
+               batch_size == 1 and kernels.use_shared_epoch(sizes, batch_size)),
+           run=_run_per_sample_shared, example=([784, 30, 10], 1)),
     Driver("train_epoch_per_sample", per_sample=True, shared=False,
-           picks=lambda sizes, batch_size, threaded, layer_plan: batch_size == 1,
-           run=_run_per_sample, example=([4, 3, 2], 1, 1)),
-    # A plan with BLAS layers runs the staged epoch whatever the thread
-    # count: it alone has the BLAS kernels, and one thread must compute
-    # what two do.
+           picks=lambda sizes, batch_size, layer_plan: batch_size == 1,
+           run=_run_per_sample, example=([4, 3, 2], 1)),
+    # A plan with BLAS layers runs the staged epoch: it alone has the BLAS
+    # kernels. Big layers run it too, unless layer 1 holds most of the
+    # work (then the shared epoch below).
     Driver("train_epoch_staged", per_sample=False, shared=False,
-           picks=lambda sizes, batch_size, threaded, layer_plan: (
+           picks=lambda sizes, batch_size, layer_plan: (
                layer_plan.uses_blas or kernels.uses_layer_threads(sizes, batch_size)
-               and not (threaded and kernels.use_shared_epoch(sizes, batch_size))),
-           run=_run_staged, example=([512, 512, 512, 2], 4, 2)),
+               and not kernels.use_shared_epoch(sizes, batch_size)),
+           run=_run_staged, example=([512, 512, 512, 2], 4)),
     Driver("train_epoch_shared", per_sample=False, shared=True,
-           picks=lambda sizes, batch_size, threaded, layer_plan: (
-               threaded and kernels.use_shared_epoch(sizes, batch_size)),
-           run=_run_shared, example=([784, 30, 10], 10, 2)),
+           picks=lambda sizes, batch_size, layer_plan: kernels.use_shared_epoch(sizes,
+                                                                                batch_size),
+           run=_run_shared, example=([784, 30, 10], 10)),
+    # Networks whose layer 1 is not most of the work (64-30-10, say).
     Driver("train_epoch", per_sample=False, shared=False,
-           picks=lambda sizes, batch_size, threaded, layer_plan: True,
-           run=_run_train_epoch, example=([4, 3, 2], 2, 1)),
+           picks=lambda sizes, batch_size, layer_plan: True,
+           run=_run_train_epoch, example=([4, 3, 2], 2)),
     # Big layers split by numba's prange; the staged epoch replaced it in
     # training (one compiled loop for any thread count, no parallel
     # region per layer), kept for comparisons.
@@ -146,18 +151,18 @@ DRIVERS = {driver.name: driver for driver in (
 )}
 
 
-def choose_driver(sizes, batch_size, n_threads, layer_plan=None, *, stateful=False) -> str:
+def choose_driver(sizes, batch_size, layer_plan=None, *, stateful=False) -> str:
     """The name of the driver ``EpochPlan`` runs for these layer sizes,
-    batch size (capped at the sample count), thread count and layer plan
-    (``fastnn.engine.plan_for``'s when None). ``stateful``: the optimizer
-    keeps state (docs/theory.md §13), and steps on the mini-batch path also
-    with batch 1 (per-sample SGD's deferred step is plain SGD's)."""
-    threaded = n_threads > 1
+    batch size (capped at the sample count) and layer plan
+    (``fastnn.engine.plan_for``'s when None), whatever the thread count
+    (``DRIVERS``). ``stateful``: the optimizer keeps state (docs/theory.md
+    §13), and steps on the mini-batch path also with batch 1 (per-sample
+    SGD's deferred step is plain SGD's)."""
     if layer_plan is None:
         layer_plan = engine.default_plan(sizes, batch_size)
     return next(name for name, driver in DRIVERS.items()
                 if driver.picks is not None and not (stateful and driver.per_sample)
-                and driver.picks(sizes, batch_size, threaded, layer_plan))
+                and driver.picks(sizes, batch_size, layer_plan))
 
 
 class EpochPlan:
@@ -169,17 +174,21 @@ class EpochPlan:
     process hold the cores: ``fastnn._threads.borrow_threads``).
 
     Drivers (``driver``), all bitwise equal to the one-thread kernel of
-    their batch size whatever the thread count:
+    their batch size whatever the thread count, and chosen by the network
+    and batch size alone (``DRIVERS``; n_threads only says how many threads
+    the chosen driver may use, so a one-core run compiles what a two-core
+    run compiled):
 
-    * ``train_epoch_per_sample`` / ``train_epoch``: one thread;
+    * ``train_epoch_per_sample`` / ``train_epoch``: one thread, for the
+      networks none of the others suit (64-30-10, say);
     * ``train_epoch_per_sample_shared`` / ``train_epoch_shared``: layer 1
       shared between worker threads kept for the epoch, for networks whose
-      layer 1 holds most of the work (``kernels.use_shared_epoch``);
+      layer 1 holds most of the work (``kernels.use_shared_epoch``); with
+      one thread the calling thread takes every part;
     * ``train_epoch_staged``: every layer's work in parts that any thread
       takes (``kernels.staged``), through the register-blocked kernels or
       BLAS as the layer plan says; for networks with big layers
-      (``kernels.uses_layer_threads``) and every plan that uses BLAS, on
-      any thread count;
+      (``kernels.uses_layer_threads``) and every plan that uses BLAS;
     * ``train_epoch_threaded``: big layers split by numba's prange (only
       when asked for by name).
 
@@ -233,8 +242,8 @@ class EpochPlan:
         self.stages = staged.stage_table(self.layer_plan.array, self.sizes, self.batch_size,
                                          self.layer_plan.parts)
         if driver is None:
-            driver = choose_driver(self.sizes, self.batch_size, self.n_threads,
-                                   self.layer_plan, stateful=self.stateful)
+            driver = choose_driver(self.sizes, self.batch_size, self.layer_plan,
+                                   stateful=self.stateful)
         elif driver not in DRIVERS:
             raise ValueError(f"driver must be one of {', '.join(DRIVERS)}; got {driver!r}")
         elif DRIVERS[driver].per_sample and self.batch_size != 1:

@@ -120,7 +120,8 @@ def test_cli_says_it_compiles_on_the_first_run_only(tmp_path):
 @pytest.mark.slow
 def test_fastnn_compile_fills_the_cache_for_every_driver(tmp_path):
     """After `fastnn compile --dtype float32`, training float32 networks of
-    every driver kind in a new process compiles nothing."""
+    every driver kind in a new process, with one thread or two, compiles
+    nothing."""
     result = run_cli("compile", "--dtype", "float32", cache_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     for driver in ("train_epoch", "train_epoch_per_sample", "train_epoch_shared",
@@ -139,10 +140,11 @@ rng = np.random.default_rng(0)
 with event.install_listener("numba:compile", Count()):
     for sizes, batch in (([20, 7, 3], 5), ([20, 7, 3], 1), ([784, 30, 10], 10),
                          ([784, 30, 10], 1)):
-        X = rng.random((30, sizes[0])).astype(np.float32)
-        fastnn.Network(sizes, seed=0, dtype=np.float32).train(
-            X, rng.integers(0, 3, 30), epochs=1, batch_size=batch, n_threads=2,
-            test_data=(X, rng.integers(0, 3, 30)))
+        for n_threads in (1, 2):
+            X = rng.random((30, sizes[0])).astype(np.float32)
+            fastnn.Network(sizes, seed=0, dtype=np.float32).train(
+                X, rng.integers(0, 3, 30), epochs=1, batch_size=batch, n_threads=n_threads,
+                test_data=(X, rng.integers(0, 3, 30)))
 print(sorted(set(compiled)))
 """
     env = dict(os.environ, FASTNN_CACHE_DIR=str(tmp_path))
@@ -152,6 +154,73 @@ print(sorted(set(compiled)))
     assert out.stdout.strip() == "[]", out.stdout
 
 
+ONE_CORE_CHILD = r"""
+import json, os, sys
+if sys.argv[1] == "affinity":  # as `taskset -c 0` would start it
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+import numpy as np
+import fastnn
+from fastnn._threads import default_thread_count
+from numba.core import event
+
+compiled = []
+class Count(event.Listener):
+    def on_start(self, ev): compiled.append(ev.data["dispatcher"].py_func.__name__)
+    def on_end(self, ev): pass
+rng = np.random.default_rng(0)
+drivers = []
+with event.install_listener("numba:compile", Count()):
+    for sizes, batch in json.loads(sys.argv[2]):
+        X = rng.random((64, sizes[0])).astype(np.float32)
+        y = rng.integers(0, sizes[-1], 64)
+        history = fastnn.Network(sizes, seed=0, dtype=np.float32).train(
+            X, y, epochs=1, batch_size=batch, test_data=(X, y))
+        drivers.append(history.driver)
+print(json.dumps({"threads": default_thread_count(), "cores": len(os.sched_getaffinity(0)),
+                  "drivers": drivers, "compiled": sorted(set(compiled))}))
+"""
+
+# The networks whose driver one core used to change (issue 21): the shared
+# epochs (784-30-10, batch 10 and 1: train_epoch and train_epoch_per_sample
+# on one core) and a network with big layers whose layer 1 is most of the
+# work (784-128-10 batch 32: the staged epoch on one core).
+ONE_CORE_NETWORKS = [([784, 30, 10], 10), ([784, 30, 10], 1), ([784, 128, 10], 32)]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity")
+                    or len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
+def test_a_cache_warmed_on_two_cores_serves_one_core_with_nothing_to_compile(tmp_path):
+    """A process on one core (NUMBA_NUM_THREADS=1, or an affinity of one
+    CPU as under `taskset -c 0`) runs the drivers a two-core process ran and
+    compiled into the cache, so it compiles nothing (before issue 21's fix
+    it picked other drivers there and compiled them: 17 s of a 784-30-10
+    run that took 0.8 s on two cores)."""
+    import json
+
+    def child(mode, **variables):
+        env = dict(os.environ, FASTNN_CACHE_DIR=str(tmp_path),
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT),
+                                                            os.environ.get("PYTHONPATH")])))
+        for name in ("FASTNN_CACHE", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS",
+                     "FASTNN_PARALLEL"):
+            env.pop(name, None)
+        env.update(variables)
+        result = subprocess.run([sys.executable, "-c", ONE_CORE_CHILD, mode,
+                                 json.dumps(ONE_CORE_NETWORKS)], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    warm = child("all-cores")
+    assert warm["threads"] >= 2 and warm["compiled"], warm  # the control: it compiled
+    for mode, variables in (("all-cores", {"NUMBA_NUM_THREADS": "1"}), ("affinity", {})):
+        one = child(mode, **variables)
+        assert one["threads"] == 1, (mode, one)
+        assert one["drivers"] == warm["drivers"], (mode, one)
+        assert one["compiled"] == [], (mode, one)
+
+
 def test_fastnn_compile_examples_still_pick_their_driver():
     """fastnn compile reaches each driver through a small example network;
     EpochPlan must still pick that driver for it (else compile_kernels
@@ -159,9 +228,10 @@ def test_fastnn_compile_examples_still_pick_their_driver():
     from fastnn import _precompile
     from fastnn.plan import EpochPlan
 
-    for driver, (sizes, batch_size, n_threads) in _precompile.EXAMPLES.items():
-        plan = EpochPlan(sizes, batch_size, np.float32, max(batch_size, 2), n_threads)
-        assert plan.driver == driver
+    for driver, (sizes, batch_size) in _precompile.EXAMPLES.items():
+        for n_threads in (1, 2):  # the choice does not depend on it
+            plan = EpochPlan(sizes, batch_size, np.float32, max(batch_size, 2), n_threads)
+            assert plan.driver == driver
     assert set(_precompile.EXAMPLES) == {
         "train_epoch", "train_epoch_per_sample", "train_epoch_shared",
         "train_epoch_per_sample_shared", "train_epoch_staged"}

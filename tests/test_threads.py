@@ -29,7 +29,7 @@ from fastnn._threads import available_cores, default_thread_count
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # The three kinds of threaded epoch driver, each with a problem that picks it
-# (sizes, batch size, samples) when two or more threads are allowed:
+# (sizes, batch size, samples), on any thread count:
 DRIVER_KINDS = {
     # layer 1 split between Python threads running nogil worker kernels
     "shared": ([784, 30, 10], 10, 300),
@@ -39,14 +39,12 @@ DRIVER_KINDS = {
     # kernels take (the staged epoch, for any thread count)
     "staged": ([784, 256, 256, 10], 128, 512),
 }
-THREADED_DRIVER = {
+# The driver does not depend on the thread count (fastnn.plan.DRIVERS): with
+# one thread it runs one worker, the calling thread, so that a kernel cache
+# warmed on two cores has what a run on one core needs.
+DRIVER = {
     "shared": "train_epoch_shared",
     "per_sample_shared": "train_epoch_per_sample_shared",
-    "staged": "train_epoch_staged",
-}
-ONE_THREAD_DRIVER = {
-    "shared": "train_epoch",
-    "per_sample_shared": "train_epoch_per_sample",
     "staged": "train_epoch_staged",
 }
 
@@ -322,8 +320,8 @@ def test_two_networks_in_two_threads_train_as_each_alone(layer, kind):
     assert report["layer"] == layer
     seen = report["kinds"][kind]
     assert seen["errors"] == []
-    assert seen["drivers_alone"] == [THREADED_DRIVER[kind]] * 2
-    assert set(seen["drivers_together"]) <= {THREADED_DRIVER[kind]}, seen["drivers_together"]
+    assert seen["drivers_alone"] == [DRIVER[kind]] * 2
+    assert set(seen["drivers_together"]) <= {DRIVER[kind]}, seen["drivers_together"]
     assert seen["epochs_together"] == [3, 3]
     assert seen["equal"] == [True, True]
     assert seen["feedforward_calls"] > 0
@@ -386,7 +384,7 @@ def test_feedforward_and_predict_from_another_thread_during_training(kind, monke
         trainer.join(timeout=300)
     assert "error" not in outcome, outcome.get("error")
     assert during == calls_needed
-    assert outcome["history"].driver in (THREADED_DRIVER[kind], ONE_THREAD_DRIVER[kind])
+    assert outcome["history"].driver == DRIVER[kind]
     assert np.isfinite(net.params).all()
     if kind == "staged" and available_cores() > 1:
         # the training's epochs ran on two workers
@@ -411,16 +409,14 @@ def test_every_thread_count_gives_bitwise_the_same_parameters(kind, monkeypatch)
         results[n_threads], drivers[n_threads] = net.params, history.driver
         # the warm-up's run and two epochs
         used[n_threads] = list(seen["workers"])
-    assert drivers == {1: ONE_THREAD_DRIVER[kind], 2: THREADED_DRIVER[kind],
-                       3: THREADED_DRIVER[kind]}
+    assert drivers == {1: DRIVER[kind], 2: DRIVER[kind], 3: DRIVER[kind]}
     if kind == "staged":
         # one worker, or as many as the plan's parts (this machine's cores)
         most = min(available_cores(), 3)
-        assert used == {1: [1] * 3, 2: [2] * 3, 3: [most] * 3}
     else:
         # 784-30-10: layer 1's 30 rows make two parts, for two workers at most
         most = min(available_cores(), 2)
-        assert used == {1: [], 2: [2] * 3, 3: [most] * 3}
+    assert used == {1: [1] * 3, 2: [2] * 3, 3: [most] * 3}
     assert np.array_equal(results[1], results[2])
     assert np.array_equal(results[1], results[3])
 
@@ -441,26 +437,45 @@ def test_bad_n_threads_is_rejected_and_leaves_the_network_unchanged(n_threads, e
 
 
 @pytest.mark.parametrize("kind", list(DRIVER_KINDS))
-def test_n_threads_1_runs_the_one_thread_driver(kind):
+def test_n_threads_1_runs_the_same_driver_with_one_worker(kind, monkeypatch):
+    """n_threads=1 picks the driver any thread count picks (so the kernels a
+    two-thread run compiled serve it), and runs it in the calling thread."""
+    seen = watch_threads(monkeypatch.setattr)
     sizes, batch_size, X, labels = problem(kind)
     net = fastnn.Network(sizes, seed=3, dtype=np.float32)
     history = net.train(X[:128], labels[:128], epochs=1, batch_size=batch_size, n_threads=1)
-    assert history.driver == ONE_THREAD_DRIVER[kind]
+    assert history.driver == DRIVER[kind]
+    assert seen["workers"] == [1, 1]  # the warm-up's run and the epoch
+
+
+def test_one_worker_runs_in_the_calling_thread_without_the_pool(monkeypatch):
+    """run_workers with one worker starts no thread: it neither asks for the
+    pool nor leaves the calling thread."""
+    def no_pool():
+        raise AssertionError("run_workers asked for the pool with one worker")
+
+    monkeypatch.setattr(_threads, "_pool", no_pool)
+    ran_in = []
+    _threads.run_workers(lambda worker, n_workers, tag: ran_in.append(
+        (worker, n_workers, tag, threading.current_thread())), 1, ("x",))
+    assert ran_in == [(0, 1, "x", threading.current_thread())]
 
 
 @needs_two_cores
 def test_without_limits_the_default_uses_threads(monkeypatch):
     """The control of the tests below: with no OMP_NUM_THREADS and numba's
-    full count, the default picks the threaded drivers (on an idle machine:
-    the load check is told so)."""
+    full count, the default runs the drivers on two workers (on an idle
+    machine: the load check is told so)."""
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(_threads, "_other_runnable_threads", lambda: 0)
+    seen = watch_threads(monkeypatch.setattr)
     assert default_thread_count() >= 2
     for kind in DRIVER_KINDS:
         sizes, batch_size, X, labels = problem(kind)
         net = fastnn.Network(sizes, seed=3, dtype=np.float32)
+        seen["workers"].clear()
         history = net.train(X[:128], labels[:128], epochs=1, batch_size=batch_size)
-        assert history.driver == THREADED_DRIVER[kind], kind
+        assert history.driver == DRIVER[kind], kind
+        assert seen["workers"] == [2, 2], (kind, seen["workers"])
 
 
 def test_numba_set_num_threads_1_is_honoured(monkeypatch):
@@ -471,7 +486,9 @@ def test_numba_set_num_threads_1_is_honoured(monkeypatch):
         assert default_thread_count() == 1
         sizes, batch_size, X, labels = problem("shared")
         net = fastnn.Network(sizes, seed=3, dtype=np.float32)
-        assert net.train(X, labels, epochs=1, batch_size=batch_size).driver == "train_epoch"
+        seen = watch_threads(monkeypatch.setattr)
+        assert net.train(X, labels, epochs=1, batch_size=batch_size).driver == DRIVER["shared"]
+        assert seen["workers"] == [1, 1]  # the warm-up's run and the epoch, one worker each
     finally:
         numba.set_num_threads(previous)
 
@@ -482,14 +499,20 @@ import numpy as np
 import fastnn
 from fastnn._threads import default_thread_count
 
-drivers = {}
+sys.path.insert(0, sys.argv[2])
+from test_threads import watch_threads
+
+seen = watch_threads(setattr)
+drivers, workers = {}, {}
 for kind, (sizes, batch_size, n_samples) in json.loads(sys.argv[1]).items():
     rng = np.random.default_rng(7)
     X = rng.random((n_samples, sizes[0]), dtype=np.float32)
     labels = rng.integers(0, sizes[-1], size=n_samples)
     net = fastnn.Network(sizes, seed=3, dtype=np.float32)
+    seen["workers"].clear()
     drivers[kind] = net.train(X, labels, epochs=1, batch_size=batch_size).driver
-print(json.dumps({"default": default_thread_count(), "drivers": drivers}))
+    workers[kind] = sorted(set(seen["workers"]))
+print(json.dumps({"default": default_thread_count(), "drivers": drivers, "workers": workers}))
 """
 
 
@@ -497,9 +520,10 @@ print(json.dumps({"default": default_thread_count(), "drivers": drivers}))
 def test_a_limit_of_one_thread_in_the_environment_is_honoured(variable):
     """joblib's workers get OMP_NUM_THREADS (and NUMBA_NUM_THREADS) this way."""
     report = run_child(THREAD_LIMIT_CHILD, child_env(**{variable: "1"}),
-                       json.dumps(DRIVER_KINDS))
+                       json.dumps(DRIVER_KINDS), str(Path(__file__).parent))
     assert report["default"] == 1
-    assert report["drivers"] == ONE_THREAD_DRIVER
+    assert report["drivers"] == DRIVER
+    assert report["workers"] == {kind: [1] for kind in DRIVER_KINDS}
 
 
 # ---------------------------------------------------------------------------
