@@ -341,7 +341,7 @@ def _layer1_part(epoch, batch, part, n_parts):
     n_batches = (n_samples + batch_size - 1) // batch_size
     w = layer_weights(params, sizes, 1)
     b = layer_biases(params, sizes, 1)
-    j_begin, j_end = part_rows(sizes[1], part)
+    j_begin, j_end = part_rows(sizes[1], part, n_parts)
     if batch > 0:
         m = min(batch_size, n_samples - (batch - 1) * batch_size)
         gradient_rows(layer_rows(epoch.deltas, sizes, 1, m, batch_size),

@@ -240,7 +240,7 @@ def _per_sample_part(epoch, block, part, n_parts):
     in_order, x_ring = epoch.in_order, epoch.x_ring
     n_samples, n_k = inputs.shape
     n_blocks = (n_samples + LOOKAHEAD - 1) // LOOKAHEAD
-    j_begin, j_end = part_rows(sizes[1], part)
+    j_begin, j_end = part_rows(sizes[1], part, n_parts)
     steps = layer_rows(epoch.deltas, sizes, 1, LOOKAHEAD, LOOKAHEAD)
     if block > 0:
         if epoch.objective.decay != 1:
