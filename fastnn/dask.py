@@ -478,13 +478,9 @@ class _Rounds(training.EpochSource):
         self.is_weight = np.zeros(net.n_params, bool)
         self.is_weight[:n_weights] = True
         average = options.mode == "average"
-        if average:  # the driver EpochPlan picks in _chunk_sgd (any thread count)
-            epoch_driver = choose_driver(
-                net.sizes, state.batch_size,
-                engine.LayerPlan.from_record(self.spec.plan, len(net.sizes) - 1))
-            self.driver = f"{epoch_driver} (one thread per task), averaged"
-        else:
-            self.driver = "forward_pass + backward_pass, tree-reduced"
+        plan = engine.LayerPlan.from_record(self.spec.plan, len(net.sizes) - 1)
+        self.driver = (f"{choose_driver(net.sizes, state.batch_size, plan)} (one thread per task), "
+                       "averaged" if average else "forward_pass + backward_pass, tree-reduced")
 
     def attach(self, ctrl_c, report_progress):
         super().attach(ctrl_c, report_progress)
