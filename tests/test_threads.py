@@ -229,27 +229,12 @@ from test_threads import watch_threads
 seen = watch_threads(setattr)
 KINDS = json.loads(sys.argv[2])
 EPOCHS = 3
-report = {"layer": layer, "kinds": {}}
-for kind, (sizes, batch_size, n_samples) in KINDS.items():
-    rng = np.random.default_rng(7)
-    X = rng.random((n_samples, sizes[0]), dtype=np.float32)
-    labels = rng.integers(0, sizes[-1], size=n_samples)
-    # big enough for feedforward's threaded kernel on 784-256-256-10
-    X_big = rng.random((1024, sizes[0]), dtype=np.float32)
+ROUNDS = 4
 
-    def train(net, index, callback=None):
-        return net.train(X, labels, epochs=EPOCHS, batch_size=batch_size, eta=0.5,
-                         seed=20 + index, callback=callback)
 
-    alone, drivers_alone = [], []
-    for index in range(2):
-        net = fastnn.Network(sizes, seed=index, dtype=np.float32)
-        drivers_alone.append(train(net, index).driver)
-        alone.append(net.params.copy())
-
-    nets = [fastnn.Network(sizes, seed=index, dtype=np.float32) for index in range(2)]
-    for record in seen.values():
-        record.clear()
+# Trains nets[0] and nets[1] in two threads, epoch by epoch in step, while
+# this thread calls feedforward; returns what ran and what went wrong.
+def side_by_side_round(nets, train, X_big):
     barrier = threading.Barrier(2, timeout=300)
     histories, errors = [None, None], []
 
@@ -268,7 +253,7 @@ for kind, (sizes, batch_size, n_samples) in KINDS.items():
     threads = [threading.Thread(target=run, args=(index,)) for index in range(2)]
     for thread in threads:
         thread.start()
-    onlooker = fastnn.Network(sizes, seed=9, dtype=np.float32)
+    onlooker = fastnn.Network(nets[0].sizes, seed=9, dtype=np.float32)
     calls, bad_outputs = 0, []
     while any(thread.is_alive() for thread in threads):
         for net in (onlooker, nets[0]):
@@ -278,22 +263,67 @@ for kind, (sizes, batch_size, n_samples) in KINDS.items():
                 bad_outputs.append(f"{type(error).__name__}: {error}")
                 continue
             calls += 1
-            if out.shape != (X_big.shape[0], sizes[-1]) or not np.isfinite(out).all():
+            if out.shape != (X_big.shape[0], nets[0].sizes[-1]) or not np.isfinite(out).all():
                 bad_outputs.append(f"shape {out.shape}, finite {bool(np.isfinite(out).all())}")
     for thread in threads:
         thread.join()
-    report["kinds"][kind] = {
+    return {
         "errors": errors,
-        "drivers_alone": drivers_alone,
         "drivers_together": [h.driver if h else None for h in histories],
         "epochs_together": [h.epochs if h else None for h in histories],
-        "equal": [bool(np.array_equal(alone[i], nets[i].params)) for i in range(2)],
         "feedforward_calls": calls,
-        "bad_outputs": bad_outputs[:5],
+        "bad_outputs": bad_outputs,
         "workers": list(seen["workers"]),
         "threaded_epochs": len(seen["threaded_epochs"]),
         "regions_entered": sum(1 for n, entered in seen["regions"] if entered),
         "regions_refused": sum(1 for n, entered in seen["regions"] if n > 1 and not entered),
+    }
+
+
+report = {"layer": layer, "kinds": {}}
+for kind, (sizes, batch_size, n_samples) in KINDS.items():
+    rng = np.random.default_rng(7)
+    X = rng.random((n_samples, sizes[0]), dtype=np.float32)
+    labels = rng.integers(0, sizes[-1], size=n_samples)
+    # big enough for feedforward's threaded kernel on 784-256-256-10
+    X_big = rng.random((1024, sizes[0]), dtype=np.float32)
+
+    def train(net, index, callback=None):
+        return net.train(X, labels, epochs=EPOCHS, batch_size=batch_size, eta=0.5,
+                         seed=20 + index, callback=callback)
+
+    alone, drivers_alone = [], []
+    for index in range(2):
+        net = fastnn.Network(sizes, seed=index, dtype=np.float32)
+        drivers_alone.append(train(net, index).driver)
+        alone.append(net.params.copy())
+
+    # The two networks share the process's one spare core with each other and
+    # with the onlooker's feedforward calls, so whether an epoch got a second
+    # worker depends on timing (and on a shared machine's load). Rounds are
+    # repeated until one did, and every round's results are checked.
+    rounds = []
+    for attempt in range(ROUNDS):
+        nets = [fastnn.Network(sizes, seed=index, dtype=np.float32) for index in range(2)]
+        for record in seen.values():
+            record.clear()
+        rounds.append(side_by_side_round(nets, train, X_big))
+        rounds[-1]["equal"] = [bool(np.array_equal(alone[i], nets[i].params)) for i in range(2)]
+        if max(rounds[-1]["workers"], default=0) == 2:
+            break
+    report["kinds"][kind] = {
+        "rounds": len(rounds),
+        "errors": [error for r in rounds for error in r["errors"]],
+        "drivers_alone": drivers_alone,
+        "drivers_together": [driver for r in rounds for driver in r["drivers_together"]],
+        "epochs_together": [r["epochs_together"] for r in rounds],
+        "equal": [r["equal"] for r in rounds],
+        "feedforward_calls": [r["feedforward_calls"] for r in rounds],
+        "bad_outputs": [bad for r in rounds for bad in r["bad_outputs"]][:5],
+        "workers": [n for r in rounds for n in r["workers"]],
+        "threaded_epochs": sum(r["threaded_epochs"] for r in rounds),
+        "regions_entered": sum(r["regions_entered"] for r in rounds),
+        "regions_refused": sum(r["regions_refused"] for r in rounds),
     }
 print(json.dumps(report))
 """
@@ -322,11 +352,11 @@ def test_two_networks_in_two_threads_train_as_each_alone(layer, kind):
     assert seen["errors"] == []
     assert seen["drivers_alone"] == [DRIVER[kind]] * 2
     assert set(seen["drivers_together"]) <= {DRIVER[kind]}, seen["drivers_together"]
-    assert seen["epochs_together"] == [3, 3]
-    assert seen["equal"] == [True, True]
-    assert seen["feedforward_calls"] > 0
+    assert seen["epochs_together"] == [[3, 3]] * seen["rounds"]
+    assert seen["equal"] == [[True, True]] * seen["rounds"]
+    assert min(seen["feedforward_calls"]) > 0
     assert seen["bad_outputs"] == []
-    # threads really ran while the two networks trained
+    # threads really ran while the two networks trained (in one of the rounds)
     assert max(seen["workers"]) == 2, seen
 
 
