@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -113,16 +114,43 @@ def _other_runnable_threads() -> int:
     This process's own threads are left out: numba's OpenMP workers spin
     for a while after each parallel region, and counting them made every
     epoch after the first of train_epoch_threaded run in one thread. The
-    process's other calls are in the budget already.
+    process's other calls are in the budget already. They are counted
+    before and after the machine's count, and the larger taken: a worker of
+    the epoch that just ended is still runnable for a moment on its way
+    back to the pool's queue, and a single count after the machine's
+    missed it and charged it to another process.
     """
+    before = _runnable_threads_of_this_process()
     try:
         with open("/proc/loadavg", "rb") as stream:
             running = int(stream.read().split()[3].split(b"/")[0])
     except (OSError, ValueError, IndexError):
         return 0
-    others = max(0, running - _runnable_threads_of_this_process())
+    own = max(before, _runnable_threads_of_this_process())
+    others = max(0, running - own)
     machine = os.cpu_count() or 1
     return others * available_cores() // machine
+
+
+# A thread of another process seen runnable is looked for again this many
+# times, LOAD_RECHECK_SECONDS apart, and the fewest seen are what counts: a
+# kernel thread or a shell that runs for a moment would otherwise send the
+# whole epoch to one thread (on an idle 2-core machine, 2% of single looks
+# saw one); a process that keeps a core busy is seen every time.
+LOAD_RECHECKS = 2
+LOAD_RECHECK_SECONDS = 100e-6
+
+
+def _busy_cores_of_others() -> int:
+    """``_other_runnable_threads``, looked at up to 1 + LOAD_RECHECKS
+    times while it is above 0; the fewest seen."""
+    others = _other_runnable_threads()
+    for _ in range(LOAD_RECHECKS):
+        if others == 0:
+            break
+        time.sleep(LOAD_RECHECK_SECONDS)
+        others = min(others, _other_runnable_threads())
+    return others
 
 
 @contextmanager
@@ -141,7 +169,7 @@ def borrow_threads(n_threads):
     """
     wanted = int(n_threads) - 1
     if wanted > 0:
-        wanted = min(wanted, available_cores() - 1 - _other_runnable_threads())
+        wanted = min(wanted, available_cores() - 1 - _busy_cores_of_others())
     extra = _BUDGET.take(wanted)
     try:
         yield 1 + extra

@@ -665,3 +665,37 @@ def test_grid_search_with_two_processes_matches_one_process():
     assert np.array_equal(results[2].best_estimator_._network.params,
                           results[1].best_estimator_._network.params)
     assert results[2].best_score_ > 0.5
+
+
+# ---------------------------------------------------------------------------
+# The idle-core budget's look at the machine
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("looks, expected, n_looks", [
+    ([0], 0, 1),          # idle: one look, no wait
+    ([1, 0], 0, 2),       # a thread runnable for a moment: not counted
+    ([1, 1, 0], 0, 3),
+    ([1, 1, 1], 1, 3),    # busy at every look: counted
+    ([2, 1, 1], 1, 3),    # the fewest seen
+])
+def test_the_budget_counts_only_threads_that_stay_runnable(monkeypatch, looks, expected, n_looks):
+    from fastnn import _threads
+
+    remaining = list(looks)
+    monkeypatch.setattr(_threads, "_other_runnable_threads", lambda: remaining.pop(0))
+    monkeypatch.setattr(_threads, "LOAD_RECHECK_SECONDS", 0.0)
+    assert _threads._busy_cores_of_others() == expected
+    assert len(looks) - len(remaining) == n_looks
+
+
+@needs_two_cores
+def test_a_busy_machine_gives_one_thread_and_an_idle_one_two(monkeypatch):
+    from fastnn import _threads
+
+    monkeypatch.setattr(_threads, "available_cores", lambda: 2)
+    monkeypatch.setattr(_threads, "LOAD_RECHECK_SECONDS", 0.0)
+    monkeypatch.setattr(_threads, "_other_runnable_threads", lambda: 1)
+    with _threads.borrow_threads(2) as n_threads:
+        assert n_threads == 1
+    monkeypatch.setattr(_threads, "_other_runnable_threads", lambda: 0)
+    with _threads.borrow_threads(2) as n_threads:
+        assert n_threads == 2
