@@ -35,6 +35,7 @@ from numba.extending import intrinsic
 
 from ._jit import jit
 from .activation import cast_like
+from .blocked import bias_gradient_rows
 from .neurons import activate_rows, scale_by_derivative
 
 __all__ = ["gemm", "forward_rows_blas", "backward_samples_blas", "gradient_rows_blas",
@@ -172,15 +173,7 @@ def step_rows(delta, w, b, grad_w, grad_b, scale, eta, decay, j_begin, j_end):
     weight gradient (already scaled) is in grad_w: dC/db_j = scale sum_n
     delta[n, j]; with eta != 0, w <- decay w - eta dC/dw and b <- b - eta
     dC/db (§10: decay = 1 without L2)."""
-    bias = grad_b[j_begin:j_end]
-    for r in range(bias.shape[0]):
-        bias[r] = 0
-    for n in range(delta.shape[0]):
-        row = delta[n, j_begin:j_end]
-        for r in range(bias.shape[0]):
-            bias[r] += row[r]
-    for r in range(bias.shape[0]):
-        bias[r] *= scale
+    bias_gradient_rows(delta, grad_b, scale, j_begin, j_end)
     if eta != 0:
         for j in range(j_begin, j_end):
             g = grad_w[j]

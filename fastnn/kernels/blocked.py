@@ -38,7 +38,7 @@ __all__ = [
     "weighted_sums_for", "backward_sums_for", "gradient_rows_for", "kernels_for",
     "weighted_sums_block", "weighted_sums_small", "weighted_sums_one",
     "backward_sums_block", "backward_sums_one",
-    "gradient_rows_block", "gradient_rows_small", "gradient_row_one",
+    "gradient_rows_block", "gradient_rows_small", "gradient_row_one", "bias_gradient_rows",
 ]
 
 
@@ -266,14 +266,13 @@ def backward_sums_one(w, delta, delta_prev, n):
 # §7: the weight gradient and the step
 # ---------------------------------------------------------------------------
 @jit(inline=True)
-def _finish_gradient_rows(delta, w, b, grad_w, grad_b, scale, eta, j_begin, j_end):
-    """§7 and the step, finished: the bias gradient, the 1/m scale and
-    (eta != 0) the step for the rows j_begin..j_end-1, whose weight
-    gradients are summed.
+def bias_gradient_rows(delta, grad_b, scale, j_begin, j_end):
+    """§7's bias gradient for the rows j_begin..j_end-1:
+    dC/db_j = scale sum_n delta[n, j], into grad_b[j].
 
-    The bias sums are taken along the rows of delta (contiguous in j), all
-    rows at once: taken down one column per row, they cost more than the
-    rest of a group of eight rows at m = 8 (2 of its 2.5 us at 16 columns).
+    The sums are taken along the rows of delta (contiguous in j), all rows
+    at once: taken down one column per row, they cost more than the rest
+    of a group of eight rows at m = 8 (2 of its 2.5 us at 16 columns).
     """
     bias = grad_b[j_begin:j_end]
     for r in range(bias.shape[0]):
@@ -284,6 +283,15 @@ def _finish_gradient_rows(delta, w, b, grad_w, grad_b, scale, eta, j_begin, j_en
             bias[r] += row[r]
     for r in range(bias.shape[0]):
         bias[r] *= scale
+
+
+@jit(inline=True)
+def _finish_gradient_rows(delta, w, b, grad_w, grad_b, scale, eta, j_begin, j_end):
+    """§7 and the step, finished: the bias gradient, the 1/m scale and
+    (eta != 0) the step for the rows j_begin..j_end-1, whose weight
+    gradients are summed (the bias gradient: ``bias_gradient_rows``).
+    """
+    bias_gradient_rows(delta, grad_b, scale, j_begin, j_end)
     for j in range(j_begin, j_end):
         g = grad_w[j]
         if eta != 0:
