@@ -30,7 +30,6 @@ from ._interrupt import EpochRunner
 from ._validation import (all_finite_array, check_bool, check_memory, check_positive_int,
                           check_targets, check_thread_count)
 from .datasets import ChunkedArray, release_pages
-from .plan import EpochPlan
 from .run_state import epoch_seed
 
 __all__ = ["train", "train_streaming", "DEFAULT_CHUNK_BYTES"]
@@ -46,7 +45,7 @@ _CHUNK_ORDER_KEY = 0x5354524D  # "STRM"
 
 def train(network, X, Y, *, epochs, batch_size=10, eta=3.0, lmbda=0.0, seed=None,
           shuffle=True, chunk_rows=None, test_data=None, callback=None, progress=None,
-          n_threads=None, prefetch=True, on_divergence="raise"):
+          n_threads=None, prefetch=True, on_divergence="raise", optimizer="sgd"):
     """Mini-batch gradient descent over X and Y streamed chunk by chunk.
 
     X : (n, sizes[0]) (or (n, ...) flattening to sizes[0]) numbers; Y :
@@ -58,8 +57,12 @@ def train(network, X, Y, *, epochs, batch_size=10, eta=3.0, lmbda=0.0, seed=None
         dtype (a whole number of batches). Given, it overrides them (rows
         are then sliced across the stored chunks).
     epochs, batch_size, eta, lmbda, seed, shuffle, test_data, callback,
-    n_threads, on_divergence : as in ``Network.train``; lmbda's n is the
-        whole data's row count.
+    n_threads, on_divergence, optimizer : as in ``Network.train``; lmbda's
+        n is the whole data's row count. An optimizer with state
+        (momentum, Nesterov, Adam: docs/theory.md §13) keeps it from chunk
+        to chunk and epoch to epoch, and its learning-rate schedule moves
+        after each epoch, as in ``Network.train``; ``history.optimizer``
+        is its state at the end.
     progress : optional ``progress(epoch, samples_done, n_samples)``,
         called after each chunk.
     prefetch : read the next chunk in a background thread while the
@@ -94,12 +97,16 @@ def train(network, X, Y, *, epochs, batch_size=10, eta=3.0, lmbda=0.0, seed=None
     """
     state = training.new_state(epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
                                shuffle=shuffle, seed=seed)
+    if not (isinstance(optimizer, str) and optimizer == "sgd"):
+        training.set_optimizer(state, optimizer, network.n_params, network.dtype)
     prefetch = check_bool(prefetch, "prefetch")
     n_threads = check_thread_count(n_threads)
     data = _Source(network, X, Y, chunk_rows, state.batch_size)
-    return training.run(network, _Chunks(network, data, state, n_threads, prefetch), state,
-                        test_data=test_data, callback=callback, progress=progress,
-                        on_divergence=on_divergence)
+    history = training.run(network, _Chunks(network, data, state, n_threads, prefetch), state,
+                           test_data=test_data, callback=callback, progress=progress,
+                           on_divergence=on_divergence)
+    history.optimizer = training.optimizer_of(state)
+    return history
 
 
 # The name before fastnn.streaming.train (Network.train_streaming calls it too).
@@ -289,9 +296,9 @@ class _Chunks(training.EpochSource):
         rows, dtype = source.max_rows, network.dtype
         check_memory(n_buffers * rows * (network.sizes[0] + network.sizes[-1]) * dtype.itemsize,
                      f"{n_buffers} chunk buffer(s) of {rows:,} rows (give a smaller chunk_rows)")
-        self.plan = EpochPlan(network.sizes, self.state.batch_size, dtype, source.n_rows,
-                              self.n_threads, neurons=network.neurons,
-                              layer_plan=self.state.plan or None)
+        self.plan = training.plan_for(network, self.state.batch_size, source.n_rows,
+                                      self.n_threads, self.state.plan,
+                                      stateful=self.state.optimizer != "sgd")
         self.state.plan = self.plan.layer_plan.record()  # the run's plan, for a resume
         self.x_buffers = [np.empty((rows, network.sizes[0]), dtype) for _ in range(n_buffers)]
         self.t_buffers = [np.empty((rows, network.sizes[-1]), dtype) for _ in range(n_buffers)]
@@ -334,7 +341,11 @@ class _Chunks(training.EpochSource):
             self.loaded[b] = c
 
     def run_epoch(self, epoch, first):
-        source, plan, runner = self.source, self.plan, self.runner
+        source, plan, runner, state = self.source, self.plan, self.runner, self.state
+        eta = training.epoch_eta(state)  # the schedule's, moved after each epoch
+        optimizer = training.optimizer_of(state)
+        step = dict(lmbda=state.lmbda, optimizer=None if optimizer is None
+                    else optimizer.kernel(0.0, self.network.dtype))
         cost, samples = 0.0, 0
         while True:
             if not self.ready:
@@ -358,11 +369,10 @@ class _Chunks(training.EpochSource):
                 # (docs/theory.md §12): the chunk passes its first row
                 chunk_cost = runner.run(self.network.params, self.x_buffers[self.buffer][:rows],
                                         self.t_buffers[self.buffer][:rows], order,
-                                        self.state.eta, lmbda=self.state.lmbda,
-                                        n_train=source.n_rows,
+                                        eta, n_train=source.n_rows,
                                         dropout_key=training.dropout_key(self.network,
                                                                          self.state, epoch),
-                                        first_row=start)
+                                        first_row=start, **step)
                 done = plan.samples_done(rows)
             if runner.interrupted:
                 return cost + float(chunk_cost), samples + done

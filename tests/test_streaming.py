@@ -59,6 +59,53 @@ def test_one_chunk_of_all_the_data_is_network_train_bitwise(dtype, options):
     assert streamed.history is got and got.epochs == 3
 
 
+OPTIMIZERS = [
+    fastnn.SGD(momentum=0.9),
+    fastnn.SGD(momentum=0.8, nesterov=True),
+    fastnn.Adam(),
+    fastnn.SGD(schedule="invscaling", power_t=0.5),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=repr)
+def test_one_chunk_with_an_optimizer_is_network_train_bitwise(dtype, optimizer):
+    """Issue 24's optimizers stream too: with one chunk, the same epochs as
+    Network.train, bitwise, and the same optimizer state at the end."""
+    X, y = problem(dtype=dtype)
+    reference, streamed = network(dtype), network(dtype)
+    expected = reference.train(X, y, epochs=3, eta=0.05, seed=7, lmbda=1.0,
+                               optimizer=optimizer)
+    got = streamed.train_streaming(X, y, epochs=3, eta=0.05, seed=7, lmbda=1.0,
+                                   chunk_rows=len(X), optimizer=optimizer)
+    np.testing.assert_array_equal(streamed.params, reference.params)
+    assert got.cost == expected.cost
+    assert got.optimizer.name == expected.optimizer.name
+    assert got.optimizer.options == expected.optimizer.options
+    for name, array in expected.optimizer.arrays.items():
+        np.testing.assert_array_equal(got.optimizer.arrays[name], array)
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS[:3], ids=repr)
+def test_an_optimizers_state_goes_on_from_chunk_to_chunk(optimizer):
+    """shuffle=False, chunks of 60 rows: the streamed run is one
+    Network.train per chunk, each continuing the optimizer state the last
+    one ended with (velocity, Adam's moments and step count)."""
+    X, y = problem()
+    streamed, by_hand = network(), network()
+    streamed.train_streaming(X, y, epochs=2, eta=0.05, shuffle=False, chunk_rows=60,
+                             optimizer=optimizer)
+    state = optimizer
+    for _ in range(2):
+        for start in range(0, len(X), 60):
+            part = slice(start, start + 60)
+            state = by_hand.train(X[part], y[part], epochs=1, eta=0.05, shuffle=False,
+                                  optimizer=state).optimizer
+    np.testing.assert_array_equal(streamed.params, by_hand.params)
+    for name, array in state.arrays.items():
+        np.testing.assert_array_equal(streamed.history.optimizer.arrays[name], array)
+
+
 def test_unshuffled_chunks_are_consecutive_trainings_on_each_chunk():
     """shuffle=False: chunks in order, rows in order, and no mini-batch
     spans two chunks (230 rows in chunks of 60: batches of 10, 10, ...,
@@ -539,6 +586,11 @@ def test_fastnn_train_and_evaluate_on_a_chunked_store(tmp_path):
     # no test part: the last chunk (147 rows) is the test set
     held = fastnn_cli("train", "--data", held_out, "--epochs", "2", "--quiet")
     assert held.returncode == 0 and "/147) after 2 epochs" in held.stdout, held.stderr
+    for optimizer in (["adam", "--eta", "0.01"], ["nesterov", "--learning-rate", "adaptive"]):
+        stepped = fastnn_cli("train", "--data", held_out, "--epochs", "2", "--quiet",
+                             "--optimizer", *optimizer)
+        assert stepped.returncode == 0 and "/147) after 2 epochs" in stepped.stdout, (
+            stepped.stderr)
     refused = fastnn_cli("train", "--data", held_out, "--checkpoint", tmp_path / "c.ckpt")
     assert refused.returncode == 2 and "without checkpoints" in refused.stderr
     (Path(held_out) / "manifest.json").unlink()

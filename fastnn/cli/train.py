@@ -89,9 +89,6 @@ def train_command(args) -> int:
                 raise
             raise CommandError(message) from None
     optimizer = cli_optimizer(args)
-    if streaming and optimizer != "sgd":
-        raise CommandError(f"--optimizer {args.optimizer} --learning-rate {args.learning_rate}: "
-                           "a chunked store trains with plain SGD at a constant eta only")
     n_train = X_train.shape[0]
     # The kernels are compiled (first run) or loaded before the progress
     # bar starts, so that its ETA counts epochs only.
@@ -134,7 +131,7 @@ def train_command(args) -> int:
             del settings["checkpoint"]
             history = net.train_streaming(X_train, y_train, epochs=epochs,
                                           batch_size=batch_size, eta=eta, lmbda=args.lmbda,
-                                          seed=args.seed, **settings)
+                                          seed=args.seed, optimizer=optimizer, **settings)
         else:
             history = net.train(X_train, y_train, epochs=epochs, batch_size=batch_size,
                                 eta=eta, lmbda=args.lmbda, seed=args.seed,
