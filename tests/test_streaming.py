@@ -143,13 +143,15 @@ def test_every_chunk_once_per_epoch_in_seeded_orders(monkeypatch):
 
     monkeypatch.setattr(streaming._Source, "load", spy)
     seen_rows = []
-    real_run = streaming.EpochPlan.run
+    from fastnn.plan import EpochPlan
+
+    real_run = EpochPlan.run
 
     def run_spy(self, params, inputs, targets, order, eta, **kwargs):
         seen_rows.append(np.sort(inputs[order][:, 0]))
         return real_run(self, params, inputs, targets, order, eta, **kwargs)
 
-    monkeypatch.setattr(streaming.EpochPlan, "run", run_spy)
+    monkeypatch.setattr(EpochPlan, "run", run_spy)
     network().train_streaming(X, y, epochs=4, chunk_rows=10, seed=1, prefetch=False)
     epochs = [visits[i:i + 10] for i in range(0, 40, 10)]
     assert all(sorted(epoch) == list(range(10)) for epoch in epochs)
