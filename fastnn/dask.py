@@ -66,6 +66,7 @@ from fastnn import engine, kernels, training
 from fastnn.checkpoint import DASK_WRITER, read_checkpoint
 from fastnn.kernels.dropout import epoch_key
 from fastnn.kernels.objective import plain_objective
+from fastnn.kernels.optimizer import step_flat
 from fastnn.network import Network
 from fastnn.persistence import network_from
 from fastnn.plan import EpochPlan, choose_driver
@@ -241,7 +242,7 @@ def _worker_name():
 # -- the driver ----------------------------------------------------------------------
 def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, eta,
           lmbda=0.0, seed=None, replicas=None, average_every=None, sub_batch=DEFAULT_SUB_BATCH,
-          checkpoint=None, checkpoint_every=1, callback=None, retries=3):
+          checkpoint=None, checkpoint_every=1, callback=None, retries=3, optimizer="sgd"):
     """Train ``net`` in place on the dask arrays X, Y across a dask cluster.
 
     net : a ``fastnn.Network`` (any sizes, cost, output, dtype).
@@ -275,6 +276,11 @@ def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, e
         training stops if it returns True.
     retries : how many times a round is run again after the cluster lost
         what it needed (a worker died), before the error is raised.
+    optimizer : gradient mode: the driver's step, as in ``Network.train``
+        ("sgd", "momentum", "nesterov", "adam", ``fastnn.SGD(...)``,
+        ``fastnn.Adam(...)``; docs/theory.md §13), with L2 coupled into the
+        gradient; its state is checkpointed and resumed with the run.
+        Average mode averages copies trained by plain SGD ("sgd" only).
 
     Returns a ``DaskTrainingHistory``; ``net.params`` holds the result.
     Raises ``fastnn.DivergenceError`` (parameters of the last finite epoch
@@ -298,6 +304,13 @@ def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, e
             raise ValueError("average_every applies to mode='average' with one copy per "
                              "chunk (replicas=None)")
     training.check_callable(callback, "callback")
+    if not (isinstance(optimizer, str) and optimizer == "sgd"):
+        if mode != "gradient":
+            raise ValueError(f"optimizer={optimizer!r} needs mode='gradient': mode='average' "
+                             "averages copies of the parameters trained by plain SGD, and an "
+                             "optimizer's state (velocity, moments) has no average that means "
+                             "the same step")
+        training.set_optimizer(state, optimizer, net.n_params, net.dtype)
     if mode == "gradient" and net.neurons.has_dropout:  # (its passes never drop units)
         raise ValueError(f"{net!r} has dropout: train it with mode='average', not 'gradient'")
     client = _get_client(client)
@@ -573,8 +586,20 @@ class _Rounds(training.EpochSource):
 
     def _step(self, total, m):
         """params <- decay params - (eta / m) total (weights decayed by
-        1 - eta lmbda / n; biases not), computed in float64."""
+        1 - eta lmbda / n; biases not), computed in float64; or, with an
+        optimizer that keeps state, its step (docs/theory.md §13) on the
+        mean gradient total / m, L2 coupled in as lmbda / n."""
         state = self.state
+        optimizer = training.optimizer_of(state)
+        if optimizer is not None:
+            dtype = self.net.dtype
+            rule = optimizer.kernel(state.lmbda / self.data.n, dtype)
+            grad = (total / m).astype(dtype)
+            # the step's t (Adam) is steps[0] + 1: one step per round
+            step_flat(self.net.params, grad, np.asarray(self.net.sizes, np.int64), rule,
+                              dtype.type(training.epoch_eta(state)), np.int64(0))
+            rule.steps[0] += 1
+            return
         params = self.net.params.astype(np.float64)
         if state.lmbda:
             decay = 1.0 - state.eta * state.lmbda / self.data.n

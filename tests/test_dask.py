@@ -127,6 +127,48 @@ def test_gradient_mode_equals_single_process_training(client, options):
     assert all(0 < c <= r for c, r in zip(history.compute_seconds, history.round_seconds))
 
 
+@pytest.mark.parametrize("optimizer", [fastnn.Adam(), fastnn.SGD(momentum=0.9, nesterov=True),
+                                       fastnn.SGD(schedule="invscaling")], ids=repr)
+def test_gradient_mode_with_an_optimizer_equals_single_process_training(client, optimizer):
+    """Issue 24's optimizers as the driver's step: Network.train with the
+    same optimizer, L2 coupled in, batches in row order (to rounding: the
+    gradient is summed in another order)."""
+    X, Y, Xn, Yn = synthetic(470, chunk=100)
+    net = fastnn.Network(SIZES, seed=1)
+    reference = net.copy()
+    history = fd.train(net, X, Y, client=client, epochs=3, eta=0.05, batch_size=130,
+                       lmbda=2.0, optimizer=optimizer)
+    reference.train(Xn, Yn, epochs=3, eta=0.05, batch_size=130, shuffle=False, lmbda=2.0,
+                    optimizer=optimizer)
+    np.testing.assert_allclose(net.params, reference.params, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(history.cost, reference.history.cost, rtol=1e-10)
+
+
+def test_an_optimizers_state_is_checkpointed_and_resumed_bitwise(client, tmp_path):
+    X, Y, _, _ = synthetic(300, chunk=100)
+    start = fastnn.Network(SIZES, seed=8)
+    whole, part = start.copy(), start.copy()
+    history = fd.train(whole, X, Y, client=client, epochs=4, eta=0.05, batch_size=100,
+                       optimizer="adam")
+    path = tmp_path / "adam.ckpt"
+    fd.train(part, X, Y, client=client, epochs=4, eta=0.05, batch_size=100, optimizer="adam",
+             checkpoint=path, callback=lambda epoch, history: epoch == 2)
+    _, state, _, _, _ = read_checkpoint(path)
+    assert state.optimizer == "adam" and state.optimizer_arrays["steps"][0] == 2 * 3
+    resumed, resumed_history = fd.resume(path, X, Y, client=client)
+    assert np.array_equal(resumed.params, whole.params)
+    assert resumed_history.cost == history.cost
+
+
+def test_average_mode_refuses_an_optimizer_with_state(client):
+    X, Y, _, _ = synthetic(100, chunk=50)
+    net = fastnn.Network(SIZES, seed=1)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="needs mode='gradient'"):
+        fd.train(net, X, Y, client=client, mode="average", epochs=1, eta=0.1, optimizer="adam")
+    assert np.array_equal(net.params, before)
+
+
 def test_gradient_mode_cross_entropy_float32(client):
     X, Y, Xn, Yn = synthetic(300, chunk=128)
     net = fastnn.Network(SIZES, seed=2, cost="cross_entropy", dtype=np.float32)
