@@ -320,9 +320,11 @@ def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, e
     # replicas 0: one per chunk (the default)
     options = _Options(mode, 0 if replicas is None else min(replicas, data.n_chunks), sub_batch,
                        average_every or 0)
-    return training.run(net, _Rounds(client, net, data, state, options, retries), state,
-                        DaskTrainingHistory(mode=mode), callback=callback,
-                        checkpoint=checkpoint)
+    history = training.run(net, _Rounds(client, net, data, state, options, retries), state,
+                           DaskTrainingHistory(mode=mode), callback=callback,
+                           checkpoint=checkpoint)
+    history.optimizer = training.optimizer_of(state)
+    return history
 
 
 def resume(path, X, Y, *, client=None, epochs=None, checkpoint=None, callback=None,
@@ -356,6 +358,7 @@ def resume(path, X, Y, *, client=None, epochs=None, checkpoint=None, callback=No
     training.run(network, rounds, state, history, callback=callback,
                  checkpoint=os.fspath(path) if checkpoint is None else checkpoint,
                  checksum=checksum)
+    history.optimizer = training.optimizer_of(state)
     return network, history
 
 

@@ -158,6 +158,8 @@ def test_an_optimizers_state_is_checkpointed_and_resumed_bitwise(client, tmp_pat
     resumed, resumed_history = fd.resume(path, X, Y, client=client)
     assert np.array_equal(resumed.params, whole.params)
     assert resumed_history.cost == history.cost
+    for name, array in history.optimizer.arrays.items():
+        assert np.array_equal(resumed_history.optimizer.arrays[name], array)
 
 
 def test_average_mode_refuses_an_optimizer_with_state(client):
