@@ -167,6 +167,11 @@ def main():
                         help="directory of the MNIST IDX files (--table mnist)")
     parser.add_argument("--train", type=int, default=20_000,
                         help="MNIST training images used (default: 20000)")
+    parser.add_argument("--pause", type=float, default=0.0,
+                        help="--table mnist: seconds of sleep before each timed fit, so that "
+                             "the other library's BLAS threads (still spinning after its "
+                             "fit) have stopped; 0 (the default) times the libraries back "
+                             "to back, as cells of a notebook run")
     parser.add_argument("--seeds", type=int, default=3,
                         help="regression: random_state 0 .. SEEDS-1 for both libraries; "
                              "R^2 and epochs are averaged (default: 3)")
@@ -343,7 +348,9 @@ def mnist_table(args, threads):
     X_train, y_train = X_train[:args.train], y_train[:args.train]
     print(f"MNIST: {len(X_train):,} training, {len(X_test):,} test images; "
           f"MLPClassifier(max_iter=10, random_state=seed) of each library, seeds "
-          f"0..{args.seeds - 1}, fastest of {args.repeats} fit(s) per seed; {threads}")
+          f"0..{args.seeds - 1}, fastest of {args.repeats} fit(s) per seed; {threads}; "
+          + (f"{args.pause:g} s of pause before each fit" if args.pause
+             else "back to back (no pause between the libraries' fits)"))
     print(f"CPU: {cpu_description()}")
     header = (f"{'dtype':<8}{'library':<14}{'accuracy':>9}{'fit s':>8}  floor")
     print(header)
@@ -359,6 +366,7 @@ def mnist_table(args, threads):
             models = {}
             for _ in range(args.repeats):
                 for library, make in makers.items():  # alternating
+                    time.sleep(args.pause)
                     models[library], seconds = timed_fit(
                         lambda: make(max_iter=10, random_state=seed), X, y_train, 1)
                     fastest[library] = min(fastest[library], seconds)
