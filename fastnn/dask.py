@@ -62,16 +62,16 @@ except ImportError as error:  # pragma: no cover - exercised without dask
         "fastnn.dask needs dask[array] and distributed: pip install \"fastnn[dask]\" "
         f"({error})") from error
 
-from fastnn import engine, kernels, training
+from fastnn import engine, training
 from fastnn.checkpoint import DASK_WRITER, read_checkpoint
-from fastnn.kernels.dropout import epoch_key
-from fastnn.kernels.objective import plain_objective
 from fastnn.kernels.optimizer import step_flat
 from fastnn.network import Network
 from fastnn.persistence import network_from
-from fastnn.plan import EpochPlan, choose_driver
+from fastnn.plan import choose_driver
 from fastnn.run_state import TrainingHistory, dropout_seed, set_total_epochs
-from fastnn._validation import check_epochs, check_inputs, check_positive_int, check_targets
+from fastnn._validation import check_epochs, check_positive_int
+from fastnn._dask_tasks import (Spec, add, check_chunk, chunk_gradient, chunk_sgd,
+                                prepare_worker)
 
 __all__ = ["train", "resume", "DaskTrainingHistory", "WorkerLostError", "MODES"]
 
@@ -124,119 +124,6 @@ class DaskTrainingHistory(TrainingHistory):
     @property
     def rounds(self) -> int:
         return len(self.round_seconds)
-
-
-@dataclass
-class _Spec:
-    """What a task needs to know of the network and the run (small; sent
-    with every task)."""
-
-    sizes: tuple
-    dtype: str
-    sub_batch: int
-    neurons: object  # fastnn.activations.Neurons: activations, output, cost, dropout
-    dropout_seed: int = 0  # the run's (fastnn.run_state.dropout_seed)
-    plan: dict = field(default_factory=dict)  # the driver's kernel plan, run by every worker
-
-
-# -- the tasks (run on the workers) ------------------------------------------------
-def _chunk_gradient(params, x, y, lo, hi, spec):
-    """sum_n dC_n/dparams and sum_n C_n over rows lo..hi-1 of one chunk,
-    in sub-batches of spec.sub_batch rows added in order (float64).
-
-    Returns (gradient sum, cost sum, [(worker, compute seconds)])."""
-    started = time.perf_counter()
-    dtype = np.dtype(spec.dtype)
-    sizes = np.asarray(spec.sizes, dtype=np.int64)
-    n_out = spec.sizes[-1]
-    capacity = min(spec.sub_batch, hi - lo)
-    activations = np.empty(kernels.workspace_size(spec.sizes, capacity), dtype)
-    deltas = np.empty_like(activations)
-    grad = np.empty(params.size, dtype)
-    total = np.zeros(params.size, np.float64)
-    objective = plain_objective(dtype, spec.neurons.rule, spec.neurons.hidden_activations())
-    rows = np.arange(capacity, dtype=np.int64)
-    cost = 0.0
-    for start in range(lo, hi, capacity):
-        m = min(capacity, hi - start)
-        activations[: m * spec.sizes[0]] = np.asarray(x[start:start + m], dtype=dtype).ravel()
-        targets = check_targets(y[start:start + m], m, n_out, dtype, softmax=spec.neurons.softmax)
-        kernels.forward_pass(params, sizes, activations, m, m, objective)
-        # backward_pass writes the batch's *mean* gradient (eta = 0: no step)
-        cost += float(kernels.backward_pass(params, grad, sizes, activations, deltas, targets,
-                                            m, m, 0.0, objective, rows[:m]))
-        total += m * grad.astype(np.float64)
-    return total, cost, [(_worker_name(), time.perf_counter() - started)]
-
-
-def _chunk_sgd(start, x, y, spec, batch_size, eta, lmbda, n_train, shuffle_seed, weight,
-               part=None, first_row=0, epoch=0):
-    """fastnn's SGD epoch (EpochPlan, one thread) over one chunk in a seeded
-    order, from ``start``: the scattered parameters, or the (params, cost,
-    timings) of the chunk before it in its replica. ``weight`` not None:
-    this chunk is its replica's last; return weight * params in float64,
-    ready for the weighted average. ``part=(lo, hi)``: only positions
-    lo..hi-1 of the chunk's shuffled order (a round of average_every)."""
-    started = time.perf_counter()
-    params, cost, timings = start if isinstance(start, tuple) else (start, 0.0, [])
-    params = params.copy()
-    dtype, neurons = np.dtype(spec.dtype), spec.neurons
-    inputs = np.ascontiguousarray(x, dtype=dtype)
-    targets = check_targets(y, inputs.shape[0], spec.sizes[-1], dtype, softmax=neurons.softmax)
-    plan = EpochPlan(spec.sizes, batch_size, dtype, inputs.shape[0], 1, neurons=neurons,
-                     layer_plan=spec.plan)
-    order = np.arange(inputs.shape[0], dtype=np.int64)
-    kernels.shuffle_order(order, shuffle_seed)
-    rows = None if part in (None, (0, inputs.shape[0])) else order[part[0]:part[1]]
-    if rows is not None:
-        # the kernels run over whole arrays: copy this round's rows, in order
-        inputs, targets = inputs[rows], targets[rows]
-        order = np.arange(rows.size, dtype=np.int64)
-    cost += float(plan.run(params, inputs, targets, order, eta, lmbda=lmbda, n_train=n_train,
-                           dropout_key=epoch_key(spec.dropout_seed, epoch),
-                           first_row=first_row, rows=rows))
-    timings = timings + [(_worker_name(), time.perf_counter() - started)]
-    if weight is not None:
-        params = params.astype(np.float64) * weight
-    return params, cost, timings
-
-
-def _add(a, b):
-    """One node of the reduction tree: (sum, cost, timings) of two subtrees."""
-    return a[0] + b[0], a[1] + b[1], a[2] + b[2]
-
-
-def _check_chunk(x, y, n_inputs, n_outputs, dtype, checksum, softmax=False):
-    """The one pass over the data before training: shapes, finiteness and
-    labels, as Network.train checks them; the chunk's CRC-32 if asked."""
-    inputs, _ = check_inputs(x, n_inputs, np.dtype(dtype))
-    targets = check_targets(y, inputs.shape[0], n_outputs, np.dtype(dtype), softmax=softmax)
-    if not checksum:
-        return 0
-    crc = zlib.crc32(np.ascontiguousarray(inputs).view(np.uint8).reshape(-1))
-    return zlib.crc32(np.ascontiguousarray(targets).view(np.uint8).reshape(-1), crc)
-
-
-def _prepare_worker(spec, batch_size):
-    """Load (or compile, the first time on this machine) the kernels a run
-    calls, through the same tasks on a tiny chunk; returns the seconds."""
-    started = time.perf_counter()
-    dtype = np.dtype(spec.dtype)
-    n = 2
-    x = np.zeros((n, spec.sizes[0]), dtype)
-    y = np.eye(spec.sizes[-1], dtype=dtype)[np.zeros(n, np.int64)]  # one-hot (softmax's)
-    params = np.zeros(kernels.parameter_count(spec.sizes), dtype)
-    _chunk_gradient(params, x, y, 0, n, spec)
-    if batch_size is not None:
-        _chunk_sgd(params, x, y, spec, batch_size, 0.5, 0.0, n, np.uint32(0), 1.0)
-    return time.perf_counter() - started
-
-
-def _worker_name():
-    try:
-        return distributed.get_worker().address
-    except ValueError:  # run outside a worker (tests call the tasks directly)
-        return "local"
 
 
 # -- the driver ----------------------------------------------------------------------
@@ -442,7 +329,7 @@ class _Data:
         self.offsets = np.concatenate([[0], np.cumsum(self.chunks)]).astype(np.int64)
         self.n = int(self.offsets[-1])
         self.n_chunks = len(self.chunks)
-        checks = client.map(_check_chunk, self.x, self.y, n_inputs=net.sizes[0],
+        checks = client.map(check_chunk, self.x, self.y, n_inputs=net.sizes[0],
                             n_outputs=net.sizes[-1], dtype=net.dtype.name, checksum=checksum,
                             softmax=net.neurons.softmax, pure=False)
         crcs = client.gather(checks)
@@ -457,7 +344,7 @@ def _tree(client, parts):
     binary tree over their order: ((0+1)+(2+3))+... ."""
     level = list(parts)
     while len(level) > 1:
-        nxt = [client.submit(_add, level[i], level[i + 1], pure=False)
+        nxt = [client.submit(add, level[i], level[i + 1], pure=False)
                for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
             nxt.append(level[-1])
@@ -488,7 +375,7 @@ class _Rounds(training.EpochSource):
         self.client, self.net, self.data, self.state = client, net, data, state
         self.options, self.retries = options, retries
         self.n_samples = data.n
-        self.spec = _Spec(tuple(net.sizes), net.dtype.name, options.sub_batch, net.neurons,
+        self.spec = Spec(tuple(net.sizes), net.dtype.name, options.sub_batch, net.neurons,
                           dropout_seed(state.seed_entropy), engine.run_plan(state, net))
         n_weights = sum(a * b for a, b in zip(net.sizes[1:], net.sizes[:-1]))
         self.is_weight = np.zeros(net.n_params, bool)
@@ -504,7 +391,7 @@ class _Rounds(training.EpochSource):
 
     def prepare(self):
         # every worker loads (or compiles) the kernels once, before the clock
-        seconds = self.client.run(_prepare_worker, self.spec,
+        seconds = self.client.run(prepare_worker, self.spec,
                                   self.state.batch_size if self.options.mode == "average"
                                   else None)
         return max(seconds.values(), default=0.0)
@@ -576,7 +463,7 @@ class _Rounds(training.EpochSource):
 
             def submit(params, parts=parts):
                 return _tree(self.client, [
-                    self.client.submit(_chunk_gradient, params, data.x[c], data.y[c], lo, hi,
+                    self.client.submit(chunk_gradient, params, data.x[c], data.y[c], lo, hi,
                                        self.spec, pure=False)
                     for c, lo, hi in parts])
 
@@ -639,7 +526,7 @@ class _Rounds(training.EpochSource):
                 for i, c in enumerate(visit):
                     last = i == len(visit) - 1
                     previous = self.client.submit(
-                        _chunk_sgd, previous, data.x[c], data.y[c], spec, state.batch_size,
+                        chunk_sgd, previous, data.x[c], data.y[c], spec, state.batch_size,
                         state.eta, state.lmbda, data.n, np.uint32(seed(0, epoch, int(c))),
                         float(rows) if last else None, first_row=int(data.offsets[c]),
                         epoch=epoch, pure=False)
@@ -669,7 +556,7 @@ class _Rounds(training.EpochSource):
 
             def submit(params, parts=parts):
                 return _tree(self.client, [
-                    self.client.submit(_chunk_sgd, params, data.x[c], data.y[c], spec,
+                    self.client.submit(chunk_sgd, params, data.x[c], data.y[c], spec,
                                        state.batch_size, state.eta, state.lmbda, data.n,
                                        seeds[c], float(hi - lo), (lo, hi),
                                        first_row=int(data.offsets[c]), epoch=epoch, pure=False)

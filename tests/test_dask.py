@@ -20,6 +20,7 @@ distributed = pytest.importorskip("distributed")
 
 import fastnn  # noqa: E402
 import fastnn.dask as fd  # noqa: E402
+from fastnn import _dask_tasks as tasks  # noqa: E402
 from fastnn.checkpoint import read_checkpoint  # noqa: E402
 
 SIZES = [12, 16, 4]
@@ -99,14 +100,14 @@ def test_chunk_gradient_is_the_sum_of_the_networks_gradients():
     Network.gradient's mean, for labels and for targets."""
     net = fastnn.Network(SIZES, seed=3)
     _, _, Xn, Yn = synthetic(300)
-    spec = fd._Spec(tuple(net.sizes), "float64", 64, net.neurons)
-    total, cost, timings = fd._chunk_gradient(net.params, Xn, Yn, 10, 250, spec)
+    spec = tasks.Spec(tuple(net.sizes), "float64", 64, net.neurons)
+    total, cost, timings = tasks.chunk_gradient(net.params, Xn, Yn, 10, 250, spec)
     np.testing.assert_allclose(total, 240 * net.gradient(Xn[10:250], Yn[10:250]), rtol=1e-12,
                                atol=1e-14)
     np.testing.assert_allclose(cost / 240, net.cost(Xn[10:250], Yn[10:250]), rtol=1e-12)
     assert timings[0][0] == "local"
     targets = np.eye(SIZES[-1])[Yn]
-    assert np.array_equal(fd._chunk_gradient(net.params, Xn, targets, 10, 250, spec)[0], total)
+    assert np.array_equal(tasks.chunk_gradient(net.params, Xn, targets, 10, 250, spec)[0], total)
 
 
 @pytest.mark.parametrize("options", [
@@ -381,7 +382,7 @@ def test_a_worker_killed_in_the_middle_of_a_round(mode):
     net = fastnn.Network([100, 200, 10], seed=1)
     killed = []
     with _cluster(2) as cluster, distributed.Client(cluster) as client:
-        task = "_chunk_gradient" if mode == "gradient" else "_chunk_sgd"
+        task = "chunk_gradient" if mode == "gradient" else "chunk_sgd"
 
         def kill_when_busy(victim):
             # wait until the victim runs one of the round's tasks, then exit
