@@ -191,13 +191,12 @@ def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, e
             raise ValueError("average_every applies to mode='average' with one copy per "
                              "chunk (replicas=None)")
     training.check_callable(callback, "callback")
-    if not (isinstance(optimizer, str) and optimizer == "sgd"):
-        if mode != "gradient":
-            raise ValueError(f"optimizer={optimizer!r} needs mode='gradient': mode='average' "
-                             "averages copies of the parameters trained by plain SGD, and an "
-                             "optimizer's state (velocity, moments) has no average that means "
-                             "the same step")
-        training.set_optimizer(state, optimizer, net.n_params, net.dtype)
+    if mode != "gradient" and not (isinstance(optimizer, str) and optimizer == "sgd"):
+        raise ValueError(f"optimizer={optimizer!r} needs mode='gradient': mode='average' "
+                         "averages copies of the parameters trained by plain SGD, and an "
+                         "optimizer's state (velocity, moments) has no average that means "
+                         "the same step")
+    training.set_optimizer(state, optimizer, net.n_params, net.dtype)
     if mode == "gradient" and net.neurons.has_dropout:  # (its passes never drop units)
         raise ValueError(f"{net!r} has dropout: train it with mode='average', not 'gradient'")
     client = _get_client(client)
@@ -207,11 +206,9 @@ def train(net, X, Y, *, client=None, mode="gradient", epochs, batch_size=None, e
     # replicas 0: one per chunk (the default)
     options = _Options(mode, 0 if replicas is None else min(replicas, data.n_chunks), sub_batch,
                        average_every or 0)
-    history = training.run(net, _Rounds(client, net, data, state, options, retries), state,
-                           DaskTrainingHistory(mode=mode), callback=callback,
-                           checkpoint=checkpoint)
-    history.optimizer = training.optimizer_of(state)
-    return history
+    return training.run(net, _Rounds(client, net, data, state, options, retries), state,
+                        DaskTrainingHistory(mode=mode), callback=callback,
+                        checkpoint=checkpoint)
 
 
 def resume(path, X, Y, *, client=None, epochs=None, checkpoint=None, callback=None,
@@ -245,7 +242,6 @@ def resume(path, X, Y, *, client=None, epochs=None, checkpoint=None, callback=No
     training.run(network, rounds, state, history, callback=callback,
                  checkpoint=os.fspath(path) if checkpoint is None else checkpoint,
                  checksum=checksum)
-    history.optimizer = training.optimizer_of(state)
     return network, history
 
 
@@ -487,7 +483,7 @@ class _Rounds(training.EpochSource):
             grad = (total / m).astype(dtype)
             # the step's t (Adam) is steps[0] + 1: one step per round
             step_flat(self.net.params, grad, np.asarray(self.net.sizes, np.int64), rule,
-                              dtype.type(training.epoch_eta(state)), np.int64(0))
+                      dtype.type(training.epoch_eta(state)), np.int64(0))
             rule.steps[0] += 1
             return
         params = self.net.params.astype(np.float64)

@@ -447,13 +447,10 @@ class Network:
         state = training.new_state(epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
                                    shuffle=shuffle, seed=seed,
                                    checkpoint_every=checkpoint_every)
-        if not (isinstance(optimizer, str) and optimizer == "sgd"):
-            training.set_optimizer(state, optimizer, self.n_params, self.dtype)
+        training.set_optimizer(state, optimizer, self.n_params, self.dtype)
         source = training.InMemory(self, inputs, targets, state, check_thread_count(n_threads),
                                    weights, warm=warm)
-        history = training.run(self, source, state, **run_options)
-        history.optimizer = training.optimizer_of(state)
-        return history
+        return training.run(self, source, state, **run_options)
 
     def train_streaming(self, X, Y, **options):
         """``fastnn.streaming.train(self, X, Y, **options)``: ``train`` for

@@ -97,16 +97,13 @@ def train(network, X, Y, *, epochs, batch_size=10, eta=3.0, lmbda=0.0, seed=None
     """
     state = training.new_state(epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
                                shuffle=shuffle, seed=seed)
-    if not (isinstance(optimizer, str) and optimizer == "sgd"):
-        training.set_optimizer(state, optimizer, network.n_params, network.dtype)
+    training.set_optimizer(state, optimizer, network.n_params, network.dtype)
     prefetch = check_bool(prefetch, "prefetch")
     n_threads = check_thread_count(n_threads)
     data = _Source(network, X, Y, chunk_rows, state.batch_size)
-    history = training.run(network, _Chunks(network, data, state, n_threads, prefetch), state,
-                           test_data=test_data, callback=callback, progress=progress,
-                           on_divergence=on_divergence)
-    history.optimizer = training.optimizer_of(state)
-    return history
+    return training.run(network, _Chunks(network, data, state, n_threads, prefetch), state,
+                        test_data=test_data, callback=callback, progress=progress,
+                        on_divergence=on_divergence)
 
 
 # The name before fastnn.streaming.train (Network.train_streaming calls it too).
@@ -343,9 +340,7 @@ class _Chunks(training.EpochSource):
     def run_epoch(self, epoch, first):
         source, plan, runner, state = self.source, self.plan, self.runner, self.state
         eta = training.epoch_eta(state)  # the schedule's, moved after each epoch
-        optimizer = training.optimizer_of(state)
-        step = dict(lmbda=state.lmbda, optimizer=None if optimizer is None
-                    else optimizer.kernel(0.0, self.network.dtype))
+        step = training.step_options(state, self.network.dtype)
         cost, samples = 0.0, 0
         while True:
             if not self.ready:

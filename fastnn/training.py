@@ -233,7 +233,10 @@ def set_optimizer(state, optimizer, n_params, dtype) -> None:
     ``optimizers.SGD``/``Adam`` (fresh state, the learning rate starting
     at state.eta) or an ``optimizers.OptimizerState`` (its arrays and
     options are the run's, stepped in place, as ``partial_fit`` carries
-    them from call to call)."""
+    them from call to call). The name "sgd" leaves the state as it is: the
+    plain step of §7, without options or arrays."""
+    if isinstance(optimizer, str) and optimizer == "sgd":
+        return
     if isinstance(optimizer, optimizers.OptimizerState):
         optimizer.check_fits(n_params, dtype)
         state.optimizer, state.optimizer_options = optimizer.name, optimizer.options
@@ -251,6 +254,15 @@ def optimizer_of(state) -> optimizers.OptimizerState | None:
         return None
     return optimizers.OptimizerState(state.optimizer, state.optimizer_options,
                                      state.optimizer_arrays)
+
+
+def step_options(state, dtype) -> dict:
+    """The step arguments of ``EpochPlan.run`` for the run's next epoch:
+    lmbda, and the kernels' optimizer over the run's arrays (None for
+    plain SGD)."""
+    optimizer = optimizer_of(state)
+    return dict(lmbda=state.lmbda,
+                optimizer=None if optimizer is None else optimizer.kernel(0.0, dtype))
 
 
 def epoch_eta(state) -> float:
@@ -325,9 +337,7 @@ class InMemory(EpochSource):
     def run_epoch(self, epoch, first):
         state, plan, params, n = self.state, self.plan, self.network.params, self.n_samples
         eta = epoch_eta(state)
-        optimizer = optimizer_of(state)
-        step = dict(lmbda=state.lmbda, optimizer=None if optimizer is None
-                    else optimizer.kernel(0.0, self.network.dtype))
+        step = step_options(state, self.network.dtype)
         if state.shuffle:
             kernels.shuffle_order(self.order, epoch_seed(state.seed_entropy, epoch))
         self.first = first
@@ -465,6 +475,7 @@ class _Loop:
             while state.epochs_done < state.epochs:
                 if self.epoch_ends_the_run():
                     break
+        history.optimizer = optimizer_of(state)
         return history
 
     def epoch_ends_the_run(self) -> bool:

@@ -152,10 +152,13 @@ def test_resume_two_and_two_epochs_is_four_bitwise(tmp_path, name, batch_size, n
     options = dict(batch_size=batch_size, eta=ETA[name] / 10, lmbda=0.5, seed=5,
                    optimizer=name, n_threads=n_threads)
     whole = start.copy()
-    whole.train(X, labels, epochs=4, **options)
+    whole_history = whole.train(X, labels, epochs=4, **options)
     halves = start.copy()
     path = tmp_path / "run.npz"
     halves.train(X, labels, epochs=2, checkpoint=path, **options)
     resumed, history = fastnn.resume(path, X, labels, epochs=4, n_threads=n_threads)
     np.testing.assert_array_equal(resumed.params, whole.params)
     assert history.epochs == 4
+    # the resumed run's history carries the optimizer's state, as train's does
+    for key, array in whole_history.optimizer.arrays.items():
+        np.testing.assert_array_equal(history.optimizer.arrays[key], array)
