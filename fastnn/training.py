@@ -32,6 +32,7 @@ import os
 import sys
 import time
 import warnings
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -155,7 +156,7 @@ class SourceFailed(Exception):
         self.restore = restore
 
 
-class EpochSource:
+class EpochSource(ABC):
     """What a training path gives the loop: its data, and one epoch over it.
 
     n_samples: samples per epoch (the cost is divided by it).
@@ -183,11 +184,11 @@ class EpochSource:
         Returns None, or the seconds of compiling where they are known
         better than by the loop's clock around this call (on workers)."""
 
+    @abstractmethod
     def run_epoch(self, epoch, first) -> tuple[float, int]:
         """Train epoch ``epoch`` (from 0) from its sample ``first`` on;
         returns (sum of the trained samples' costs, samples of the epoch
         whose steps are taken: ``n_samples`` unless Ctrl-C stopped it)."""
-        raise NotImplementedError
 
     def saturation_probe(self):
         """Training inputs to look for saturated outputs in, or None."""
